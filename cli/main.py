@@ -1,0 +1,37 @@
+"""Wires the subcommands together; each lives in its own module."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from cli import models, size
+
+app = typer.Typer(
+    name="planner",
+    help="Capacity planner for LLM infrastructure: HBM, NVLink domains, KV-cache tiers, clusters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors")] = False) -> None:
+    """Capacity planner for LLM infrastructure."""
+    if debug:
+        os.environ["PLANNER_DEBUG"] = "1"
+
+
+app.add_typer(models.app, name="models")
+app.command("size")(size.size)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""Preset data (TOML), shipped in the wheel and found with importlib.resources."""
