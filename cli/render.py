@@ -88,3 +88,101 @@ def model_show(d: dict[str, Any]) -> None:
         out.print(f"expert parallel: {ep['flops_per_comm_byte']:,.0f} FLOPs per byte of dispatch "
                   f"({ep['dispatch']}) + combine ({ep['combine']}) traffic: links hide EP traffic while "
                   "peak FLOP/s ÷ link bytes/s stays below it")
+
+
+# ---- hardware ----------------------------------------------------------------------------------
+
+def _peak(x: float | None) -> str:
+    return U.format_flops(x) if x else "—"
+
+
+def _bal(x: float | None) -> str:
+    return f"{x:,.0f}" if x else "—"
+
+
+def hardware_list(rows: list[dict[str, Any]]) -> None:
+    out.print(_table("Hardware presets", ["name", "status", "HBM", "HBM B/W", "FP8 dense", "FP4 dense",
+                                          "scale-up/GPU", "domain"],
+                     ([r["name"], r["status"], U.format_bytes(r["hbm"]["capacity_bytes"]),
+                       U.format_rate(r["hbm"]["bandwidth_bytes_per_s"]), _peak(r["peak_flops"]["fp8"]),
+                       _peak(r["peak_flops"]["fp4"]), U.format_rate(r["scale_up"]["bandwidth_bytes_per_s"]),
+                       str(r["scale_up"]["domain_size"])] for r in rows), right=(2, 3, 4, 5, 6, 7)))
+
+
+def _label(key: str) -> str:
+    """'read_bytes_per_s_per_node' -> 'read per node'."""
+    return key.replace("_bytes_per_s", "").replace("_bytes", "").replace("_", " ")
+
+
+def hardware_show(d: dict[str, Any]) -> None:
+    h = d["hbm"]
+    out.print(f"[bold]{d['name']}[/] ({d['status']})  {d['description']}")
+    pins = f", {h['stacks']} stacks at {h['pin_speed_gbps']:.2f} Gb/s per pin" if h["pin_speed_gbps"] else ""
+    out.print(f"HBM: {U.format_bytes(h['capacity_bytes'])} usable ({U.format_gib(h['capacity_bytes'])}), "
+              f"{U.format_rate(h['bandwidth_bytes_per_s'])}{pins}")
+    su, so = d["scale_up"], d["scale_out"]
+    out.print(f"scale-up: {su['technology']}, {U.format_rate(su['bandwidth_bytes_per_s'])} per GPU per direction, "
+              f"domain {su['domain_size']} GPUs; scale-out: {so['technology']}, "
+              f"{U.format_rate(so['bandwidth_bytes_per_s'])} per GPU")
+    out.print(f"GPUs per node {d['gpus_per_node']}, per rack {d['gpus_per_rack']}; power {d['power']['gpu_w']:,.0f} W per GPU"
+              + (f", {d['power']['rack_w'] / 1e3:,.0f} kW per rack" if d["power"]["rack_w"] else ""))
+    rows = []
+    for cls in ("bf16", "fp8", "fp4"):
+        rows.append((cls.upper(), _peak(d["peak_flops"][cls]), _bal(d["balance"]["hbm"][cls]),
+                     _bal(d["balance"]["scale_up"][cls]), _bal(d["balance"]["scale_out"][cls])))
+    out.print(_table("Dense peaks and balance points (FLOPs per byte; above it the link binds)",
+                     ["precision", "dense peak", "HBM", "scale-up", "scale-out"], rows, right=(1, 2, 3, 4)))
+    for tier, t in d["tiers"].items():
+        parts = [f"{_label(k)} {U.format_rate(v) if 'per_s' in k else U.format_bytes(v) if 'bytes' in k else v}"
+                 for k, v in t.items() if v is not None and k != "assumption"]
+        out.print(f"{tier}: " + "; ".join(parts))
+        if t.get("assumption"):
+            out.print(f"    assumption: {t['assumption']}")
+    eff = d["efficiency"]
+    out.print(f"efficiency: compute {eff['compute']}, HBM {eff['hbm']}, scale-up {eff['scale_up']}, "
+              f"scale-out {eff['scale_out']} ({eff['origin']})")
+    for n in d["notes"]:
+        out.print(f"note: {n}")
+
+
+# ---- estimate ----------------------------------------------------------------------------------
+
+def _budget(per_gpu: dict[str, Any]) -> Table:
+    cap = per_gpu["capacity_bytes"]
+    rows = [(k, per_gpu[f"{k}_bytes"]) for k in ("weights", "kv", "activation", "reserve", "free")]
+    return _table("HBM per GPU", ["", "bytes", "share"],
+                  ((name, U.format_bytes(v), _pct(v / cap)) for name, v in rows), right=(1, 2))
+
+
+def _phases(phases: dict[str, Any]) -> Table:
+    cols = ["phase", "compute", "HBM", "scale-up", "scale-out", "storage", "time", "bound by"]
+    rows = []
+    for name, p in phases.items():
+        rows.append((name, *(U.format_seconds(p[k]) for k in ("compute_s", "hbm_s", "scale_up_s", "scale_out_s",
+                                                             "storage_s", "time_s")), p["bottleneck"]))
+    return _table("Phase times (per step; each resource alone)", cols, rows, right=(1, 2, 3, 4, 5, 6))
+
+
+def verdicts(items: list[dict[str, Any]]) -> None:
+    style = {"error": "bold red", "warning": "yellow", "info": "green"}
+    out.print("[bold]Verdicts[/]")
+    for v in items:
+        out.print(f"  [{style[v['severity']]}]{v['severity']:7s}[/] {v['message']}", soft_wrap=True)
+        if v["lever"]:
+            out.print(f"          → {v['lever']}", soft_wrap=True, markup=False)
+
+
+def estimate(d: dict[str, Any]) -> None:
+    lay = d["layout"]
+    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/]: tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} "
+              f"pp={lay['pp']}, batch {lay['batch']} per DP rank, {lay['gpus']} GPUs; "
+              f"ISL {d['isl']:,}, OSL {d['osl']:,}, prefix {d['prefix']:,}")
+    out.print(_budget(d["per_gpu"]))
+    out.print(f"largest batch that fits: {d['per_gpu']['max_batch']:,} sequences per DP rank")
+    out.print(_phases(d["phases"]))
+    out.print(f"TTFT {U.format_seconds(d['ttft_s'])}, TPOT {U.format_seconds(d['tpot_s'])} "
+              f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
+              f"{d['tokens_per_s_per_gpu']:,.1f} tokens/s per GPU")
+    verdicts(d["verdicts"])
+    if not d["feasible"]:
+        out.print("[bold red]infeasible[/]: see the errors above")

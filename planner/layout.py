@@ -1,0 +1,74 @@
+"""How one serving unit is parallelised.
+
+`batch` is the number of sequences decoding concurrently per attention-DP rank (the vLLM,
+SGLang and TensorRT-LLM convention): a unit with dp=8 and batch 64 holds 512 sequences.
+Attention runs TP-way inside each of the dp ranks; routed experts are spread EP-way over the
+same tp*dp GPUs (any remaining factor tp*dp/ep shards each expert tensor-parallel).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt, model_validator
+
+from planner.base import StrictModel
+from planner.errors import InputError
+
+
+class Layout(StrictModel):
+    tp: PositiveInt = 1
+    dp: PositiveInt = Field(1, description="attention data-parallel ranks in the unit")
+    ep: PositiveInt = 1
+    pp: PositiveInt = 1
+    batch: PositiveInt = Field(1, description="sequences per attention-DP rank")
+    disaggregated: bool = Field(False, description="prefill and decode in separate pools")
+    dual_microbatch: bool = Field(True, description="overlap communication with compute (two micro-batches)")
+    mtp: bool = Field(False, description="speculative decoding with the model's MTP layers")
+    mtp_acceptance: float = Field(0.85, ge=0, le=1, description="ISCA '25 §2.3.3: 80-90% for the 2nd token")
+
+    @model_validator(mode="after")
+    def _ep_divides(self) -> "Layout":
+        if (self.tp * self.dp) % self.ep:
+            raise ValueError(f"ep={self.ep} must divide tp*dp={self.tp * self.dp} (experts live on the attention GPUs)")
+        return self
+
+    @property
+    def gpus_per_stage(self) -> int:
+        return self.tp * self.dp
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.dp * self.pp
+
+    @property
+    def sequences(self) -> int:
+        """Sequences decoding at once in the unit (per pipeline micro-batch)."""
+        return self.batch * self.dp
+
+    @property
+    def expert_tp(self) -> int:
+        return self.gpus_per_stage // self.ep
+
+    def label(self) -> str:
+        return f"tp={self.tp},dp={self.dp},ep={self.ep},pp={self.pp}"
+
+
+def parse_layout(text: str, **extra: object) -> Layout:
+    """'tp=1,dp=8,ep=8,pp=1' -> Layout; unknown words and bad numbers are InputErrors."""
+    values: dict[str, object] = dict(extra)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in ("tp", "dp", "ep", "pp"):
+            raise InputError(f"layout part {part!r} is not tp=N, dp=N, ep=N or pp=N", field="--layout",
+                             hint='e.g. --layout "tp=1,dp=8,ep=8,pp=1"')
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise InputError(f"layout {key}={value!r} is not a whole number", field="--layout") from None
+    from pydantic import ValidationError
+    try:
+        return Layout.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "layout"
+        raise InputError(f"{where}: {err['msg']}", field="--layout") from None

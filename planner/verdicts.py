@@ -1,0 +1,161 @@
+"""Verdicts: small ordered rules, most specific first, thresholds as named constants.
+
+Each verdict names the phase, the binding resource, the numbers behind it and the lever that
+would move it. Infeasibility is a verdict, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from planner import models as M
+from planner import units as U
+from planner.hardware import Hardware
+from planner.layout import Layout
+from planner.memory import HbmBudget, weights_per_gpu
+from planner.modelspec import Model
+from planner.perf import PhaseTimes
+from planner.precision import gemm_compute_class
+
+BALANCED_WITHIN = 0.15      # two terms within 15% of each other: call the phase balanced
+EXPOSED_COMM_MARGIN = 1.0   # machine balance above the model's EP intensity -> traffic exposed
+
+
+class Severity(StrEnum):
+    error = "error"      # infeasible
+    warning = "warning"  # works, but a resource is wasted or exposed
+    info = "info"        # which resource binds, and by how much
+
+
+@dataclass(frozen=True)
+class Verdict:
+    phase: str
+    resource: str
+    severity: Severity
+    message: str
+    lever: str = ""
+
+    def to_dict(self) -> dict:
+        return {"phase": self.phase, "resource": self.resource, "severity": self.severity.value,
+                "message": self.message, "lever": self.lever}
+
+
+def min_gpus_to_fit(m: Model, hw: Hardware, layout: Layout, budget: HbmBudget) -> Layout | None:
+    """Smallest scaling of the layout (TP for dense, EP=TP*DP for MoE, then PP) whose weights
+    leave room for at least the reserve: the 'minimum TP/EP that would fit'."""
+    for factor in (2, 4, 8, 16, 32, 64, 128, 256, 512):
+        if m.is_moe:
+            dp = layout.dp * factor
+            candidate = layout.model_copy(update={"dp": dp, "ep": layout.tp * dp})
+        else:
+            candidate = layout.model_copy(update={"tp": layout.tp * factor})
+        if weights_per_gpu(m, candidate) + budget.reserve_bytes < budget.capacity_bytes:
+            return candidate
+    return None
+
+
+def memory_verdicts(m: Model, hw: Hardware, layout: Layout, budget: HbmBudget) -> list[Verdict]:
+    out: list[Verdict] = []
+    if not budget.weights_fit:
+        better = min_gpus_to_fit(m, hw, layout, budget)
+        lever = (f"needs at least {better.gpus} GPUs ({better.label()}) to hold the weights"
+                 if better else "does not fit at any layout tried; use a narrower precision")
+        out.append(Verdict("memory", "hbm", Severity.error,
+                           f"weights need {U.format_bytes(budget.weights_bytes)} per GPU at {layout.label()}, "
+                           f"HBM holds {U.format_bytes(budget.capacity_bytes)} "
+                           f"(reserve {U.format_bytes(budget.reserve_bytes)})", lever))
+    elif not budget.fits:
+        out.append(Verdict("memory", "hbm", Severity.error,
+                           f"batch {layout.batch} per DP rank needs {U.format_bytes(budget.kv_bytes)} of KV per GPU; "
+                           f"only {budget.max_batch} sequences fit",
+                           f"lower the batch to {budget.max_batch} or add attention-DP ranks"))
+    if M.facts(m).kv_latent_replicated and layout.tp > 1:
+        out.append(Verdict("memory", "hbm", Severity.warning,
+                           f"the {m.attention.kind.upper()} latent KV cannot shard across heads: every one of the "
+                           f"{layout.tp} TP ranks holds a full copy ({U.format_bytes(budget.kv_per_sequence_bytes)} "
+                           "per sequence per GPU)",
+                           "attention-DP (dp>1, tp=1) stores each sequence's KV once"))
+    return out
+
+
+def ep_balance_verdict(m: Model, hw: Hardware, layout: Layout) -> Verdict | None:
+    """DeepSeek-V4 §3.1: EP traffic hides under compute while peak FLOP/s / link bytes/s stays at or
+    below the model's FLOPs per byte of dispatch+combine (2d = 6144 for V4-Pro)."""
+    intensity = M.ep_flops_per_comm_byte(m)
+    if intensity is None or layout.ep == 1:
+        return None
+    cls = gemm_compute_class(m.precision.expert_weights, m.precision.expert_inputs)
+    peak = hw.peak.flops_per_s(cls)
+    crosses = layout.ep > hw.scale_up.domain_size
+    link = hw.scale_out if crosses else hw.scale_up
+    fabric = "scale-out" if crosses else "scale-up"
+    machine = peak / link.bandwidth_bytes_per_s
+    needed = peak / intensity
+    numbers = (f"machine {machine:,.0f} FLOPs/B ({cls.value.upper()} {U.format_flops(peak)} ÷ "
+               f"{U.format_rate(link.bandwidth_bytes_per_s)} {fabric} per GPU) vs model {intensity:,.0f} FLOPs/B")
+    if machine > intensity * EXPOSED_COMM_MARGIN:
+        overlap = "even with overlap" if crosses else "without overlap"
+        return Verdict("decode", fabric.replace("-", "_"), Severity.warning,
+                       f"expert-parallel traffic is exposed {overlap}: {numbers}",
+                       f"needs ≥ {U.format_rate(needed)} {fabric} per GPU to hide EP traffic at "
+                       f"{cls.value.upper()}; has {U.format_rate(link.bandwidth_bytes_per_s)}")
+    return Verdict("decode", fabric.replace("-", "_"), Severity.info,
+                   f"expert-parallel traffic hides under compute: {numbers}",
+                   f"stays hidden down to {U.format_rate(needed)} per GPU")
+
+
+def phase_verdict(name: str, m: Model, hw: Hardware, layout: Layout, t: PhaseTimes) -> Verdict:
+    """Which resource binds a phase, its margin over the next, and the lever."""
+    ranked = t.ranked()
+    (first, t1), (second, t2) = ranked[0], ranked[1]
+    if t1 <= 0:
+        return Verdict(name, "overhead", Severity.info, f"{name} is launch-overhead bound")
+    margin = t1 / t2 if t2 > 0 else math.inf
+    ratio = f"{margin:.1f}×" if math.isfinite(margin) else "alone"
+    what = {"compute": "compute", "hbm": "HBM bandwidth", "scale_up": "scale-up (NVLink-class) traffic",
+            "scale_out": "scale-out (NIC) traffic", "storage": "storage reads"}[first]
+    detail = (f"{name} is bound by {what}: {U.format_seconds(t1)} vs {U.format_seconds(t2)} {second.replace('_', '-')} "
+              f"({ratio})")
+    if margin < 1 + BALANCED_WITHIN:
+        detail = f"{name} is balanced between {first.replace('_', '-')} and {second.replace('_', '-')}: " \
+                 f"{U.format_seconds(t1)} vs {U.format_seconds(t2)}"
+    target = max(t2, 1e-12)
+    lever = ""
+    if first == "hbm":
+        bw = hw.hbm.bandwidth_bytes_per_s * t1 / target
+        pin = hw.hbm.pin_speed_for(bw)
+        lever = f"HBM at {U.format_rate(bw)}" + (f" ({pin:.1f} Gb/s per pin)" if pin else "") + " would balance it"
+        if name == "decode":
+            lever += "; a larger batch raises FLOPs per byte read"
+    elif first == "compute":
+        lever = f"needs {t1 / target:.1f}× the FLOP/s (or a narrower precision) to reach the next bound"
+    elif first == "scale_up":
+        bw = hw.scale_up.bandwidth_bytes_per_s * t1 / target
+        lever = f"scale-up at {U.format_rate(bw)} per GPU would balance it"
+    elif first == "scale_out":
+        ep_out = t.traffic.ep_scale_out_bytes
+        share = ep_out / t.traffic.scale_out_bytes if t.traffic.scale_out_bytes else 0
+        if share > 0.5:
+            detail += (f"; expert-parallel traffic crosses the scale-out network because EP {layout.ep} spans "
+                       f"{math.ceil(layout.ep / hw.scale_up.domain_size)} scale-up domains of {hw.scale_up.domain_size}")
+            lever = f"keep EP within {hw.scale_up.domain_size} GPUs, or a larger scale-up domain"
+        else:
+            lever = f"NICs at {U.format_rate(hw.scale_out.bandwidth_bytes_per_s * t1 / target)} per GPU would balance it"
+    elif first == "storage":
+        lever = "more tier bandwidth, or recompute the prefix"
+    return Verdict(name, first, Severity.info, detail, lever)
+
+
+def slo_verdicts(ttft_s: float, tpot_s: float, ttft_target: float | None, tpot_target: float | None) -> list[Verdict]:
+    out = []
+    if tpot_target is not None and tpot_s > tpot_target:
+        out.append(Verdict("decode", "slo", Severity.error,
+                           f"TPOT {U.format_seconds(tpot_s)} misses the {U.format_seconds(tpot_target)} target "
+                           f"by {tpot_s / tpot_target:.2f}×", "smaller batch, more TP/EP, or faster HBM"))
+    if ttft_target is not None and ttft_s > ttft_target:
+        out.append(Verdict("prefill", "slo", Severity.error,
+                           f"TTFT {U.format_seconds(ttft_s)} misses the {U.format_seconds(ttft_target)} target "
+                           f"by {ttft_s / ttft_target:.2f}×", "more GPUs per prefill, or prefix caching"))
+    return out
