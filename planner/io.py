@@ -156,6 +156,8 @@ def _load(section: str, spec: str | dict[str, Any], overrides: dict[str, Any]) -
         _apply(data, key.split("."), value, f"{section}.{key}")
     if section == "hardware":
         _hbm_consistency(data, sub)
+    if section == "workload" and "context" in sub and "prefix" not in sub:
+        data.pop("prefix", None)   # an overridden context decides the reused prefix
     if sub:
         source += " (with --set)"
     return validate(cls, data, source), source
