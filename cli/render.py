@@ -186,3 +186,87 @@ def estimate(d: dict[str, Any]) -> None:
     verdicts(d["verdicts"])
     if not d["feasible"]:
         out.print("[bold red]infeasible[/]: see the errors above")
+
+
+# ---- size / plan -------------------------------------------------------------------------------
+
+def text_out(text: str) -> None:
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
+def _pools_table(d: dict[str, Any]) -> Table:
+    rows = []
+    for p in d["pools"]:
+        lay = p["layout"]
+        rows.append((p["role"], str(p["units"]), f"tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}",
+                     f"{lay['batch']:,}", str(lay["gpus"]), str(p["gpus"]), f"{p['requests_per_s_per_unit']:,.2f}"))
+    return _table("Layout", ["pool", "units", "parallelism", "batch/DP rank", "GPUs/unit", "GPUs", "req/s per unit"],
+                  rows, right=(1, 3, 4, 5, 6))
+
+
+def _domain_lines(d: dict[str, Any]) -> list[str]:
+    dom = d["domain"]
+    lines = [f"scale-up domain: {dom['size']} GPUs on this machine"]
+    if dom["comparison"]:
+        parts = []
+        for r in dom["comparison"]:
+            gpus = "infeasible" if r["gpus"] is None else f"{r['gpus']:,} GPUs"
+            parts.append(f"{r['domain_size']}: {gpus}" + (" (EP crosses NICs)" if r["ep_crosses_domain"] else ""))
+        lines.append("  same workload by domain size — " + "; ".join(parts))
+        if dom["smallest_working"]:
+            lines.append(f"  smallest domain that keeps EP inside: {dom['smallest_working']}; "
+                         f"larger domains stop paying beyond {dom['knee']}")
+    return lines
+
+
+def plan(d: dict[str, Any]) -> None:
+    inputs = d["inputs"]
+    w = inputs["workload"]
+    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/] for [bold]{d['workload']}[/]: "
+              f"{d['requests_per_s']:,.2f} requests/s, ISL {w['isl']:,} + prefix {w['prefix']:,}, OSL {w['osl']:,}")
+    slo = w.get("slo") or {}
+    targets = ", ".join(f"{k.replace('_ms', '').upper()} ≤ {v:g} ms" for k, v in slo.items() if v and k.endswith("_ms"))
+    if targets:
+        out.print(f"targets: {targets}")
+    if "layout" not in d:
+        verdicts(d["verdicts"])
+        out.print("[bold red]infeasible[/]: no layout meets the workload")
+        return
+    out.print(_pools_table(d))
+    out.print(_budget(d["per_gpu"]))
+    for line in _domain_lines(d):
+        out.print(line)
+    c = d["cluster"]
+    cost = f", ${c['cost_per_hour']:,.0f}/hour" if c.get("cost_per_hour") else ""
+    split = f" ({c['prefill_gpus']:,} prefill + {c['decode_gpus']:,} decode)" if c["prefill_gpus"] else ""
+    out.print(f"cluster: {c['gpus']:,} GPUs{split} in {c['nodes']:,} nodes, {c['racks']:,} racks, "
+              f"{c['domains']:,} scale-up domains, {c['power_w'] / 1e3:,.1f} kW{cost}")
+    out.print(_phases(d["phases"]))
+    out.print(f"TTFT {U.format_seconds(d['ttft_s'])}, TPOT {U.format_seconds(d['tpot_s'])} "
+              f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
+              f"{d['tokens_per_s_per_gpu']:,.1f} output tokens/s per GPU at the demand")
+    verdicts(d["verdicts"])
+
+
+def plan_markdown(d: dict[str, Any]) -> str:
+    """A PR-comment-sized summary."""
+    lines = [f"### planner: {d['model']} on {d['hardware']} ({d['workload']})", ""]
+    if "layout" not in d:
+        lines.append("**Infeasible**")
+    else:
+        c = d["cluster"]
+        lines += ["| GPUs | nodes | racks | power | TTFT | TPOT |", "|---:|---:|---:|---:|---:|---:|",
+                  f"| {c['gpus']:,} | {c['nodes']:,} | {c['racks']:,} | {c['power_w'] / 1e3:,.1f} kW | "
+                  f"{U.format_seconds(d['ttft_s'])} | {U.format_seconds(d['tpot_s'])} |", "",
+                  "| pool | units | parallelism | batch/DP rank |", "|---|---:|---|---:|"]
+        for p in d["pools"]:
+            lay = p["layout"]
+            lines.append(f"| {p['role']} | {p['units']} | tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']} | {lay['batch']:,} |")
+        lines += ["", "| phase | bound by | time |", "|---|---|---:|"]
+        for name, p in d["phases"].items():
+            lines.append(f"| {name} | {p['bottleneck']} | {U.format_seconds(p['time_s'])} |")
+    lines += ["", "**Verdicts**", ""]
+    for v in d["verdicts"]:
+        lever = f" — {v['lever']}" if v["lever"] else ""
+        lines.append(f"- `{v['severity']}` {v['message']}{lever}")
+    return "\n".join(lines) + "\n"

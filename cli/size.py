@@ -1,24 +1,65 @@
-"""`planner size`: the main job. Sizing arrives with the performance model; until then it
-summarises the model it would size."""
+"""`planner size`: the main job."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from cli import render
-from cli.common import DEFAULT_MODEL, FormatOpt, ModelOpt, SetOpt, TableJson, handle_errors
+from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, HardwareOpt, ModelOpt, SetOpt,
+                        WorkloadOpt, handle_errors)
 from planner import io
-from planner.summary import summarize
+from planner.plan import build_plan, load_plan_inputs, plan_toml, write_atomic
+from planner.sizing import size as run_size
+
+
+class SizeFormat(StrEnum):
+    table = "table"
+    json = "json"
+    toml = "toml"
+    markdown = "markdown"
 
 
 @handle_errors
-def size(model: ModelOpt = DEFAULT_MODEL, overrides: SetOpt = None, fmt: FormatOpt = TableJson.table) -> None:
-    """Size HBM, the scale-up domain, KV tiers and the cluster for a workload.
+def size(
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
+    workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    overrides: SetOpt = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan (its resolved inputs)")] = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
+    fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
+) -> None:
+    """Size HBM, the scale-up domain and the cluster for a workload: the cheapest layout that meets
+    the demand and SLOs, why, and what bounds it. Exit 1 when no layout meets the targets.
 
-    Example: planner size --model deepseek-v4-pro
+    Example: planner size --model deepseek-v4-pro --hardware gb300-nvl72 --workload agentic
     """
-    m = io.load_model(model, io.parse_overrides(overrides or []))
-    data = summarize(m).to_dict()
-    if fmt == TableJson.json:
-        render.json_out(data)
+    sets = io.parse_overrides(overrides or [])
+    if plan is not None:
+        m, hw, w = load_plan_inputs(plan)
+        if sets:
+            m = io.load_model(m.model_dump(mode="json"), sets)
+            hw = io.load_hardware(hw.model_dump(mode="json"), sets)
+            w = io.load_workload(w.model_dump(mode="json"), sets)
     else:
-        render.model_show(data)
-        render.note("note: sizing (layout search, HBM budget, cluster) is not built yet; this is the model it will size.")
+        m, hw, w = io.load_model(model, sets), io.load_hardware(hardware, sets), io.load_workload(workload, sets)
+    result = run_size(m, hw, w)
+    data = build_plan(result)
+    if export is not None:
+        write_atomic(export, plan_toml(data), force)
+    if fmt == SizeFormat.json:
+        render.json_out(data)
+    elif fmt == SizeFormat.toml:
+        render.text_out(plan_toml(data))
+    elif fmt == SizeFormat.markdown:
+        render.text_out(render.plan_markdown(data))
+    else:
+        render.plan(data)
+        if export is not None:
+            render.note(f"plan written to {export}")
+    raise typer.Exit(0 if result.feasible else 1)

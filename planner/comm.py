@@ -37,9 +37,9 @@ def tp_allreduce(m: Model, hw: Hardware, layout: Layout, tokens_per_rank: float)
     each GPU sends 2(tp-1)/tp of the message (Patarasuk & Yuan 2009)."""
     if layout.tp == 1:
         return Traffic()
+    f = M.facts(m)
     per_layer = 1 if (m.is_moe and layout.ep > 1) else 2
-    dense_layers = m.dense_layer_count()
-    count = per_layer * m.moe_layer_count() + 2 * dense_layers
+    count = per_layer * f.moe_layers + 2 * f.dense_layers
     message = tokens_per_rank * m.hidden_size * ALLREDUCE_BYTES
     sent = count * 2 * (layout.tp - 1) / layout.tp * message
     if layout.tp <= hw.scale_up.domain_size:
@@ -63,9 +63,10 @@ def ep_all_to_all(m: Model, hw: Hardware, layout: Layout, tokens_per_rank: float
     tokens_per_gpu = tokens_per_rank * layout.dp / layout.ep
     pair_bytes = m.hidden_size * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine))
     remote = (layout.ep - 1) / layout.ep
-    sent = m.moe_layer_count() * tokens_per_gpu * m.moe.experts_per_token * pair_bytes * remote
+    moe_layers = M.facts(m).moe_layers
+    sent = moe_layers * tokens_per_gpu * m.moe.experts_per_token * pair_bytes * remote
     inside = ep_fraction_in_domain(layout, hw.scale_up.domain_size)
-    collectives = 2 * m.moe_layer_count()
+    collectives = 2 * moe_layers
     out = sent * (1 - inside)
     return Traffic(scale_up_bytes=sent * inside, scale_out_bytes=out,
                    scale_up_collectives=collectives if inside > 0 else 0,

@@ -27,6 +27,11 @@ from planner.precision import Dtype
 FAMILY_HINTS = {"deepseek": "deepseek", "kimi": "moonshot", "llama": "llama", "qwen": "qwen",
                 "mixtral": "mistral", "mistral": "mistral", "gpt_oss": "openai", "gemma": "google"}
 UNSUPPORTED_LAYER_TYPES = {"linear_attention", "mamba", "gated_deltanet", "conv"}
+# Fields that announce recurrent-state blocks (Mamba/SSM, Gated DeltaNet, hybrid patterns)
+# even when a config has no `layer_types`: Nemotron-H, Jamba, Zamba, Qwen3-Next, Falcon-H1 ...
+RECURRENT_STATE_FIELDS = ("hybrid_override_pattern", "layers_block_type", "attn_layer_indices",
+                          "attn_layer_period", "mamba_d_state", "mamba_num_heads", "ssm_state_size",
+                          "state_size", "linear_num_key_heads", "linear_key_head_dim", "full_attention_interval")
 
 
 class _Config:
@@ -96,6 +101,11 @@ def import_hf(path: str | Path, name: str | None = None) -> Model:
     if odd:
         raise InputError(f"model_type '{cfg.model_type}': layer_types {', '.join(odd)} hold a recurrent "
                          "state that planner does not model yet", source=source,
+                         hint="only full/sliding attention layers are supported")
+    recurrent = [k for k in RECURRENT_STATE_FIELDS if k in cfg.data]
+    if recurrent:
+        raise InputError(f"model_type '{cfg.model_type}': {', '.join(recurrent)} describe recurrent-state "
+                         "(Mamba/linear-attention) layers that planner does not model yet", source=source,
                          hint="only full/sliding attention layers are supported")
     attention = _attention(cfg, h, L)
     moe = _moe(cfg)

@@ -62,8 +62,11 @@ def weights_per_gpu(m: Model, layout: Layout) -> float:
     rank; routed experts spread over all tp*dp GPUs of a stage; layers split across PP."""
     w = M.facts(m).weights
     dense_part = w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.embeddings + w.lm_head
-    mtp = w.mtp if layout.mtp else 0.0
-    return (dense_part / layout.tp + (w.routed_experts + mtp) / layout.gpus_per_stage) / layout.pp
+    experts = w.routed_experts
+    if layout.mtp:
+        dense_part += w.mtp - w.mtp_experts
+        experts += w.mtp_experts
+    return (dense_part / layout.tp + experts / layout.gpus_per_stage) / layout.pp
 
 
 def activation_per_token(m: Model) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from planner.modelspec import (CompressedAttention, GqaAttention, Indexer, MlaAttention, Model,
                                PackedEntry)
@@ -82,6 +81,7 @@ class ParamCounts:
     router: int
     norms: int
     mtp: int
+    mtp_active: int
     active_attention: int
     active_dense_mlp: int
     active_routed_experts: int
@@ -124,6 +124,7 @@ class WeightBytes:
     shared_experts: float
     small_tensors: float
     mtp: float
+    mtp_experts: float = 0.0   # the routed experts inside the MTP module(s)
 
     @property
     def total(self) -> float:
@@ -148,6 +149,8 @@ class Facts:
     layer_kinds: dict[str, int] = field(default_factory=dict)
     kv_latent_replicated: bool = False   # MLA/V4 latents are replicated on every TP rank
     kv_heads: int = 1                    # KV heads that TP can shard (GQA); 1 for latents
+    moe_layers: int = 0
+    dense_layers: int = 0
 
 
 def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
@@ -263,8 +266,25 @@ def _mlp_params(h: int, width: int, gated: bool, bias: bool) -> int:
     return p
 
 
-@lru_cache(maxsize=512)
+_FACTS: dict[int, tuple[Model, Facts]] = {}
+_FACTS_LIMIT = 1024
+
+
 def facts(m: Model) -> Facts:
+    """Facts of a model, computed once per model object. Keyed by identity (hashing a model
+    with per-layer tuples costs more than the arithmetic it saves); the cache holds the model
+    itself, so an id is never reused while its entry lives."""
+    hit = _FACTS.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    if len(_FACTS) >= _FACTS_LIMIT:
+        _FACTS.clear()
+    result = _compute_facts(m)
+    _FACTS[id(m)] = (m, result)
+    return result
+
+
+def _compute_facts(m: Model) -> Facts:
     h, L = m.hidden_size, m.num_layers
     attn_params, stored, read, dec, pre, kinds = _attention(m)
     n_moe = m.moe_layer_count()
@@ -296,10 +316,12 @@ def facts(m: Model) -> Facts:
     # eh_proj (2h x h) and three norms; embeddings and head are shared with the main model.
     ffn_last = (m.moe.num_experts * expert + shared_layer + router_layer) if n_moe else dense_layer
     mtp_layer = attn_params // L + ffn_last + 2 * h * h + 5 * h + hc_layer
+    ffn_last_active = (m.moe.experts_per_token * expert + shared_layer + router_layer) if n_moe else dense_layer
+    mtp_active_layer = mtp_layer - ffn_last + ffn_last_active
     params = ParamCounts(
         embeddings=embeddings, lm_head=lm_head, attention=attn_params, dense_mlp=dense,
         routed_experts=routed, shared_experts=shared, router=router, norms=norms,
-        mtp=m.mtp_layers * mtp_layer, active_attention=attn_params, active_dense_mlp=dense,
+        mtp=m.mtp_layers * mtp_layer, mtp_active=m.mtp_layers * mtp_active_layer, active_attention=attn_params, active_dense_mlp=dense,
         active_routed_experts=active_routed, active_shared_experts=active_shared, active_router=router)
     p = m.precision
     w = weight_bytes_per_param
@@ -309,12 +331,13 @@ def facts(m: Model) -> Facts:
         attention=attn_params * w(p.weights), dense_mlp=dense * w(p.weights),
         routed_experts=routed * w(p.expert_weights), shared_experts=shared * w(p.shared_expert_weights),
         small_tensors=(norms + router) * SMALL_TENSOR_BYTES,
-        mtp=mtp_experts * w(p.expert_weights) + (params.mtp - mtp_experts) * w(p.weights))
+        mtp=mtp_experts * w(p.expert_weights) + (params.mtp - mtp_experts) * w(p.weights),
+        mtp_experts=mtp_experts * w(p.expert_weights))
     latent = not isinstance(m.attention, GqaAttention)
     kv_heads = m.attention.num_kv_heads if isinstance(m.attention, GqaAttention) else 1
     return Facts(params=params, weights=weights, kv_stored=tuple(stored), kv_read=tuple(read),
                  attn_flops_decode=tuple(dec), attn_flops_prefill=tuple(pre), layer_kinds=kinds,
-                 kv_latent_replicated=latent, kv_heads=kv_heads)
+                 kv_latent_replicated=latent, kv_heads=kv_heads, moe_layers=n_moe, dense_layers=n_dense)
 
 
 # ---- public functions (bytes, FLOPs; contexts in tokens) -------------------------------------
@@ -363,8 +386,9 @@ def ep_flops_per_comm_byte(m: Model) -> float | None:
 
     Each pair costs 6*h*d FLOPs (gate, up, down) and moves h values out (dispatch) and back
     (combine), so the ratio is 6*d / (dispatch + combine bytes per value). DeepSeek-V4 §3.1:
-    V4-Pro, d = 3072, FP8 out + BF16 back -> 6144. Element bytes as in the paper; the FP8
-    per-128 activation scales DeepEP also sends (+3%) are counted in traffic times, not here.
+    V4-Pro, d = 3072, FP8 out + BF16 back -> 6144. Element bytes as in the paper and in ISCA '25
+    §2.3.2; the per-128 FP32 scales DeepEP sends with FP8 dispatch (+3% of dispatch bytes) are
+    left out of both this ratio and the traffic times, to stay comparable with those sources.
     """
     if m.moe is None:
         return None

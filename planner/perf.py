@@ -84,9 +84,7 @@ def _expert_hit_fraction(m: Model, tokens: float) -> float:
 def _dense_weight_bytes(m: Model, with_mtp: bool) -> float:
     """Bytes of non-expert weights read per step (the embedding table is a row lookup)."""
     w = M.facts(m).weights
-    mtp_dense = 0.0
-    if with_mtp and w.mtp:
-        mtp_dense = w.mtp  # the MTP module is read whole (its experts included: it runs every step)
+    mtp_dense = (w.mtp - w.mtp_experts) if with_mtp else 0.0
     return w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.lm_head + mtp_dense
 
 
@@ -105,8 +103,9 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     dense_flops = (2 * dense_matmul * tokens_per_rank + 2 * f.params.lm_head * sequences_per_rank) / tp
     expert_flops = 2 * routed_matmul * tokens_per_rank * layout.dp / gpus
     attn_flops = attn_flops_per_rank / tp
-    if with_mtp and f.params.mtp:
-        dense_flops += 2 * (f.params.mtp / max(1, m.mtp_layers)) * sequences_per_rank / tp
+    if with_mtp and f.params.mtp_active:
+        # the draft module runs once per sequence per step, with its own top-k experts
+        dense_flops += 2 * f.params.mtp_active * sequences_per_rank / tp
     dense_peak = hw.peak.flops_per_s(gemm_compute_class(p.weights, p.activations)) * eff.compute
     expert_peak = hw.peak.flops_per_s(gemm_compute_class(p.expert_weights, p.expert_inputs)) * eff.compute
     attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
@@ -116,7 +115,8 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     dense_bytes += (ACTIVATION_PASSES_PER_LAYER * m.num_layers * tokens_per_rank * m.hidden_size
                     * element_bytes(p.activations) / tp)
     hit = _expert_hit_fraction(m, tokens_per_rank * layout.dp)
-    expert_bytes = f.weights.routed_experts * hit / gpus
+    routed = f.weights.routed_experts + (f.weights.mtp_experts if with_mtp else 0.0)
+    expert_bytes = routed * hit / gpus
     share = kv_share(m, layout) * layout.pp   # per-GPU KV share across all layers of the model
     kv_bytes = (kv_read_per_rank + kv_write_per_rank) * share
     classes = ((dense_flops / dense_peak, dense_bytes / hbm_bw),

@@ -71,13 +71,15 @@ def parse_rate(text: str | int | float) -> float:
 def _scaled(value: float, steps: tuple[tuple[float, str], ...], unit: str, digits: int) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
+    if abs(value) >= steps[0][0] * 1000:   # beyond the largest prefix: plain scientific notation
+        return f"{value:.{digits}e} {unit}"
     for scale, prefix in steps:
         if abs(value) >= scale:
             return f"{value / scale:.{digits}g} {prefix}{unit}"
     return f"{value:.{digits}g} {unit}"
 
 
-_DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+_DECIMAL = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
 def format_bytes(value: float, digits: int = 4) -> str:

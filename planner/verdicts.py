@@ -19,6 +19,7 @@ from planner.modelspec import Model
 from planner.perf import PhaseTimes
 from planner.precision import gemm_compute_class
 
+LATENT_NAMES = {"mla": "MLA latent", "compressed": "DeepSeek-V4 compressed (shared K=V)"}
 BALANCED_WITHIN = 0.15      # two terms within 15% of each other: call the phase balanced
 EXPOSED_COMM_MARGIN = 1.0   # machine balance above the model's EP intensity -> traffic exposed
 
@@ -73,7 +74,7 @@ def memory_verdicts(m: Model, hw: Hardware, layout: Layout, budget: HbmBudget) -
                            f"lower the batch to {budget.max_batch} or add attention-DP ranks"))
     if M.facts(m).kv_latent_replicated and layout.tp > 1:
         out.append(Verdict("memory", "hbm", Severity.warning,
-                           f"the {m.attention.kind.upper()} latent KV cannot shard across heads: every one of the "
+                           f"the {LATENT_NAMES.get(m.attention.kind, m.attention.kind)} KV cannot shard across heads: every one of the "
                            f"{layout.tp} TP ranks holds a full copy ({U.format_bytes(budget.kv_per_sequence_bytes)} "
                            "per sequence per GPU)",
                            "attention-DP (dp>1, tp=1) stores each sequence's KV once"))

@@ -1,0 +1,223 @@
+"""`planner estimate` and `planner hardware list|show` through typer's CliRunner (COLUMNS=100).
+
+The JSON keys are the stable contract of DESIGN.md "Command surface"; every `--format table`
+test has a `--format json` twin that checks the values. Exit codes: 0 ok, 1 infeasible, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from planner import presets
+
+ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), env=ENV)
+
+
+def stderr_of(result) -> str:
+    try:
+        return result.stderr
+    except ValueError:        # click < 8.2 mixes stderr into output unless asked not to
+        return result.output
+
+
+def json_of(*args: str, exit_code: int = 0) -> dict:
+    result = run(*args, "--format", "json")
+    assert result.exit_code == exit_code, stderr_of(result)
+    return json.loads(result.stdout)
+
+
+def hw_show(name: str, *sets: str) -> dict:
+    args = ["hardware", "show", name]
+    for s in sets:
+        args += ["--set", s]
+    return json_of(*args)
+
+
+# ---- hardware ----------------------------------------------------------------------------------
+
+HARDWARE_PRESETS = ("b200-hgx", "b300-hgx", "gb200-nvl72", "gb300-nvl72", "h100-sxm", "h200-sxm", "h800-sxm",
+                    "mi300x", "mi355x", "rubin-ultra-nvl144", "tpu-v7", "vr200-nvl72")
+
+
+def test_hardware_list_names_all_12_presets():
+    assert sorted(presets.names("hardware")) == sorted(HARDWARE_PRESETS)
+    result = run("hardware", "list")
+    assert result.exit_code == 0, stderr_of(result)
+    for name in HARDWARE_PRESETS:
+        assert name in result.stdout
+
+
+def test_hardware_list_json_twin():
+    rows = json_of("hardware", "list")
+    assert sorted(r["name"] for r in rows) == sorted(HARDWARE_PRESETS)
+
+
+def test_hardware_show_gb200_balance_points():
+    # Project acceptance case: "10 / 5 PFLOP/s dense over 0.9 TB/s per direction" -> 11,111 FP4, 5,556 FP8.
+    d = hw_show("gb200-nvl72")
+    assert d["balance"]["scale_up"]["fp4"] == pytest.approx(10e15 / 0.9e12, rel=0.01)   # 11,111
+    assert d["balance"]["scale_up"]["fp8"] == pytest.approx(5e15 / 0.9e12, rel=0.01)    # 5,556
+    assert d["balance"]["scale_up"]["fp4"] == pytest.approx(11_111, rel=0.01)
+    assert d["balance"]["scale_up"]["fp8"] == pytest.approx(5_556, rel=0.01)
+    # HBM balance: 2.5 PFLOP/s BF16 over 8.0 TB/s (preset notes) = 312.5 FLOPs/B
+    assert d["balance"]["hbm"]["bf16"] == pytest.approx(2.5e15 / 8.0e12, rel=1e-9)
+    assert d["scale_up"]["domain_size"] == 72
+    assert d["scale_up"]["bandwidth_bytes_per_s"] == pytest.approx(900e9, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["gb200-nvl72", "h100-sxm"])
+def test_hardware_show_json_keys(name):
+    d = hw_show(name)
+    for key in ("capacity_bytes", "bandwidth_bytes_per_s"):
+        assert isinstance(d["hbm"][key], float) and d["hbm"][key] > 0
+    assert set(("bf16", "fp8", "fp4")) <= set(d["peak_flops"])
+    assert d["scale_up"]["bandwidth_bytes_per_s"] > 0
+    assert isinstance(d["scale_up"]["domain_size"], int)
+    assert d["scale_out"]["bandwidth_bytes_per_s"] > 0
+    for res in ("hbm", "scale_up", "scale_out"):
+        assert set(("bf16", "fp8", "fp4")) <= set(d["balance"][res])
+        # balance = dense peak / bandwidth, for every precision the part has
+        bw = d[res]["bandwidth_bytes_per_s"]
+        for cls in ("bf16", "fp8", "fp4"):
+            peak = d["peak_flops"][cls]
+            if peak is None:
+                assert d["balance"][res][cls] is None
+            else:
+                assert d["balance"][res][cls] == pytest.approx(peak / bw, rel=1e-12)
+
+
+def test_hardware_show_fp4_null_on_h100():
+    d = hw_show("h100-sxm")
+    assert d["peak_flops"]["fp4"] is None                     # Hopper has no FP4 tensor cores
+    assert d["peak_flops"]["fp8"] == pytest.approx(1978.9e12, rel=1e-9)   # dense, not the sparse 3,958
+    assert d["balance"]["scale_up"]["fp4"] is None
+
+
+def test_pin_speed_override_scales_bandwidth_proportionally():
+    # GB200 preset: 8 stacks x 1024 bits x 7.8125 Gb/s / 8 = 8.0 TB/s; 12 Gb/s -> 8.0 * 12 / 7.8125
+    base = hw_show("gb200-nvl72")
+    fast = hw_show("gb200-nvl72", "hardware.hbm.pin_speed_gbps=12")
+    assert base["hbm"]["bandwidth_bytes_per_s"] == pytest.approx(8.0e12, rel=1e-9)
+    assert fast["hbm"]["bandwidth_bytes_per_s"] == pytest.approx(8.0e12 * 12 / 7.8125, rel=1e-9)  # 12.288 TB/s
+    # the HBM balance point moves inversely; the others do not move
+    assert fast["balance"]["hbm"]["fp8"] == pytest.approx(base["balance"]["hbm"]["fp8"] * 7.8125 / 12, rel=1e-9)
+    assert fast["balance"]["scale_up"] == base["balance"]["scale_up"]
+
+
+def test_bandwidth_override_on_gb300():
+    d = hw_show("gb300-nvl72", "hardware.hbm.bandwidth_tbps=10")
+    assert d["hbm"]["bandwidth_bytes_per_s"] == pytest.approx(10e12, rel=1e-9)
+    # pins follow the bandwidth: 10e12 * 8 / (8 stacks * 1024 bits) = 9.765625 Gb/s
+    assert d["hbm"]["pin_speed_gbps"] == pytest.approx(9.765625, rel=1e-9)
+
+
+def test_pin_speed_override_without_stacks_is_not_silently_ignored():
+    result = run("hardware", "show", "mi355x", "--set", "hardware.hbm.pin_speed_gbps=12", "--format", "json")
+    if result.exit_code == 2:
+        return
+    d = json.loads(result.stdout)
+    assert d["hbm"]["bandwidth_bytes_per_s"] != pytest.approx(8.0e12)
+
+
+def test_hardware_show_unknown_preset_exits_2():
+    result = run("hardware", "show", "no-such-gpu")
+    assert result.exit_code == 2
+    assert "Traceback" not in stderr_of(result)
+
+
+# ---- estimate ----------------------------------------------------------------------------------
+
+CASE = ("--model", "deepseek-v3", "--hardware", "h200-sxm", "--layout", "tp=1,dp=8,ep=8,pp=1",
+        "--batch", "8", "--isl", "2048", "--osl", "256")
+PHASE_KEYS = ("compute_s", "hbm_s", "scale_up_s", "scale_out_s", "storage_s", "time_s", "bottleneck")
+RESOURCES = ("compute", "hbm", "scale_up", "scale_out", "storage")
+
+
+def test_estimate_json_has_every_design_key():
+    d = json_of("estimate", *CASE)
+    assert {"tp", "dp", "ep", "pp", "batch"} <= set(d["layout"])
+    assert (d["layout"]["tp"], d["layout"]["dp"], d["layout"]["ep"], d["layout"]["batch"]) == (1, 8, 8, 8)
+    for key in ("weights_bytes", "kv_bytes", "activation_bytes", "reserve_bytes", "free_bytes"):
+        assert isinstance(d["per_gpu"][key], (int, float))
+    for ph in ("prefill", "decode"):
+        for key in PHASE_KEYS:
+            assert key in d["phases"][ph], (ph, key)
+        assert d["phases"][ph]["bottleneck"] in RESOURCES
+        assert d["phases"][ph]["time_s"] > 0
+    for key in ("ttft_s", "tpot_s", "tokens_per_s_per_gpu"):
+        assert d[key] > 0
+    for key in ("gpus", "replicas", "nodes", "racks", "power_w"):
+        assert key in d["cluster"]
+    assert d["cluster"]["gpus"] == 8 and d["cluster"]["nodes"] == 1
+    assert d["cluster"]["power_w"] == pytest.approx(8 * 700)      # h200 preset: 700 W per GPU
+    assert isinstance(d["kv_tiers"], list)
+    assert d["verdicts"]
+    for v in d["verdicts"]:
+        assert {"phase", "resource", "severity", "message"} <= set(v)
+        assert v["severity"] in ("error", "warning", "info")
+    assert d["feasible"] is True
+
+
+def test_estimate_json_budget_adds_up_to_capacity():
+    d = json_of("estimate", *CASE)
+    g = d["per_gpu"]
+    total = g["weights_bytes"] + g["kv_bytes"] + g["activation_bytes"] + g["reserve_bytes"] + g["free_bytes"]
+    assert total == pytest.approx(g["capacity_bytes"], rel=1e-9)
+    assert g["capacity_bytes"] == pytest.approx(141e9, rel=1e-12)   # h200 preset: capacity_gb = 141
+
+
+def test_estimate_json_phase_time_is_at_least_each_term():
+    # With dual micro-batch overlap, time = max(gpu, comm, storage) + overhead >= any single term.
+    d = json_of("estimate", *CASE)
+    for ph in ("prefill", "decode"):
+        p = d["phases"][ph]
+        assert p["time_s"] >= max(p[r + "_s"] for r in RESOURCES)
+        assert p["bottleneck"] == max(RESOURCES, key=lambda r: p[r + "_s"])
+
+
+def test_estimate_table_twin():
+    result = run("estimate", *CASE, "--format", "table")
+    assert result.exit_code == 0, stderr_of(result)
+    assert "HBM per GPU" in result.stdout
+    assert "Verdicts" in result.stdout
+    assert "TPOT" in result.stdout
+
+
+def test_estimate_weights_do_not_fit_exits_1():
+    # llama-3.1-405b BF16 (~812 GB) on one H100: infeasible is a verdict and exit 1, not 2, no traceback.
+    args = ("estimate", "--model", "llama-3.1-405b", "--hardware", "h100-sxm", "--layout", "tp=1",
+            "--batch", "1", "--isl", "2048", "--osl", "256")
+    result = run(*args)
+    assert result.exit_code == 1, stderr_of(result)
+    assert "Traceback" not in result.output
+    d = json_of(*args, exit_code=1)
+    assert d["feasible"] is False
+    errors = [v for v in d["verdicts"] if v["severity"] == "error"]
+    assert any(v["resource"] == "hbm" and "tp=16" in v["lever"] for v in errors)
+
+
+def test_estimate_mtp_flag_lowers_tpot():
+    base = json_of("estimate", *CASE)
+    mtp = json_of("estimate", *CASE, "--mtp")
+    assert mtp["layout"]["mtp"] is True
+    assert mtp["tpot_s"] < base["tpot_s"]
+    # TPOT = decode step / (1 + acceptance 0.85) with MTP
+    assert mtp["tpot_s"] == pytest.approx(mtp["phases"]["decode"]["time_s"] / 1.85, rel=1e-12)
+
+
+@pytest.mark.parametrize("flag, value", [("--batch", "0"), ("--isl", "lots"), ("--osl", "-3")])
+def test_estimate_bad_counts_exit_2(flag, value):
+    args = list(CASE)
+    args[args.index(flag) + 1] = value
+    result = run("estimate", *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in stderr_of(result)
+    assert flag in stderr_of(result)
