@@ -97,9 +97,9 @@ def ep_balance_verdict(m: Model, hw: Hardware, layout: Layout) -> Verdict | None
     numbers = (f"machine {machine:,.0f} FLOPs/B ({cls.value.upper()} {U.format_flops(peak)} ÷ "
                f"{U.format_rate(link.bandwidth_bytes_per_s)} {fabric} per GPU) vs model {intensity:,.0f} FLOPs/B")
     if machine > intensity * EXPOSED_COMM_MARGIN:
-        overlap = "even with overlap" if crosses else "without overlap"
         return Verdict("decode", fabric.replace("-", "_"), Severity.warning,
-                       f"expert-parallel traffic is exposed {overlap}: {numbers}",
+                       f"expert-parallel traffic is exposed without overlap: {numbers}; overlap hides it only "
+                       "while the expert GEMMs run below peak (e.g. memory-bound decode)",
                        f"needs ≥ {U.format_rate(needed)} {fabric} per GPU to hide EP traffic at "
                        f"{cls.value.upper()}; has {U.format_rate(link.bandwidth_bytes_per_s)}")
     return Verdict("decode", fabric.replace("-", "_"), Severity.info,
