@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli import estimate, hardware, models, size
+from cli import estimate, hardware, kv, models, size
 
 app = typer.Typer(
     name="planner",
@@ -28,6 +28,7 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks fo
 app.add_typer(models.app, name="models")
 app.add_typer(hardware.app, name="hardware")
 app.command("estimate")(estimate.estimate)
+app.command("kv")(kv.kv)
 app.command("size")(size.size)
 
 

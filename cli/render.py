@@ -245,6 +245,10 @@ def plan(d: dict[str, Any]) -> None:
     out.print(f"TTFT {U.format_seconds(d['ttft_s'])}, TPOT {U.format_seconds(d['tpot_s'])} "
               f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
               f"{d['tokens_per_s_per_gpu']:,.1f} output tokens/s per GPU at the demand")
+    if d.get("kv"):
+        for line in _kv_summary(d):
+            out.print(line)
+        out.print(_tiers_table(d))
     verdicts(d["verdicts"])
 
 
@@ -270,3 +274,52 @@ def plan_markdown(d: dict[str, Any]) -> str:
         lever = f" — {v['lever']}" if v["lever"] else ""
         lines.append(f"- `{v['severity']}` {v['message']}{lever}")
     return "\n".join(lines) + "\n"
+
+
+# ---- KV tiers ------------------------------------------------------------------------------------
+
+def _tiers_table(d: dict[str, Any]) -> Table:
+    rows = []
+    for t in d["kv_tiers"]:
+        if not t["present"]:
+            rows.append((t["tier"], t["name"], "absent", "", "", "", "", ""))
+            continue
+        load = U.format_seconds(t["load_time_s"]) if t["load_time_s"] is not None else ""
+        rows.append((t["tier"], t["name"], f"{t['hit_rate']:.1%}", U.format_bytes(t["capacity_needed_bytes"]),
+                     U.format_bytes(t["capacity_available_bytes"]),
+                     f"{U.format_rate(t['read_bytes_per_s_needed'])} / {U.format_rate(t['read_bytes_per_s_available'])}",
+                     U.format_rate(t["write_bytes_per_s_needed"]), load))
+    return _table("KV-cache tiers (cluster-wide; 'needed' = what is not held by faster tiers)",
+                  ["tier", "what", "hits", "still needed", "available", "read needed / available", "write needed",
+                   "load/hit"], rows, right=(2, 3, 4, 5, 6, 7))
+
+
+def _kv_summary(d: dict[str, Any]) -> list[str]:
+    k = d["kv"] if "kv" in d else d
+    return [
+        f"KV per session {U.format_bytes(k['bytes_per_session'])} in HBM, {U.format_bytes(k['disk_bytes_per_session'])} "
+        f"on disk ({k['window_policy']} window policy, {U.format_bytes(k['window_state_bytes_on_disk'])} of window state; "
+        f"a hit recomputes {k['recompute_tokens_on_hit']:,} tokens)",
+        f"a returning turn reloads {U.format_bytes(k['prefix_bytes'])} ({U.format_bytes(k['prefix_bytes_per_gpu'])} per GPU) "
+        f"or recomputes it in {U.format_seconds(k['recompute_s'])}: loading wins above "
+        f"{U.format_rate(k['break_even_bytes_per_s_per_gpu'])} per GPU",
+        f"TTFT {U.format_seconds(k['ttft_with_tiers_s'])} with the tiers vs {U.format_seconds(k['ttft_without_tiers_s'])} "
+        f"recomputing; {k['hit_rate']:.1%} of returning turns hit, {k['prefix_token_hit_rate']:.1%} of prompt tokens",
+    ]
+
+
+def kv(d: dict[str, Any]) -> None:
+    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/] for [bold]{d['workload']}[/]")
+    if not d["kv_tiers"]:
+        verdicts(d["verdicts"])
+        return
+    c = d["cluster"]
+    out.print(f"cluster from `planner size`: {c['gpus']:,} GPUs, {c['nodes']:,} nodes, {c['racks']:,} racks; "
+              f"{d['requests_per_s']:,.2f} requests/s, states kept {U.format_seconds(d['retention_s'])}")
+    for line in _kv_summary(d):
+        out.print(line)
+    out.print(_tiers_table(d))
+    for t in d["kv_tiers"]:
+        if t["present"] and t.get("assumption"):
+            out.print(f"{t['tier']} assumption: {t['assumption']}", soft_wrap=True, markup=False)
+    verdicts(d["verdicts"])

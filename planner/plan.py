@@ -63,7 +63,13 @@ def build_plan(s: Sizing) -> dict[str, Any]:
         "comparison": [{"domain_size": r.domain_size, "gpus": r.gpus, "ep_crosses_domain": r.ep_crosses_domain,
                         "tpot_s": r.tpot_s} for r in s.domain_rows],
     }
-    plan["kv_tiers"] = []
+    if s.kv is not None:
+        kv = s.kv.to_dict()
+        plan["kv_tiers"] = kv.pop("kv_tiers")
+        kv.pop("verdicts")
+        plan["kv"] = kv
+    else:
+        plan["kv_tiers"] = []
     plan["verdicts"] = [v.to_dict() for v in s.verdicts]
     plan["inputs"] = inputs(s)
     return plan

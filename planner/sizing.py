@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from planner import models as M
 from planner.cluster import Cluster, cluster
 from planner.estimate import Estimate, estimate
+from planner.kvtier import KvTiers, plan_tiers
 from planner.hardware import Hardware
 from planner.layout import Layout
 from planner.memory import hbm_budget, weights_per_gpu, RUNTIME_RESERVE_BYTES, FRAGMENTATION
@@ -91,6 +92,7 @@ class Sizing:
     best: Option | None
     verdicts: tuple[Verdict, ...]
     estimates: tuple[Estimate, ...] = field(default_factory=tuple)   # one per pool of `best`
+    kv: KvTiers | None = None
     domain_rows: tuple[DomainRow, ...] = field(default_factory=tuple)
     smallest_domain: int | None = None
     knee_domain: int | None = None
@@ -351,6 +353,7 @@ def size(model: Model, hardware: Hardware, workload: Workload, compare_domains: 
     best = _best(model, hardware, workload, rps)
     verdicts: list[Verdict] = []
     estimates: tuple[Estimate, ...] = ()
+    kv: KvTiers | None = None
     rows: tuple[DomainRow, ...] = ()
     smallest = knee = None
     if best is None:
@@ -372,8 +375,11 @@ def size(model: Model, hardware: Hardware, workload: Workload, compare_domains: 
         crossing = ep_crossing_verdict(model, hardware, dec, rows)
         if crossing is not None:
             verdicts.append(crossing)
+        c = best.cluster
+        kv = plan_tiers(model, hardware, workload, dec, rps, c.gpus, c.nodes, c.racks)
+        verdicts += kv.verdicts
     order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
     verdicts.sort(key=lambda v: order[v.severity])
     return Sizing(model=model, hardware=hardware, workload=workload, requests_per_s=rps, best=best,
-                  verdicts=tuple(verdicts), estimates=estimates if best else (), domain_rows=rows,
+                  verdicts=tuple(verdicts), estimates=estimates if best else (), kv=kv, domain_rows=rows,
                   smallest_domain=smallest, knee_domain=knee)

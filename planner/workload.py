@@ -7,7 +7,7 @@ context a turn reaches is prefix + isl + osl; setting `context` derives the pref
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, NonNegativeFloat, PositiveFloat, model_validator
 
@@ -53,6 +53,9 @@ class Workload(StrictModel):
     turn_gap_s: NonNegativeFloat = Field(0.0, description="think/tool time between turns")
     session_lifetime_s: NonNegativeFloat | None = Field(None, description="how long a session's KV is worth keeping")
     slo: Slo = Slo()
+    kv_window_policy: Literal["full", "checkpoint", "recompute"] = Field(
+        "checkpoint", description="window state in persistent KV tiers (DeepSeek-V4 §3.5.2)")
+    kv_checkpoint_tokens: PositiveCount = Field(4096, description="period p of window-state checkpoints")
     assumptions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
