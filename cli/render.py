@@ -9,6 +9,7 @@ import os
 from typing import Any, Iterable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich import box
 
@@ -21,7 +22,7 @@ err = Console(stderr=True, width=_width, highlight=False)
 
 
 def error(line: str) -> None:
-    err.print(f"[bold red]error:[/] {line}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def note(line: str) -> None:

@@ -1,11 +1,14 @@
 """Per-phase times of one serving unit: each resource separately, then an explicit overlap rule.
 
 A phase is one decode step (every sequence of the batch advances one token) or the prefill of
-one request. Work is split into three roofline classes, each bound by the slower of its
-compute and its HBM traffic:
+one request. Work is split into roofline classes, each bound by the slower of its compute and
+its HBM traffic:
 - dense GEMMs (attention projections, dense MLP, shared experts, router, LM head) vs their weights,
 - routed-expert GEMMs vs the expert weights the batch actually hits,
-- attention core (QK^T, AV, indexer) vs the KV it reads.
+- attention core (QK^T, AV, indexer) vs the KV it reads,
+- elementwise kernels (norms, RoPE, activation, residual adds): no FLOPs to speak of, only
+  activation traffic; they run as separate kernels, so their time adds rather than hiding
+  under GEMM compute.
 GPU time = sum over classes of max(compute, hbm). Communication (TP all-reduce, EP
 dispatch/combine, PP sends, disaggregated KV transfer) is split by fabric. With dual micro-batch
 overlap, communication hides under GPU time up to that time (DeepSeek Day-6, V4 §3.1);
@@ -24,13 +27,16 @@ from planner.memory import kv_share
 from planner.modelspec import Model
 from planner.precision import ComputeClass, element_bytes, gemm_compute_class
 
-# Launch and scheduling gaps. With CUDA graphs a decoder layer still costs a few microseconds
-# of kernel boundaries (about a dozen kernels at ~0.4 µs each, tails included), and each engine
-# step pays for scheduling, sampling and host sync.
-LAYER_OVERHEAD_S = 4e-6
+# Fixed costs. A decoder layer runs about ten kernels (input norm, QKV GEMM, RoPE + attention,
+# O GEMM, residual + norm, gate/up GEMM, activation, down GEMM, residual adds); each pays a fixed
+# latency that bandwidth does not explain: aiconfigurator systems/*.yaml apply 3 µs per op
+# ("mem_empirical_constant_latency ... based on observations"). Each engine step adds
+# scheduling, sampling and host sync.
+KERNELS_PER_LAYER = 10
+KERNEL_LATENCY_S = 3e-6
+LAYER_OVERHEAD_S = KERNELS_PER_LAYER * KERNEL_LATENCY_S
 STEP_OVERHEAD_S = 150e-6
-# Activation traffic per token per layer: read and write the residual around attention and MLP.
-ACTIVATION_PASSES_PER_LAYER = 4
+ACTIVATION_BYTES = 2.0   # elementwise kernels run in BF16 whatever the GEMM precision
 
 RESOURCES = ("compute", "hbm", "scale_up", "scale_out", "storage")
 
@@ -112,8 +118,7 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     # -- HBM bytes per GPU.
     hbm_bw = hw.hbm.bandwidth_bytes_per_s * eff.hbm
     dense_bytes = _dense_weight_bytes(m, with_mtp) / tp
-    dense_bytes += (ACTIVATION_PASSES_PER_LAYER * m.num_layers * tokens_per_rank * m.hidden_size
-                    * element_bytes(p.activations) / tp)
+    act_bytes = tokens_per_rank * elementwise_bytes_per_token(m, layout)
     hit = _expert_hit_fraction(m, tokens_per_rank * layout.dp)
     routed = f.weights.routed_experts + (f.weights.mtp_experts if with_mtp else 0.0)
     expert_bytes = routed * hit / gpus
@@ -121,7 +126,8 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     kv_bytes = (kv_read_per_rank + kv_write_per_rank) * share
     classes = ((dense_flops / dense_peak, dense_bytes / hbm_bw),
                (expert_flops / expert_peak if expert_flops else 0.0, expert_bytes / hbm_bw),
-               (attn_flops / attn_peak, kv_bytes / hbm_bw))
+               (attn_flops / attn_peak, kv_bytes / hbm_bw),
+               (0.0, act_bytes / hbm_bw))
     compute_s = sum(c for c, _ in classes)
     hbm_s = sum(b for _, b in classes)
     gpu_s = sum(max(c, b) for c, b in classes)
@@ -143,7 +149,28 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     return PhaseTimes(compute_s=compute_s, hbm_s=hbm_s, scale_up_s=up_s, scale_out_s=out_s,
                       storage_s=storage_s, overhead_s=overhead, gpu_s=gpu_s, time_s=body + overhead,
                       traffic=traffic, flops=dense_flops + expert_flops + attn_flops,
-                      hbm_bytes=dense_bytes + expert_bytes + kv_bytes)
+                      hbm_bytes=dense_bytes + expert_bytes + kv_bytes + act_bytes)
+
+
+def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
+    """HBM bytes one token moves per GPU through the elementwise kernels of all layers (BF16
+    activations; unfused reference kernels):
+    - two RMSNorms (read + write h each), two residual adds (read 2h, write h each): 10 h,
+    - RoPE on Q and K (read + write): 2 (q + k) dims,
+    - SwiGLU: write gate and up (2I), read them (2I), write the product (I), read it (I): 6 I,
+      with I the dense width or, for MoE, the top-k experts' plus the shared experts' width.
+    Hidden-size tensors are replicated across the TP group; head and MLP widths are sharded."""
+    a = m.attention
+    heads = a.num_heads
+    head_dim = getattr(a, "head_dim", None) or (a.qk_nope_head_dim + a.qk_rope_head_dim)
+    kv_dim = a.num_kv_heads * a.head_dim if hasattr(a, "num_kv_heads") else head_dim
+    f = M.facts(m)
+    width_moe = (m.moe.experts_per_token * m.moe.expert_intermediate_size + m.moe.shared_width) if m.moe else 0
+    width_dense = m.mlp.intermediate_size if m.mlp else 0
+    mlp = (f.moe_layers * width_moe + f.dense_layers * width_dense) * 6
+    replicated = 10 * m.hidden_size * m.num_layers
+    sharded = 2 * (heads * head_dim + kv_dim) * m.num_layers + mlp
+    return (replicated + sharded / layout.tp) * ACTIVATION_BYTES
 
 
 def decode_step(m: Model, hw: Hardware, layout: Layout, context: float) -> PhaseTimes:
@@ -161,14 +188,15 @@ def decode_step(m: Model, hw: Hardware, layout: Layout, context: float) -> Phase
 
 
 def prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int = 0,
-            storage_s: float = 0.0) -> PhaseTimes:
-    """Prefill of one request per DP rank: `new_tokens` after `prefix` cached tokens.
-    Attention integrates over causal positions; the prefix KV is read once, the new KV written."""
+            storage_s: float = 0.0, requests: int = 1) -> PhaseTimes:
+    """Prefill of `requests` requests per DP rank in one step, each `new_tokens` after `prefix`
+    cached tokens. Attention integrates over causal positions; the prefix KV is read once, the
+    new KV written."""
     f = M.facts(m)
-    attn = M._sum_causal(f.attn_flops_prefill, prefix, new_tokens)
-    kv_read = M.kv_bytes_per_sequence(m, prefix + new_tokens)
-    kv_write = M.kv_bytes_per_sequence(m, prefix + new_tokens) - M.kv_bytes_per_sequence(m, prefix)
+    attn = requests * M._sum_causal(f.attn_flops_prefill, prefix, new_tokens)
+    kv_read = requests * M.kv_bytes_per_sequence(m, prefix + new_tokens)
+    kv_write = requests * (M.kv_bytes_per_sequence(m, prefix + new_tokens) - M.kv_bytes_per_sequence(m, prefix))
     extra = kv_transfer(m, layout, prefix + new_tokens) if layout.disaggregated else None
-    return phase(m, hw, layout, tokens_per_rank=new_tokens, sequences_per_rank=1, attn_flops_per_rank=attn,
-                 kv_read_per_rank=kv_read, kv_write_per_rank=kv_write, extra_traffic=extra,
-                 storage_s=storage_s)
+    return phase(m, hw, layout, tokens_per_rank=requests * new_tokens, sequences_per_rank=requests,
+                 attn_flops_per_rank=attn, kv_read_per_rank=kv_read, kv_write_per_rank=kv_write,
+                 extra_traffic=extra, storage_s=storage_s)

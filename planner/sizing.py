@@ -184,10 +184,12 @@ def _largest_batch(m: Model, hw: Hardware, layout: Layout, w: Workload, tpot_tar
     return lo, visible_tpot(lo) if lo != 1 else t_lo
 
 
-def _best_prefill(m: Model, hw: Hardware, w: Workload, fitting: list[Layout],
+def _best_prefill(m: Model, hw: Hardware, w: Workload, rps: float, fitting: list[Layout],
                   max_gpus: float = math.inf) -> tuple[Layout, float, float] | None:
-    """Disaggregated prefill pool: the layout with the fewest GPUs per request/s meeting TTFT
-    (queueing included), among units smaller than `max_gpus`. Returns (layout, TTFT, req/s per unit)."""
+    """Disaggregated prefill pool: the layout whose whole units cover the demand with the fewest
+    GPUs while meeting TTFT (queueing included), among units smaller than `max_gpus`. The prefill
+    and decode pools are independent given the demand, so minimising each is exact.
+    Returns (layout, TTFT, req/s per unit)."""
     best = None
     for lay in fitting:
         if lay.gpus >= max_gpus:
@@ -198,7 +200,7 @@ def _best_prefill(m: Model, hw: Hardware, w: Workload, fitting: list[Layout],
         if w.slo.ttft_s is not None and ttft > w.slo.ttft_s:
             continue
         rps_unit = lay.dp * PREFILL_UTILIZATION / t_p
-        score = (lay.gpus / rps_unit, lay.gpus)
+        score = (math.ceil(rps / rps_unit) * lay.gpus, lay.gpus)
         if best is None or score < best[0]:
             best = (score, lay, ttft, rps_unit)
     return None if best is None else best[1:]
@@ -246,7 +248,7 @@ def _search(m: Model, hw: Hardware, w: Workload, rps: float) -> Option | None:
         if option is not None and (best is None or option.key() < best.key()):
             best = option
     bound = best.cluster.gpus if best is not None else math.inf
-    prefill_pool = _best_prefill(m, hw, w, fitting, bound)
+    prefill_pool = _best_prefill(m, hw, w, rps, fitting, bound)
     if prefill_pool is None:
         return best
     for lay in fitting:

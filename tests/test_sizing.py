@@ -115,6 +115,24 @@ def test_best_meets_slos_and_covers_demand(model, hardware, workload):
 def test_v4_pro_on_h200_ep_crosses_the_8_gpu_domain():
     s = sized("deepseek-v4-pro", "h200-sxm", "agentic", compare_domains=True)
     assert s.best is not None
+    assert s.best.decode.layout.ep > 8
+    assert s.estimates[-1].decode.scale_out_s > 0
+    crossing = [v for v in s.verdicts if v.resource == "scale_out" and "cross the scale-out network" in v.message]
+    assert len(crossing) == 1 and crossing[0].severity == Severity.warning
+
+
+@pytest.mark.parametrize("model, workload", [("kimi-k2", "chat"), ("deepseek-v4-pro", "chat")])
+def test_larger_domain_never_needs_more_gpus(model, workload):
+    # A larger scale-up domain only makes placement cheaper, so the best plan can only shrink.
+    s = sized(model, "h200-sxm", workload, compare_domains=True)
+    gpus = [r.gpus for r in s.domain_rows]
+    assert all(a is None or b is None or b <= a for a, b in zip(gpus, gpus[1:])), gpus
+
+
+def test_crossing_lever_names_the_domain_that_saves_gpus():
+    # Kimi-K2 chat on H200: EP spans two 8-GPU domains; a 36-GPU domain halves the cluster.
+    s = sized("kimi-k2", "h200-sxm", "chat", compare_domains=True)
+    assert s.best is not None
     decode = s.best.decode
     assert decode.layout.ep > 8
     assert s.estimates[-1].decode.scale_out_s > 0
