@@ -10,9 +10,11 @@ its HBM traffic:
   activation traffic; they run as separate kernels, so their time adds rather than hiding
   under GEMM compute.
 GPU time = sum over classes of max(compute, hbm). Communication (TP all-reduce, EP
-dispatch/combine, PP sends, disaggregated KV transfer) is split by fabric. With dual micro-batch
-overlap, communication hides under GPU time up to that time (DeepSeek Day-6, V4 §3.1);
-without it, the two add. A fixed per-step overhead covers launches and scheduling.
+dispatch/combine, PP sends, disaggregated KV transfer) is split by fabric. Overlap rule: the TP
+all-reduce is a data dependency inside every layer and stays on the critical path (TensorRT-LLM
+and vLLM do not overlap it); with dual micro-batch overlap the rest (EP all-to-all, PP sends, KV
+transfer) hides under GPU time up to that time (DeepSeek Day-6, V4 §3.1); without it, it adds.
+A fixed per-step overhead covers launches and scheduling.
 """
 
 from __future__ import annotations
@@ -79,6 +81,21 @@ class PhaseTimes:
                 "scale_out_bytes_per_gpu": self.traffic.scale_out_bytes}
 
 
+def _fabric_times(hw: Hardware, t: Traffic) -> tuple[float, float]:
+    """(scale-up seconds, scale-out seconds) for a traffic bundle: bytes over effective bandwidth
+    plus a fixed latency per collective."""
+    eff = hw.efficiency
+    up = (t.scale_up_bytes / (hw.scale_up.bandwidth_bytes_per_s * eff.scale_up)
+          + t.scale_up_collectives * hw.scale_up.latency_us * 1e-6)
+    out = (t.scale_out_bytes / (hw.scale_out.bandwidth_bytes_per_s * eff.scale_out)
+           + t.scale_out_collectives * hw.scale_out.latency_us * 1e-6)
+    return up, out
+
+
+def _fabric_time(hw: Hardware, t: Traffic) -> float:
+    return sum(_fabric_times(hw, t))
+
+
 def _expert_hit_fraction(m: Model, tokens: float) -> float:
     """Expected share of a GPU's experts that at least one of `tokens` routes to:
     1 - (1 - k/E)^tokens, uniform routing (DESIGN.md, "Per-phase times")."""
@@ -132,20 +149,19 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     hbm_s = sum(b for _, b in classes)
     gpu_s = sum(max(c, b) for c, b in classes)
     # -- Communication.
-    traffic = (tp_allreduce(m, hw, layout, tokens_per_rank) + ep_all_to_all(m, hw, layout, tokens_per_rank)
-               + pp_sends(m, hw, layout, tokens_per_rank))
+    tp_traffic = tp_allreduce(m, hw, layout, tokens_per_rank)
+    other = ep_all_to_all(m, hw, layout, tokens_per_rank) + pp_sends(m, hw, layout, tokens_per_rank)
     if extra_traffic is not None:
-        traffic = traffic + extra_traffic
-    up_s = (traffic.scale_up_bytes / (hw.scale_up.bandwidth_bytes_per_s * eff.scale_up)
-            + traffic.scale_up_collectives * hw.scale_up.latency_us * 1e-6)
-    out_s = (traffic.scale_out_bytes / (hw.scale_out.bandwidth_bytes_per_s * eff.scale_out)
-             + traffic.scale_out_collectives * hw.scale_out.latency_us * 1e-6)
+        other = other + extra_traffic
+    traffic = tp_traffic + other
+    tp_s = _fabric_time(hw, tp_traffic)
+    other_s = _fabric_time(hw, other)
+    up_s, out_s = _fabric_times(hw, traffic)
     overhead = STEP_OVERHEAD_S + LAYER_OVERHEAD_S * (m.num_layers + (m.mtp_layers if with_mtp else 0))
-    comm_s = up_s + out_s
     if layout.dual_microbatch:
-        body = max(gpu_s, comm_s, storage_s)
+        body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
     else:
-        body = gpu_s + comm_s + storage_s
+        body = gpu_s + tp_s + other_s + storage_s
     return PhaseTimes(compute_s=compute_s, hbm_s=hbm_s, scale_up_s=up_s, scale_out_s=out_s,
                       storage_s=storage_s, overhead_s=overhead, gpu_s=gpu_s, time_s=body + overhead,
                       traffic=traffic, flops=dense_flops + expert_flops + attn_flops,

@@ -16,8 +16,8 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from planner import io
 from planner.base import StrictModel
-from planner.estimate import estimate
 from planner.layout import Layout
+from planner.perf import decode_step, prefill
 from planner.precision import Dtype
 
 
@@ -35,8 +35,11 @@ class Case(StrictModel):
     weights: Dtype = Dtype.bf16
     experts: Dtype | None = None
     kv: Dtype = Dtype.bf16
-    ttft_ms: PositiveFloat | None = None
-    tpot_ms: PositiveFloat | None = None
+    expert_activations: Dtype | None = Field(None, description="GEMM inputs of the experts; default: as experts")
+    ttft_ms: PositiveFloat | None = Field(None, description="the reference's own TTFT (aiconfigurator: agg, queueing included)")
+    tpot_ms: PositiveFloat | None = Field(None, description="the reference's own TPOT (aiconfigurator: agg, mixed steps)")
+    static_ttft_ms: PositiveFloat | None = Field(None, description="one pass prefilling the whole batch, no queueing")
+    static_tpot_ms: PositiveFloat | None = Field(None, description="pure decode step at the batch")
     source: str
     command: str = ""
     note: str = ""
@@ -48,24 +51,31 @@ class Case(StrictModel):
         return {"model.precision.weights": self.weights.value,
                 "model.precision.activations": "fp8" if self.weights == Dtype.fp8 else self.weights.value,
                 "model.precision.experts": experts.value,
-                "model.precision.expert_activations": experts.value if experts != Dtype.bf16 else "bf16",
+                "model.precision.expert_activations": (self.expert_activations or experts).value,
                 "model.precision.kv": self.kv.value}
 
 
 @dataclass(frozen=True)
 class Comparison:
+    """Our times for a case, against its static-mode reference: TTFT = one pass prefilling the
+    whole batch (batch x ISL tokens per DP rank), TPOT = the decode step at the batch. Those are the
+    physics both tools model; aiconfigurator's default (agg) TTFT multiplies by a queueing factor
+    of 1.9-4x and its agg TPOT averages in mixed prefill+decode steps."""
+
     case: Case
     ttft_s: float
     tpot_s: float
 
     @property
     def ttft_error(self) -> float | None:
-        """Signed relative error of our TTFT against the reference."""
-        return self.ttft_s / (self.case.ttft_ms / 1e3) - 1 if self.case.ttft_ms else None
+        """Signed relative error of our TTFT against the static reference."""
+        ref = self.case.static_ttft_ms
+        return self.ttft_s / (ref / 1e3) - 1 if ref else None
 
     @property
     def tpot_error(self) -> float | None:
-        return self.tpot_s / (self.case.tpot_ms / 1e3) - 1 if self.case.tpot_ms else None
+        ref = self.case.static_tpot_ms
+        return self.tpot_s / (ref / 1e3) - 1 if ref else None
 
 
 def load_cases(name: str = "aiconfigurator") -> list[Case]:
@@ -79,8 +89,20 @@ def compare(case: Case) -> Comparison:
     model = io.load_model(case.model, sets)  # type: ignore[arg-type]
     hw = io.load_hardware(case.hardware)
     layout = Layout(tp=case.tp, dp=case.dp, ep=case.ep, pp=case.pp, batch=case.batch)
-    e = estimate(model, hw, layout, isl=case.isl, osl=case.osl)
-    return Comparison(case=case, ttft_s=e.ttft_s, tpot_s=e.tpot_s)
+    ttft = prefill(model, hw, layout, case.isl, 0, requests=case.batch).time_s
+    tpot = decode_step(model, hw, layout, case.isl + case.osl / 2).time_s
+    return Comparison(case=case, ttft_s=ttft, tpot_s=tpot)
+
+
+DENSE_FAMILIES = ("llama", "qwen3-32b")
+
+
+def group_of(case: Case) -> str:
+    """Validation groups: GPU generation x model family."""
+    gen = {"h100-sxm": "hopper", "h200-sxm": "hopper", "h800-sxm": "hopper", "b200-hgx": "blackwell",
+           "b300-hgx": "blackwell", "gb200-nvl72": "blackwell", "gb300-nvl72": "blackwell"}.get(case.hardware, case.hardware)
+    kind = "dense" if case.model.startswith(DENSE_FAMILIES) else "moe"
+    return f"{gen}/{kind}"
 
 
 def median_abs(errors: list[float | None]) -> float | None:
