@@ -81,7 +81,8 @@ def model_show(d: dict[str, Any]) -> None:
               f"({U.format_count(p['active_with_embeddings'])} with the input embedding)")
     rep = " (replicated on every TP rank)" if kv["replicated_under_tp"] else " (KV heads shard under TP)"
     out.print(f"KV ({kv['dtype']}): {U.format_bytes(kv['bytes_per_token'])}/token growing"
-              + (f" + {U.format_bytes(kv['window_state_bytes'])} window state" if kv["window_state_bytes"] else "")
+              + (f" + {U.format_bytes(kv['window_state_bytes'])} fixed state (sliding windows, recurrent layers)"
+                 if kv["window_state_bytes"] else "")
               + f"; {U.format_bytes(kv['bytes_per_sequence'])} per sequence at {kv['context']:,} tokens{rep}")
     out.print(f"FLOPs: decode {U.format_flop(fl['decode_per_token'])}/token at {kv['context']:,} tokens; "
               f"training {U.format_flop(fl['train_per_token'])}/token at sequence {fl['train_sequence']:,}")

@@ -20,18 +20,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError
-from planner.modelspec import (CompressedAttention, DenseMlp, GqaAttention, Indexer, MlaAttention,
-                               Model, Moe, PackedEntry, Precision)
+from planner.modelspec import (CompressedAttention, DenseMlp, GqaAttention, Indexer, LinearAttention,
+                               MlaAttention, Model, Moe, Precision)
 from planner.precision import Dtype
 
 FAMILY_HINTS = {"deepseek": "deepseek", "kimi": "moonshot", "llama": "llama", "qwen": "qwen",
                 "mixtral": "mistral", "mistral": "mistral", "gpt_oss": "openai", "gemma": "google"}
-UNSUPPORTED_LAYER_TYPES = {"linear_attention", "mamba", "gated_deltanet", "conv"}
+UNSUPPORTED_LAYER_TYPES = {"mamba", "conv"}
 # Fields that announce recurrent-state blocks (Mamba/SSM, Gated DeltaNet, hybrid patterns)
 # even when a config has no `layer_types`: Nemotron-H, Jamba, Zamba, Qwen3-Next, Falcon-H1 ...
 RECURRENT_STATE_FIELDS = ("hybrid_override_pattern", "layers_block_type", "attn_layer_indices",
                           "attn_layer_period", "mamba_d_state", "mamba_num_heads", "ssm_state_size",
-                          "state_size", "linear_num_key_heads", "linear_key_head_dim", "full_attention_interval")
+                          "state_size")
+LINEAR_FIELDS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim")
 
 
 class _Config:
@@ -101,12 +102,15 @@ def import_hf(path: str | Path, name: str | None = None) -> Model:
     if odd:
         raise InputError(f"model_type '{cfg.model_type}': layer_types {', '.join(odd)} hold a recurrent "
                          "state that planner does not model yet", source=source,
-                         hint="only full/sliding attention layers are supported")
+                         hint="full, sliding and Gated DeltaNet linear-attention layers are supported")
     recurrent = [k for k in RECURRENT_STATE_FIELDS if k in cfg.data]
+    if cfg.get("mlp_only_layers"):
+        raise InputError(f"model_type '{cfg.model_type}': mlp_only_layers (dense layers at arbitrary positions) "
+                         "is not modelled yet", source=source, hint="describe the model as a TOML file")
     if recurrent:
         raise InputError(f"model_type '{cfg.model_type}': {', '.join(recurrent)} describe recurrent-state "
-                         "(Mamba/linear-attention) layers that planner does not model yet", source=source,
-                         hint="only full/sliding attention layers are supported")
+                         "(Mamba/SSM) layers that planner does not model yet", source=source,
+                         hint="full, sliding and Gated DeltaNet linear-attention layers are supported")
     attention = _attention(cfg, h, L)
     moe = _moe(cfg)
     mlp = None
@@ -162,8 +166,17 @@ def _attention(cfg: _Config, h: int, L: int):
         window = None
     types = None
     raw_types = cfg.get("layer_types")
+    if not raw_types and cfg.has("full_attention_interval"):
+        # Qwen3-Next convention: every n-th layer is full attention, the rest linear attention.
+        n = int(cfg.get("full_attention_interval"))
+        raw_types = ["full_attention" if (i + 1) % n == 0 else "linear_attention" for i in range(L)]
+    linear = None
+    if raw_types and "linear_attention" in raw_types:
+        kh, vh, kd, vd = cfg.need(*LINEAR_FIELDS, block="linear-attention layers")
+        linear = LinearAttention(num_key_heads=kh, num_value_heads=vh, key_head_dim=kd, value_head_dim=vd,
+                                 conv_kernel=int(cfg.get("linear_conv_kernel_dim", 4)))
     if raw_types:
-        mapping = {"full_attention": "full", "sliding_attention": "sliding"}
+        mapping = {"full_attention": "full", "sliding_attention": "sliding", "linear_attention": "linear"}
         unknown = sorted({t for t in raw_types if t not in mapping})
         if unknown:
             raise InputError(f"model_type '{cfg.model_type}': unknown layer_types {', '.join(unknown)}",
@@ -178,9 +191,11 @@ def _attention(cfg: _Config, h: int, L: int):
         qkv_bias=bool(cfg.first("attention_bias", "qkv_bias", default=False)),
         o_bias=bool(cfg.get("attention_bias", False)) and "gpt_oss" in cfg.model_type,
         qk_norm=cfg.model_type.startswith("qwen3"),
+        # Qwen3-Next/3.5 gate the attention output (gated attention): q_proj emits query and gate
+        output_gate=cfg.model_type.startswith(("qwen3_next", "qwen3_5")),
         sinks="gpt_oss" in cfg.model_type,
         sliding_window=window if types and "sliding" in types else None,
-        layer_types=types)
+        layer_types=types, linear=linear)
 
 
 def _moe(cfg: _Config) -> Moe | None:

@@ -59,9 +59,12 @@ class DiskFormat:
 def disk_format(m: Model, context: int, policy: WindowPolicy = WindowPolicy.checkpoint,
                 period: int = 4096) -> DiskFormat:
     f = M.facts(m)
-    grow = sum(t.at(context) for t in f.kv_stored if not math.isfinite(t.cap))
-    window_per_token = sum(t.coef for t in f.kv_stored if math.isfinite(t.cap) and t.ratio == 1)
-    window_tokens = max((int(t.cap) for t in f.kv_stored if math.isfinite(t.cap)), default=0)
+    # Growing entries, plus recurrent states (cap 1): a linear-attention state cannot be recomputed
+    # without the whole prefix, so it is always stored as it stands.
+    grow = sum(t.at(context) for t in f.kv_stored if not math.isfinite(t.cap) or t.cap == 1)
+    windows = [t for t in f.kv_stored if math.isfinite(t.cap) and t.cap > 1 and t.ratio == 1]
+    window_per_token = sum(t.coef for t in windows)
+    window_tokens = max((int(t.cap) for t in windows), default=0)
     # V4: tokens of an unfinished compression block are not stored; a hit recomputes them
     # (at most ratio - 1 tokens of the coarsest compression).
     tail = 0

@@ -155,7 +155,7 @@ class Facts:
 
 def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
     h, nh, nkv, d = m.hidden_size, a.num_heads, a.num_kv_heads, a.head_dim
-    per_layer = h * nh * d + 2 * h * nkv * d + nh * d * h
+    per_layer = h * nh * d * (2 if a.output_gate else 1) + 2 * h * nkv * d + nh * d * h
     if a.qkv_bias:
         per_layer += nh * d + 2 * nkv * d
     if a.o_bias:
@@ -165,7 +165,7 @@ def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
     if a.sinks:
         per_layer += nh
     types = a.layer_types or (("sliding" if a.sliding_window else "full"),) * m.num_layers
-    n_full, n_slide = types.count("full"), types.count("sliding")
+    n_full, n_slide, n_lin = types.count("full"), types.count("sliding"), types.count("linear")
     kv_tok = 2 * nkv * d * element_bytes(m.precision.kv)  # K and V, per layer per token
     stored, flops = [], []
     if n_full:
@@ -174,7 +174,23 @@ def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
     if n_slide:
         stored.append(Term(n_slide * kv_tok, cap=a.sliding_window))
         flops.append(Term(n_slide * 4 * nh * d, cap=a.sliding_window))
-    return per_layer * m.num_layers, stored, list(stored), flops, list(flops), {"full": n_full, "sliding": n_slide}
+    read = list(stored)
+    params = per_layer * (n_full + n_slide)
+    if n_lin:
+        lin = a.linear
+        conv_dim = 2 * lin.key_dim + lin.value_dim
+        # in_proj_qkvz, in_proj_ba, depthwise conv, dt_bias, A_log, gated norm, out_proj
+        params += n_lin * (h * (2 * lin.key_dim + 2 * lin.value_dim) + h * 2 * lin.num_value_heads
+                           + conv_dim * lin.conv_kernel + 2 * lin.num_value_heads + lin.value_head_dim
+                           + lin.value_dim * h)
+        state = n_lin * lin.state_elements * element_bytes(lin.state_dtype)
+        # A fixed state per sequence (cap 1: present from the first token on); a decode step reads
+        # and writes it whole.
+        stored.append(Term(state, cap=1))
+        read.append(Term(2 * state, cap=1))
+        # Per token: decay, delta-rule update and read-out of a dk x dv state per value head.
+        flops.append(Term(n_lin * 6 * lin.num_value_heads * lin.key_head_dim * lin.value_head_dim, cap=1))
+    return params, stored, read, flops, list(flops), {"full": n_full, "sliding": n_slide, "linear": n_lin}
 
 
 def _mla(m: Model, a: MlaAttention) -> tuple[int, list, list, list, list, dict]:
@@ -354,7 +370,8 @@ def kv_bytes_per_token(m: Model) -> float:
 
 
 def kv_window_state_bytes(m: Model) -> float:
-    """Fixed per-sequence state of sliding-window layers once the window is full."""
+    """Fixed per-sequence state once windows are full: sliding-window KV and the recurrent state
+    of linear-attention layers."""
     return sum(t.coef * t.cap for t in facts(m).kv_stored if math.isfinite(t.cap) and t.ratio == 1)
 
 

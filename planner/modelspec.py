@@ -36,8 +36,36 @@ class Indexer(StrictModel):
     key_layout: PackedEntry = PackedEntry(scale_group_dims=128, scale_bytes=4)
 
 
+class LinearAttention(StrictModel):
+    """Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5): a fixed recurrent state per sequence
+    (value heads x key dim x value dim) plus a short causal-convolution state, instead of KV that
+    grows with the context (transformers Qwen3NextGatedDeltaNet)."""
+
+    num_key_heads: PositiveInt
+    num_value_heads: PositiveInt
+    key_head_dim: PositiveInt
+    value_head_dim: PositiveInt
+    conv_kernel: PositiveInt = 4
+    state_dtype: Dtype = Field(Dtype.fp32, description="recurrent state; llama.cpp and vLLM keep it in FP32 for accuracy")
+
+    @property
+    def key_dim(self) -> int:
+        return self.num_key_heads * self.key_head_dim
+
+    @property
+    def value_dim(self) -> int:
+        return self.num_value_heads * self.value_head_dim
+
+    @property
+    def state_elements(self) -> int:
+        """Recurrent state plus the last (kernel - 1) inputs of the q/k/v convolution, per layer."""
+        return (self.num_value_heads * self.key_head_dim * self.value_head_dim
+                + (self.conv_kernel - 1) * (2 * self.key_dim + self.value_dim))
+
+
 class GqaAttention(StrictModel):
-    """Multi-head / grouped-query attention (MHA when kv heads = heads, MQA when 1)."""
+    """Multi-head / grouped-query attention (MHA when kv heads = heads, MQA when 1), optionally
+    interleaved with sliding-window layers and linear-attention layers."""
 
     kind: Literal["gqa"] = "gqa"
     num_heads: PositiveInt
@@ -46,10 +74,12 @@ class GqaAttention(StrictModel):
     qkv_bias: bool = False
     o_bias: bool = False
     qk_norm: bool = False
+    output_gate: bool = Field(False, description="sigmoid gate on the attention output (Qwen3-Next): q_proj doubles")
     sinks: bool = Field(False, description="learned per-head attention sinks (gpt-oss)")
     sliding_window: PositiveInt | None = Field(None, description="tokens kept by sliding layers")
-    layer_types: tuple[Literal["full", "sliding"], ...] | None = Field(
+    layer_types: tuple[Literal["full", "sliding", "linear"], ...] | None = Field(
         None, description="per layer; omitted: all sliding when a window is set, else all full")
+    linear: LinearAttention | None = Field(None, description="the linear-attention layers, when layer_types has any")
 
 
 class MlaAttention(StrictModel):
@@ -177,6 +207,8 @@ class Model(StrictModel):
                                      f"num_layers is {self.num_layers}")
                 if "sliding" in att.layer_types and att.sliding_window is None:
                     raise ValueError("sliding layers need attention.sliding_window")
+                if "linear" in att.layer_types and att.linear is None:
+                    raise ValueError("linear layers need attention.linear (heads, head dims, conv kernel)")
         if isinstance(att, CompressedAttention):
             if len(att.compress_ratios) != self.num_layers:
                 raise ValueError(f"attention.compress_ratios has {len(att.compress_ratios)} entries, "

@@ -28,6 +28,7 @@ PRESET_OF = {
     "Qwen--Qwen3-32B": "qwen3-32b",
     "Qwen--Qwen3-30B-A3B": "qwen3-30b-a3b",
     "Qwen--Qwen3-235B-A22B": "qwen3-235b-a22b",
+    "Qwen--Qwen3-Next-80B-A3B-Instruct": "qwen3-next-80b-a3b",
     "mistralai--Mixtral-8x7B-v0.1": "mixtral-8x7b",
     "openai--gpt-oss-120b": "gpt-oss-120b",
 }

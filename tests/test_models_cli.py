@@ -55,7 +55,7 @@ def test_models_list_table_names_all_presets():
     result = run("models", "list")
     assert result.exit_code == 0
     names = presets.names("models")
-    assert len(names) == 14
+    assert len(names) == 15
     for name in names:
         assert name in result.stdout
 

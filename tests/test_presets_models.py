@@ -18,7 +18,7 @@ ALIASES = [(alias, f.stem) for f in FILES for alias in tomllib.loads(f.read_text
 
 
 def test_presets_found():
-    assert len(FILES) == 14
+    assert len(FILES) == 15
     assert presets.names("models") == sorted(f.stem for f in FILES)
 
 
