@@ -92,5 +92,79 @@ def main() -> None:
     print("\n".join(out))
 
 
+
+# ---- training (issue 8) ---------------------------------------------------------------------------
+
+TRAINING_RUNS = (
+    # (label, model, hardware, tokens, gpus, layout, options, reported GPU-hours, reported MFU range, sources)
+    ("DeepSeek-V3 pre-training", "deepseek-v3", "h800-sxm", 14.8e12, 2048, "pp=16,ep=64",
+     {"zero": 1, "seq": 4096, "global_batch": 15360, "precision": "fp8"}, 2.664e6, None,
+     "DeepSeek-V3 report (arXiv:2412.19437) Table 1 and §3.2-3.3, §4.2: 2.664M H800 GPU-hours for 14.8T tokens; "
+     "PP16, EP64 over 8 nodes, ZeRO-1, FP8 GEMMs, sequence 4096, batch 15,360 sequences"),
+    ("Llama-3.1-405B pre-training", "llama-3.1-405b", "h100-sxm", 15.6e12, 16384, "tp=8,pp=16",
+     {"zero": 2, "seq": 8192, "global_batch": 2048, "precision": "bf16"}, 30.84e6, (0.38, 0.43),
+     "Llama 3.1 model card: 30.84M H100 GPU-hours; Llama 3 paper (arXiv:2407.21783) §3.3.2 and Table 4: "
+     "TP8, PP16, DP128, sequence 8192, 16M tokens per batch, 38-43% BF16 MFU; FSDP shards optimizer and "
+     "gradients, weights are not resharded after forward (= ZeRO-2)"),
+)
+
+
+def training_section() -> list[str]:
+    """The "## Training" section: the two published runs predicted with the presets' efficiency
+    factors as shipped (no fitting), with the commands that reproduce them."""
+    from planner.io import load_hardware, load_model
+    from planner.training import train, train_flops, train_layout
+
+    out = ["", "## Training", "",
+           "`planner train` predicts published pre-training runs from their published layouts and the hardware",
+           "presets' default efficiency factors (compute 0.75, HBM 0.8, scale-up/out 0.8), without fitting. The",
+           "step model and its overlap rule are in `planner/training.py`: GPU time per micro-batch and stage,",
+           "TP all-reduce on the critical path, EP/PP/CP traffic hidden under GPU time up to it, the 1F1B bubble",
+           "(p−1)/(m+p−1), DP reduce-scatter hidden under the last micro-batch's backward except the last bucket.",
+           "Acceptance: GPU-hours within ±25% of the reported ones, MFU within 10 points.", "",
+           "| run | FLOPs/token (seq 4096) | ISCA '25 Table 2 | GPU-hours predicted | reported | error | "
+           "MFU predicted | reported | step | bound by |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    published = {"deepseek-v3": 250e9, "llama-3.1-405b": 2448e9}
+    commands, sources = [], []
+    for label, model, hw, tokens, gpus, layout, opts, hours, mfu, source in TRAINING_RUNS:
+        m, h = load_model(model), load_hardware(hw)
+        r = train(m, h, train_layout(layout, **opts), tokens, gpus=gpus)
+        fpt = train_flops(m, 4096).per_token
+        bound = next(v.resource for v in r.verdicts if v.phase == "train" and v.severity.value == "info")
+        reported_mfu = f"{mfu[0]:.0%}–{mfu[1]:.0%}" if mfu else "not published"
+        out.append(f"| {label} | {fpt / 1e9:,.0f} G ({fpt / published[model] - 1:+.1%}) | {published[model] / 1e9:,.0f} G | "
+                   f"{r.gpu_hours / 1e6:,.2f}M | {hours / 1e6:,.3f}M | {r.gpu_hours / hours - 1:+.0%} | {r.mfu:.1%} | "
+                   f"{reported_mfu} | {r.step.step_s:,.1f} s | {bound.replace('_', '-')} |")
+        zero = "fsdp" if opts["zero"] == 3 else str(opts["zero"])
+        commands.append(f"- `planner train --model {model} --hardware {hw} --tokens {tokens / 1e12:g}T --gpus {gpus} "
+                        f"--layout {layout} --zero {zero} --seq {opts['seq']} --global-batch {opts['global_batch']} "
+                        f"--precision {opts['precision']} --format json`")
+        sources.append(f"- {label}: {source}.")
+    out += ["", "Both land inside the band, but read the reasons before trusting the agreement:", "",
+            "- **DeepSeek-V3**: the predicted step is bound by EP all-to-all over InfiniBand (56 of 63 EP peers sit",
+            "  outside the 8-GPU NVLink domain; forward FP8 dispatch + BF16 combine, backward BF16 both ways),",
+            "  about 2.6× the FP8 GEMM time, so DualPipe-style overlap cannot hide it. The agreement is partly",
+            "  cancellation: planner does not model V3's node-limited routing (each token reaches at most 4 nodes",
+            "  and crosses IB once per node, ISCA '25 §4.3), which would roughly halve the IB bytes and move the",
+            "  prediction to about −50% (hand estimate); nor does it model what makes the real step slower than FP8 peak × 0.75",
+            "  (20 of 132 SMs reserved for communication, fine-grained FP8 scaling, routing imbalance, the MTP",
+            "  module, BF16 MLA attention at low efficiency). DeepSeek does not publish MFU; the predicted 19% is",
+            "  of the FP8 dense peak (39% of BF16 peak).",
+            "- **Llama-3.1-405B**: the prediction is slow by ~16% and the MFU ~7 points below the reported range,",
+            "  mostly because the model uses the plain 1F1B bubble (16 micro-batches through 16 stages: 48% of the",
+            "  step) where Meta ran an interleaved schedule with fewer bubbles, and keeps the TP all-reduce fully",
+            "  exposed. The 30.84M GPU-hours also cover the long-context and annealing stages, which this single",
+            "  sequence-8192 layout does not separate. The published layout fits with 6.6 GB to spare per GPU",
+            "  (selective recompute, ZeRO-2).", "",
+            "Commands:", ""] + commands + ["", "Sources:", ""] + sources
+    return out
+
+
+def print_training_section() -> None:
+    print("\n".join(training_section()))
+
+
 if __name__ == "__main__":
     main()
+    print_training_section()

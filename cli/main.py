@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli import estimate, hardware, kv, models, size
+from cli import estimate, hardware, kv, models, size, train
+from cli import check as check_cmd, diff as diff_cmd, schema as schema_cmd
 
 app = typer.Typer(
     name="planner",
@@ -29,7 +30,11 @@ app.add_typer(models.app, name="models")
 app.add_typer(hardware.app, name="hardware")
 app.command("estimate")(estimate.estimate)
 app.command("kv")(kv.kv)
+app.command("train")(train.train)
 app.command("size")(size.size)
+app.command("check")(check_cmd.check)
+app.command("diff")(diff_cmd.diff)
+app.command("schema")(schema_cmd.schema)
 
 
 def run() -> None:

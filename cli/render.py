@@ -325,3 +325,102 @@ def kv(d: dict[str, Any]) -> None:
         if t["present"] and t.get("assumption"):
             out.print(f"{t['tier']} assumption: {t['assumption']}", soft_wrap=True, markup=False)
     verdicts(d["verdicts"])
+
+
+# ---- check ---------------------------------------------------------------------------------------
+
+def check_results(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        mark = "[green]pass[/]" if r["passed"] else "[bold red]fail[/]"
+        out.print(f"[bold]{escape(r['file'])}[/] ({r['kind']}): {mark}")
+        rows = [(c["name"], c["expected"], c["actual"], "pass" if c["passed"] else "FAIL", str(c["line"]))
+                for c in r["checks"]]
+        out.print(_table(None, ["check", "expected", "actual", "result", "line"], rows))
+        for c in r["checks"]:
+            if not c["passed"]:
+                out.print(f"  [red]✗[/] {escape(c['message'])}")
+
+
+# ---- diff ----------------------------------------------------------------------------------------
+
+def _diff_value(value: Any, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "s":
+        return U.format_seconds(value)
+    if unit == "W":
+        return f"{value / 1e3:,.1f} kW"
+    if unit == "B":
+        return U.format_bytes(value)
+    if unit == "B/s":
+        return U.format_rate(value)
+    if unit == "share":
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _diff_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    out = []
+    for r in rows:
+        rel = f"{r['relative_change']:+.1%}" if r["relative_change"] is not None else ""
+        out.append((r["field"], _diff_value(r["old"], r["unit"]), _diff_value(r["new"], r["unit"]), rel))
+    return out
+
+
+def diff_table(old: str, new: str, rows: list[dict[str, Any]]) -> None:
+    out.print(f"[bold]{escape(old)}[/] → [bold]{escape(new)}[/]")
+    if not rows:
+        out.print("no changes")
+        return
+    out.print(_table(None, ["field", "old", "new", "change"], _diff_rows(rows), right=(1, 2, 3)))
+
+
+def diff_markdown(old: str, new: str, rows: list[dict[str, Any]]) -> str:
+    lines = [f"### planner diff: `{old}` → `{new}`", ""]
+    if not rows:
+        return "\n".join(lines + ["No changes."]) + "\n"
+    lines += ["| field | old | new | change |", "|---|---:|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _diff_rows(rows)]
+    return "\n".join(lines) + "\n"
+
+
+# ---- training ----------------------------------------------------------------------------------
+
+def train(d: dict[str, Any]) -> None:
+    lay, mem, st, c = d["layout"], d["per_gpu"], d["step"], d["cluster"]
+    zero = "FSDP" if lay["zero"] == 3 else f"ZeRO-{lay['zero']}"
+    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/]: {U.format_count(d['tokens'])} tokens; "
+              f"tp={lay['tp']} cp={lay['cp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}, {zero}, "
+              f"{lay['recompute']} recompute, {lay['precision'].upper()} GEMMs; micro-batch {lay['micro_batch']}, "
+              f"global batch {lay['global_batch_sequences']:,} × {lay['seq']:,} tokens "
+              f"({lay['micro_batches']:,} micro-batches per DP rank)")
+    cap = mem["capacity_bytes"]
+    rows = [(k.replace("_bytes", ""), mem[k]) for k in ("weights_bytes", "gradients_bytes", "optimizer_bytes",
+                                                         "activation_bytes", "reserve_bytes", "free_bytes")]
+    out.print(_table("HBM per GPU (heaviest pipeline stage)", ["", "bytes", "share"],
+                     ((n, U.format_bytes(v), _pct(v / cap)) for n, v in rows), right=(1, 2)))
+    res = [("compute", st["compute_s"]), ("HBM (expert GEMMs, optimizer)", st["hbm_s"]),
+           ("scale-up traffic", st["scale_up_s"]), ("scale-out traffic", st["scale_out_s"]),
+           ("pipeline bubble", st["pipeline_bubble_s"]), ("exposed communication", st["exposed_comm_s"])]
+    out.print(_table("Step time by resource (each alone, per step)", ["resource", "time", "share of step"],
+                     ((n, U.format_seconds(v), _pct(v / d["step_time_s"])) for n, v in res), right=(1, 2)))
+    if st["comms"]:
+        out.print(_table("Collectives (per micro-batch; DP/EDP per step)", ["kind", "fabric", "bytes/GPU", "time", "exposed"],
+                         ((x["name"].upper(), x["fabric"].replace("_", "-"), U.format_bytes(x["bytes"]),
+                           U.format_seconds(x["time_s"]), U.format_seconds(x["exposed_s"]) if x["exposed_s"] else "")
+                          for x in st["comms"]), right=(2, 3, 4)))
+    xp = st["expert_gemm"]
+    if xp:
+        out.print(f"expert GEMMs: {xp['tokens_per_expert']:,.0f} tokens per expert per micro-batch, "
+                  f"{xp['flops_per_byte']:,.0f} FLOPs/B vs HBM balance {xp['balance_flops_per_byte']:,.0f} "
+                  f"({'HBM-bound' if xp['hbm_bound'] else 'compute-bound'})")
+    out.print(f"step {U.format_seconds(d['step_time_s'])} (bubble {_pct(st['bubble_fraction'])}), "
+              f"MFU {_pct(d['mfu'])}, {U.format_flop(d['flops_per_token'])}/token; "
+              f"{d['steps']:,.0f} steps, {d['days']:,.1f} days, {d['gpu_hours'] / 1e6:,.3f}M GPU-hours")
+    out.print(f"cluster: {c['gpus']:,} GPUs ({d['gpus_from']}) in {c['nodes']:,} nodes, {c['racks']:,} racks, "
+              f"{c['power_w'] / 1e3:,.1f} kW, {c['energy_mwh']:,.0f} MWh")
+    verdicts(d["verdicts"])

@@ -112,12 +112,14 @@ def _hbm_consistency(data: dict[str, Any], sub: dict[str, Any]) -> None:
     """Keep pins and bandwidth consistent: a bandwidth override moves the pin speed, and a pin
     override moves the bandwidth, so whichever the user set is what the model uses."""
     hbm = data.get("hbm", {})
-    pins = all(hbm.get(k) for k in ("stacks", "bus_width_bits", "pin_speed_gbps"))
+    numeric = lambda k: isinstance(hbm.get(k), (int, float)) and not isinstance(hbm.get(k), bool)  # noqa: E731
+    # a non-numeric value is left for the schema to report, with its field
+    pins = all(hbm.get(k) and numeric(k) for k in ("stacks", "bus_width_bits", "pin_speed_gbps"))
     if "hbm.pin_speed_gbps" in sub and not (hbm.get("stacks") and hbm.get("bus_width_bits")):
         raise InputError("--set hardware.hbm.pin_speed_gbps: this machine's HBM has no stacks and bus width, "
                          "so a pin speed cannot set its bandwidth",
                          hint="set hardware.hbm.bandwidth_tbps, or give hardware.hbm.stacks and bus_width_bits too")
-    if "hbm.bandwidth_tbps" in sub and "hbm.pin_speed_gbps" not in sub and pins:
+    if "hbm.bandwidth_tbps" in sub and "hbm.pin_speed_gbps" not in sub and pins and numeric("bandwidth_tbps"):
         hbm["pin_speed_gbps"] = float(sub["hbm.bandwidth_tbps"]) * 1e12 * 8 / (hbm["stacks"] * hbm["bus_width_bits"] * 1e9)
     elif pins and ("hbm.pin_speed_gbps" in sub or "hbm.stacks" in sub or "hbm.bus_width_bits" in sub):
         hbm["bandwidth_tbps"] = hbm["stacks"] * hbm["bus_width_bits"] * hbm["pin_speed_gbps"] / 8e3

@@ -77,7 +77,7 @@ def disk_format(m: Model, context: int, policy: WindowPolicy = WindowPolicy.chec
         window = window_per_token * context
         recompute = 0
     elif policy == WindowPolicy.checkpoint:
-        window = window_per_token * window_tokens * max(1, context // max(1, period))
+        window = window_per_token * window_tokens * (context // max(1, period))
         recompute = min(context, context % max(1, period))
     else:
         window = 0.0
@@ -194,10 +194,10 @@ def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_pe
     if hw.pod_flash:
         p = hw.pod_flash
         read = p.bandwidth_gbps_per_gpu * 1e9
-        write = (p.write_bandwidth_gbps_per_gpu or p.bandwidth_gbps_per_gpu) * 1e9
+        write = p.write_bandwidth_gbps_per_gpu * 1e9 * gpus if p.write_bandwidth_gbps_per_gpu else None
         pods = math.ceil(racks / p.scope_racks)
         tiers.append(Tier("G3.5", f"pod flash (ICMS, {p.scope_racks} racks per pod, {pods} pod(s))", True,
-                          p.capacity_tb_per_rack * 1e12 * racks, read * gpus, write * gpus, read, "per rack", racks,
+                          p.capacity_tb_per_rack * 1e12 * racks, read * gpus, write, read, "per rack", racks,
                           p.assumption))
     else:
         tiers.append(Tier("G3.5", "pod flash (ICMS)", False, 0.0, 0.0, 0.0, 0.0, "per rack", racks,
@@ -241,29 +241,38 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_p
     new_bytes_per_turn = disk.stored_bytes - (disk_format(m, w.prefix, policy, period).stored_bytes if w.prefix else 0.0)
     alone = {"alone_capacity_bytes": needed_total, "alone_read_bytes_per_s": alone_hits * prefix_bytes,
              "alone_write_bytes_per_s": requests_per_s * new_bytes_per_turn}
+    # Tiers are filled in sessions, not bytes: G1 keeps a state in its HBM format, the others in
+    # the on-disk format, so a byte count would mix the two.
     out: list[Tier] = []
     tau_before = 0.0
-    remaining = needed_total
+    sessions_left = turn_end_rate * retention
     hit_rate_of = lambda tau: 1 - math.exp(-min(tau, retention) / gap)   # noqa: E731
     for t in tiers:
         state_bytes = bytes_session if t.tier == "G1" else disk.stored_bytes
-        holds = min(remaining, t.capacity_available_bytes) if t.present else 0.0
-        tau_after = tau_before + (holds / (turn_end_rate * state_bytes) if turn_end_rate and state_bytes else 0.0)
+        # A tier that cannot be read, or reads slower than recomputing (below break-even), is not
+        # used to hold reusable state: the states go on to the next tier (the verdicts say so).
+        usable = t.present and t.read_bytes_per_s_per_gpu > 0 and (
+            t.tier == "G1" or t.read_bytes_per_s_per_gpu >= break_even)
+        capacity_sessions = t.capacity_available_bytes / state_bytes if state_bytes else 0.0
+        held = min(sessions_left, capacity_sessions) if usable else 0.0
+        tau_after = tau_before + (held / turn_end_rate if turn_end_rate else 0.0)
         hit = (hit_rate_of(tau_after) - hit_rate_of(tau_before)) if w.prefix else 0.0
-        demoted = turn_end_rate * (1 - hit_rate_of(tau_before)) if holds > 0 else 0.0
+        demoted = turn_end_rate * (1 - hit_rate_of(tau_before)) if held > 0 else 0.0
         load = prefix_per_gpu / t.read_bytes_per_s_per_gpu if t.read_bytes_per_s_per_gpu else None
-        out.append(Tier(**{**t.__dict__, "capacity_needed_bytes": remaining if t.present else needed_total,
+        out.append(Tier(**{**t.__dict__, "capacity_needed_bytes": sessions_left * state_bytes if usable else 0.0,
                            "read_bytes_per_s_needed": requests_per_s * hit * prefix_bytes,
                            "write_bytes_per_s_needed": demoted * state_bytes if t.tier != "G1" else 0.0,
                            "hit_rate": hit, "load_time_s": load, **alone}))
-        remaining = max(0.0, remaining - holds)
+        sessions_left = max(0.0, sessions_left - held)
         tau_before = tau_after
-    # TTFT with the tiers: the average hit loads from its tier; misses recompute the prefix.
+    # TTFT with the tiers: a hit loads its prefix from its tier unless recomputing is faster (a
+    # serving engine would not wait on a tier slower than recompute); misses recompute.
     new_prefill = prefill(m, hw, layout, w.isl, w.prefix).time_s
     full_prefill = prefill(m, hw, layout, w.prefix + w.isl).time_s
+    redo = full_prefill - new_prefill
     total_hit = sum(t.hit_rate for t in out)
-    load_avg = sum(t.hit_rate * (t.load_time_s or 0.0) for t in out)
-    ttft_with = new_prefill + load_avg + (1 - total_hit) * (full_prefill - new_prefill)
+    load_avg = sum(t.hit_rate * min(t.load_time_s if t.load_time_s is not None else redo, redo) for t in out)
+    ttft_with = new_prefill + load_avg + (1 - total_hit) * redo
     verdicts = tier_verdicts(hw, tuple(out), break_even, needed_total, bytes_session, disk, w)
     return KvTiers(bytes_per_session=bytes_session, disk=disk, prefix_bytes=prefix_bytes,
                    prefix_bytes_per_gpu=prefix_per_gpu, turn_end_rate=turn_end_rate, retention_s=retention,
@@ -309,8 +318,7 @@ def tier_verdicts(hw: Hardware, tiers: tuple[Tier, ...], break_even: float, need
             if t.tier in ("G3", "G3.5"):
                 out.append(Verdict("kv", "storage", Severity.info, f"{hw.name} has no {t.name} tier"))
             continue
-        if t.tier != "G1" and t.read_bytes_per_s_per_gpu and t.read_bytes_per_s_per_gpu < break_even * NOT_WORTH_MARGIN \
-                and t.hit_rate > 0:
+        if t.tier != "G1" and 0 < t.read_bytes_per_s_per_gpu < break_even * NOT_WORTH_MARGIN:
             out.append(Verdict("kv", "storage", Severity.warning,
                                f"{t.tier} reads at {U.format_rate(t.read_bytes_per_s_per_gpu)} per GPU, below the "
                                f"{U.format_rate(break_even)} break-even: recomputing the prefix is faster than loading it",

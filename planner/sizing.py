@@ -350,29 +350,98 @@ def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
 
 def size(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True) -> Sizing:
     """The cheapest feasible plan for the workload, its verdicts and the domain comparison."""
-    from planner.verdicts import ep_balance_verdict, memory_verdicts, phase_verdict
     rps = demand_requests_per_s(workload)
     best = _best(model, hardware, workload, rps)
+    if best is None:
+        return _finish(model, hardware, workload, rps, None, list(_why_infeasible(model, hardware, workload)))
+    rows: tuple[DomainRow, ...] = ()
+    if compare_domains and model.is_moe:
+        rows = _domain_rows(model, hardware, workload, rps, best)
+    return _finish(model, hardware, workload, rps, best, [], rows)
+
+
+def evaluate_layout(model: Model, hardware: Hardware, workload: Workload, layout: Layout,
+                    gpus: int | None = None) -> Sizing:
+    """A pinned layout, checked as given rather than searched: the layout's own batch per DP rank,
+    co-located or disaggregated per `layout.disaggregated` (a disaggregated layout is the decode
+    pool; prefill gets the best prefill pool). With `gpus`, the cluster is that many GPUs and a
+    verdict says whether it covers the demand."""
+    rps = demand_requests_per_s(workload)
     verdicts: list[Verdict] = []
+    fits = _fits_weights(model, hardware, layout)
+    colocated = not layout.disaggregated
+    t_p = prefill(model, hardware, layout, workload.isl, workload.prefix).time_s
+    prefill_pool = None
+    if not colocated:
+        fitting = sorted((lay for lay in _layouts(model, hardware) if _fits_weights(model, hardware, lay)),
+                         key=lambda lay: lay.gpus)
+        prefill_pool = _best_prefill(model, hardware, workload, rps, fitting)
+        if prefill_pool is None:
+            verdicts.append(Verdict("prefill", "slo", Severity.error,
+                                    "no prefill layout meets the TTFT target for the disaggregated pool"))
+    if not fits or (not colocated and prefill_pool is None):
+        return _finish(model, hardware, workload, rps, None, verdicts or [], pinned=layout)
+    accepted = 1 + (layout.mtp_acceptance if layout.mtp and model.mtp_layers else 0.0)
+    step = decode_step(model, hardware, layout, workload.mean_decode_context).time_s / accepted
+    rate = layout.pp * layout.batch / step
+    if colocated:
+        share = rate * t_p / (workload.osl + rate * t_p)
+        tpot = step / max(1e-9, 1 - share)
+        rank_rps = rate / (workload.osl + rate * t_p)
+    else:
+        tpot, rank_rps = step, rate / workload.osl
+    unit_rps = rank_rps * layout.dp
+    needed_units = max(1, math.ceil(rps / unit_rps))
+    units = needed_units
+    if gpus is not None:
+        p_gpus = 0
+        if prefill_pool is not None:
+            p_gpus = max(1, math.ceil(rps / prefill_pool[2])) * prefill_pool[0].gpus
+        units = max(0, (gpus - p_gpus) // layout.gpus)
+        if units < needed_units:
+            verdicts.append(Verdict("cluster", "gpus", Severity.error,
+                                    f"{gpus:,} GPUs hold {units} unit(s) of {layout.gpus} GPUs serving "
+                                    f"{units * unit_rps:,.2f} requests/s; the demand is {rps:,.2f} "
+                                    f"({rps / max(units * unit_rps, 1e-12):.2f}× more)",
+                                    f"needs {needed_units * layout.gpus + p_gpus:,} GPUs at this layout"))
+        units = max(1, units)
+    if colocated:
+        option = Option(pools=(Pool("colocated", layout, units, unit_rps),), ttft_s=t_p, tpot_s=tpot,
+                        cluster=cluster(hardware, [(units, layout.gpus)], units), disaggregated=False)
+    else:
+        p_lay, p_ttft, p_rps = prefill_pool
+        p_units = max(1, math.ceil(rps / p_rps))
+        option = Option(pools=(Pool("prefill", p_lay, p_units, p_rps), Pool("decode", layout, units, unit_rps)),
+                        ttft_s=p_ttft, tpot_s=tpot, disaggregated=True,
+                        cluster=cluster(hardware, [(p_units, p_lay.gpus), (units, layout.gpus)], p_units + units))
+    return _finish(model, hardware, workload, rps, option, verdicts, pinned=layout)
+
+
+def _finish(model: Model, hardware: Hardware, workload: Workload, rps: float, best: Option | None,
+            verdicts: list[Verdict], rows: tuple[DomainRow, ...] = (), pinned: Layout | None = None) -> Sizing:
+    """Estimates, verdicts and KV tiers for the chosen option (shared by search and pinned layouts)."""
+    from planner.verdicts import ep_balance_verdict, memory_verdicts, phase_verdict, slo_verdicts
+    w = workload
     estimates: tuple[Estimate, ...] = ()
     kv: KvTiers | None = None
-    rows: tuple[DomainRow, ...] = ()
     smallest = knee = None
     if best is None:
-        verdicts = _why_infeasible(model, hardware, workload)
+        if pinned is not None and not _fits_weights(model, hardware, pinned):
+            budget = hbm_budget(model, hardware, pinned, w.final_context, w.isl)
+            verdicts = verdicts + memory_verdicts(model, hardware, pinned, budget)
     else:
-        w = workload
         estimates = tuple(estimate(model, hardware, p.layout, w.isl, w.osl, w.prefix, w.slo.ttft_s, w.slo.tpot_s)
                           for p in best.pools)
         dec, pre_est = estimates[-1], estimates[0]
-        verdicts += [v for v in memory_verdicts(model, hardware, dec.layout, dec.budget)]
+        verdicts += memory_verdicts(model, hardware, dec.layout, dec.budget)
+        if pinned is not None:
+            verdicts += slo_verdicts(best.ttft_s, best.tpot_s, w.slo.ttft_s, w.slo.tpot_s)
         ep = ep_balance_verdict(model, hardware, dec.layout)
         if ep is not None:
             verdicts.append(ep)
         verdicts.append(phase_verdict("prefill", model, hardware, pre_est.layout, pre_est.prefill))
         verdicts.append(phase_verdict("decode", model, hardware, dec.layout, dec.decode))
-        if compare_domains and model.is_moe:
-            rows = _domain_rows(model, hardware, workload, rps, best)
+        if rows:
             smallest, knee = domain_knee(rows)
         crossing = ep_crossing_verdict(model, hardware, dec, rows)
         if crossing is not None:
@@ -383,5 +452,5 @@ def size(model: Model, hardware: Hardware, workload: Workload, compare_domains: 
     order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
     verdicts.sort(key=lambda v: order[v.severity])
     return Sizing(model=model, hardware=hardware, workload=workload, requests_per_s=rps, best=best,
-                  verdicts=tuple(verdicts), estimates=estimates if best else (), kv=kv, domain_rows=rows,
+                  verdicts=tuple(verdicts), estimates=estimates, kv=kv, domain_rows=rows,
                   smallest_domain=smallest, knee_domain=knee)

@@ -1,0 +1,82 @@
+"""`planner train`: memory, step time, MFU, time to train and cluster size for a training run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli import render
+from cli.common import FormatOpt, HardwareOpt, ModelOpt, SetOpt, TableJson, handle_errors
+from planner import io
+from planner.training import Recompute, TrainPrecision, train as run_train, train_layout
+from planner.units import parse_count
+
+TOKEN_SUFFIXES = ("tokens", "token", "tok")
+
+
+def _count(name: str, text: str | None, minimum: int = 1) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = parse_count(text)
+    except ValueError as exc:
+        raise io.InputError(str(exc), field=name) from None
+    if value < minimum:
+        raise io.InputError(f"must be at least {minimum}", field=name)
+    return value
+
+
+def _global_batch(text: str | None, seq: int) -> int | None:
+    """Sequences ('15360') or tokens ('16M tokens', '16Mtok'), rounded to whole sequences."""
+    if text is None:
+        return None
+    low = text.strip().lower()
+    for suffix in TOKEN_SUFFIXES:
+        if low.endswith(suffix):
+            tokens = _count("--global-batch", low[: -len(suffix)].strip())
+            return max(1, round(tokens / seq))
+    return _count("--global-batch", text)
+
+
+@handle_errors
+def train(
+    model: ModelOpt,
+    hardware: HardwareOpt,
+    tokens: Annotated[str, typer.Option(help="Training tokens, e.g. 14.8T")],
+    days: Annotated[float | None, typer.Option(help="Time budget in days: pick the GPUs (DP) to meet it")] = None,
+    gpus: Annotated[str | None, typer.Option(help="GPUs to use: DP = GPUs / (tp·cp·pp)")] = None,
+    layout: Annotated[str, typer.Option(help='Parallelism, e.g. "tp=8,pp=16,dp=128,ep=1,cp=1"')] = "",
+    zero: Annotated[str, typer.Option(help="ZeRO stage 0, 1, 2, 3, or fsdp (= 3)")] = "1",
+    recompute: Annotated[Recompute, typer.Option(help="Activation recompute")] = Recompute.selective,
+    micro_batch: Annotated[str, typer.Option("--micro-batch", help="Sequences per micro-batch")] = "1",
+    global_batch: Annotated[str | None, typer.Option(
+        "--global-batch", help="Sequences per step, or tokens with a suffix: '16M tokens' [default: 1024 sequences]")] = None,
+    seq: Annotated[str, typer.Option(help="Sequence length, tokens")] = "4096",
+    precision: Annotated[TrainPrecision, typer.Option(help="GEMM precision (attention core stays BF16)")] = TrainPrecision.bf16,
+    overrides: SetOpt = None,
+    fmt: FormatOpt = TableJson.table,
+) -> None:
+    """Size a training run: memory per GPU (weights, gradients, optimizer, activations under
+    ZeRO/FSDP, TP, PP, EP, CP and recompute), step time by resource, MFU, time to train, GPUs,
+    racks, power and energy, and whether MoE expert GEMMs turn HBM-bound. Give --gpus or --days
+    (neither: a 30-day budget).
+
+    Example: planner train --model deepseek-v3 --hardware h800-sxm --tokens 14.8T --gpus 2048 --set ...
+    """
+    if days is not None and gpus is not None:
+        raise io.InputError("give --days or --gpus, not both")
+    sets = io.parse_overrides(overrides or [])
+    seq_n = _count("--seq", seq)
+    lay = train_layout(layout, zero=zero.strip(), recompute=recompute, micro_batch=_count("--micro-batch", micro_batch),
+                       global_batch=_global_batch(global_batch, seq_n), seq=seq_n, precision=precision)
+    m = io.load_model(model, sets)
+    hw = io.load_hardware(hardware, sets)
+    result = run_train(m, hw, lay, _count("--tokens", tokens), gpus=_count("--gpus", gpus), days=days)
+    if days is None and gpus is None:
+        render.note(f"note: GPUs chosen for {result.gpus_from}")
+    if fmt == TableJson.json:
+        render.json_out(result.to_dict())
+    else:
+        render.train(result.to_dict())
+    raise typer.Exit(0 if result.feasible else 1)
