@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli import estimate, hardware, kv, models, size, train
+from cli import balance, compare, estimate, hardware, kv, models, size, sweep, train
 from cli import check as check_cmd, diff as diff_cmd, schema as schema_cmd
 
 app = typer.Typer(
@@ -32,6 +32,9 @@ app.command("estimate")(estimate.estimate)
 app.command("kv")(kv.kv)
 app.command("train")(train.train)
 app.command("size")(size.size)
+app.command("sweep")(sweep.sweep)
+app.command("compare")(compare.compare)
+app.command("balance")(balance.balance)
 app.command("check")(check_cmd.check)
 app.command("diff")(diff_cmd.diff)
 app.command("schema")(schema_cmd.schema)

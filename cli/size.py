@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import render
+from cli.roofline import check_path, write_roofline
 from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, HardwareOpt, ModelOpt, SetOpt,
                         WorkloadOpt, handle_errors)
 from planner import io
@@ -33,6 +34,7 @@ def size(
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
+    roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path, help="Draw each phase on the machine's roofline: FILE.svg or FILE.png (needs the plot extra)")] = None,
 ) -> None:
     """Size HBM, the scale-up domain and the cluster for a workload: the cheapest layout that meets
     the demand and SLOs, why, and what bounds it. Exit 1 when no layout meets the targets.
@@ -62,4 +64,5 @@ def size(
         render.plan(data)
         if export is not None:
             render.note(f"plan written to {export}")
+    write_roofline(roofline, data, hw, force)
     raise typer.Exit(0 if result.feasible else 1)

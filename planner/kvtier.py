@@ -243,11 +243,14 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_p
              "alone_write_bytes_per_s": requests_per_s * new_bytes_per_turn}
     # Tiers are filled in sessions, not bytes: G1 keeps a state in its HBM format, the others in
     # the on-disk format, so a byte count would mix the two.
-    out: list[Tier] = []
+    # LRU demotion runs through the tiers fastest first: G1, then the others by read bandwidth per GPU
+    # (the usual G2 > G3 > G3.5 > G4 order, unless a what-if makes a lower tier faster).
+    results: dict[str, Tier] = {}
     tau_before = 0.0
     sessions_left = turn_end_rate * retention
     hit_rate_of = lambda tau: 1 - math.exp(-min(tau, retention) / gap)   # noqa: E731
-    for t in tiers:
+    cascade = tiers[:1] + sorted(tiers[1:], key=lambda t: -t.read_bytes_per_s_per_gpu)
+    for t in cascade:
         state_bytes = bytes_session if t.tier == "G1" else disk.stored_bytes
         # A tier that cannot be read, or reads slower than recomputing (below break-even), is not
         # used to hold reusable state: the states go on to the next tier (the verdicts say so).
@@ -259,12 +262,13 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_p
         hit = (hit_rate_of(tau_after) - hit_rate_of(tau_before)) if w.prefix else 0.0
         demoted = turn_end_rate * (1 - hit_rate_of(tau_before)) if held > 0 else 0.0
         load = prefix_per_gpu / t.read_bytes_per_s_per_gpu if t.read_bytes_per_s_per_gpu else None
-        out.append(Tier(**{**t.__dict__, "capacity_needed_bytes": sessions_left * state_bytes if usable else 0.0,
+        results[t.tier] = (Tier(**{**t.__dict__, "capacity_needed_bytes": sessions_left * state_bytes if usable else 0.0,
                            "read_bytes_per_s_needed": requests_per_s * hit * prefix_bytes,
                            "write_bytes_per_s_needed": demoted * state_bytes if t.tier != "G1" else 0.0,
                            "hit_rate": hit, "load_time_s": load, **alone}))
         sessions_left = max(0.0, sessions_left - held)
         tau_before = tau_after
+    out = [results[t.tier] for t in tiers]
     # TTFT with the tiers: a hit loads its prefix from its tier unless recomputing is faster (a
     # serving engine would not wait on a tier slower than recompute); misses recompute.
     new_prefill = prefill(m, hw, layout, w.isl, w.prefix).time_s

@@ -1,0 +1,48 @@
+"""`planner balance`: what each resource would need to be for the bottleneck to move."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli import render
+from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, FormatOpt, HardwareOpt, ModelOpt, SetOpt,
+                        TableJson, WorkloadOpt, handle_errors)
+from cli.sweep import _batch
+from planner import io
+from planner.balance import balance as run_balance, default_batch
+from planner.layout import parse_layout
+
+
+@handle_errors
+def balance(
+    model: ModelOpt = DEFAULT_MODEL,
+    hardware: HardwareOpt = DEFAULT_HARDWARE,
+    workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    overrides: SetOpt = None,
+    layout: Annotated[str | None, typer.Option(help='Hold this layout instead of the one `size` picks, '
+                                               'e.g. "tp=1,dp=8,ep=8"')] = None,
+    batch: Annotated[str | None, typer.Option(help="Batch per DP rank with --layout (default: the largest that fits)")] = None,
+    fmt: FormatOpt = TableJson.table,
+) -> None:
+    """For a model on a machine: the HBM bandwidth (and pin speed), scale-up bandwidth per GPU,
+    domain size and NVMe bandwidth per GPU at which each resource would stop binding, at the layout
+    `planner size` picks for the workload (or --layout). Exit 1 when the workload is infeasible.
+
+    Example: planner balance --model deepseek-v4-pro --hardware gb200-nvl72 --set model.precision.expert_activations=nvfp4
+    """
+    sets = io.parse_overrides(overrides or [])
+    m, hw, w = io.load_model(model, sets), io.load_hardware(hardware, sets), io.load_workload(workload, sets)
+    lay = None
+    if layout is not None:
+        lay = parse_layout(layout)
+        lay = lay.model_copy(update={"batch": _batch(batch) or default_batch(m, hw, w, lay)})
+    elif batch is not None:
+        raise io.InputError("--batch needs --layout", hint='e.g. --layout "tp=1,dp=8,ep=8" --batch 64')
+    result = run_balance(m, hw, w, lay)
+    if fmt == TableJson.json:
+        render.json_out(result.to_dict())
+    else:
+        render.balance(result.to_dict())
+    raise typer.Exit(0 if result.feasible else 1)

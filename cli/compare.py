@@ -1,0 +1,39 @@
+"""`planner compare`: several machines (or models) side by side for one workload."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli import render
+from cli.common import DEFAULT_WORKLOAD, FormatOpt, SetOpt, TableJson, WorkloadOpt, handle_errors
+from cli.common import DEFAULT_HARDWARE, DEFAULT_MODEL
+from planner import io
+from planner.sweep import compare as run_compare
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+@handle_errors
+def compare(
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Comma-separated presets or TOML files")] = DEFAULT_HARDWARE,
+    model: Annotated[str, typer.Option("--model", "-m", help="Comma-separated presets, model TOMLs or HF configs")] = DEFAULT_MODEL,
+    workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    overrides: SetOpt = None,
+    fmt: FormatOpt = TableJson.table,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)")] = None,
+) -> None:
+    """Size one workload on several machines (--hardware A,B,C) or several models (--model A,B),
+    side by side: GPUs, racks, power, TTFT, TPOT, tokens/s per GPU, decode bottleneck, feasible.
+
+    Example: planner compare --hardware h200-sxm,b200-hgx,gb200-nvl72,gb300-nvl72 --workload chat
+    """
+    sets = io.parse_overrides(overrides or [])
+    result = run_compare(model=_names(model), hardware=_names(hardware), workload=workload, sets=sets, jobs=jobs)
+    if fmt == TableJson.json:
+        render.json_out(result.to_dict())
+    else:
+        render.compare_table(result.axis, result.to_dict(), result.workload)
