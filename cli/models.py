@@ -10,6 +10,7 @@ from cli import render
 from cli.common import FormatOpt, SetOpt, TableJson, handle_errors
 from planner import io, presets
 from planner.summary import summarize
+from planner.workload import check_context
 from planner.units import parse_count
 
 app = typer.Typer(help="Model presets and model facts (parameters, bytes, KV, FLOPs).", no_args_is_help=True)
@@ -53,9 +54,9 @@ def show(
         raise io.InputError(str(exc), field="--context") from None
     if ctx is not None and ctx < 1:
         raise io.InputError("context must be at least 1 token", field="--context")
+    if ctx is not None:
+        check_context(m.name, m.max_context, ctx, "--context")
     data = summarize(m, ctx).to_dict()
-    if ctx is not None and ctx > m.max_context:
-        render.note(f"note: context {ctx:,} exceeds {m.name}'s max_position_embeddings {m.max_context:,}")
     if fmt == TableJson.json:
         render.json_out(data)
     else:

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors, values are immutable, and models hash (so results can be cached)."""
+    """Unknown keys are errors, values are immutable, models hash (so results can be cached), and
+    NaN or infinity is never a valid number."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)

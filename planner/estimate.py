@@ -11,6 +11,7 @@ from planner.layout import Layout
 from planner.memory import HbmBudget, hbm_budget
 from planner.modelspec import Model
 from planner.perf import PhaseTimes, decode_step, prefill
+from planner.workload import check_context
 from planner.verdicts import (Severity, Verdict, ep_balance_verdict, memory_verdicts, phase_verdict,
                               slo_verdicts)
 
@@ -70,6 +71,7 @@ def estimate(model: Model, hardware: Hardware, layout: Layout, isl: int, osl: in
     """Times in seconds, bytes per GPU. The decode step is evaluated at the mean context of the
     request (prefix + isl + osl/2); memory at the final context (prefix + isl + osl)."""
     final_ctx = prefix + isl + osl
+    check_context(model.name, model.max_context, final_ctx, "prefix + isl + osl =")
     budget = hbm_budget(model, hardware, layout, final_ctx, prefill_chunk=0 if layout.disaggregated else isl)
     pre = prefill(model, hardware, layout, isl, prefix)
     dec = decode_step(model, hardware, layout, prefix + isl + osl / 2)

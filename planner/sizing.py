@@ -26,7 +26,7 @@ from planner.memory import hbm_budget, weights_per_gpu, RUNTIME_RESERVE_BYTES, F
 from planner.modelspec import Model
 from planner.perf import decode_step, prefill
 from planner.verdicts import Severity, Verdict
-from planner.workload import Workload
+from planner.workload import Workload, check_context
 from planner import units as U
 
 PREFILL_UTILIZATION = 0.7   # disaggregated prefill ranks run at 70%: M/D/1 wait = rho / (2 mu (1 - rho))
@@ -350,6 +350,7 @@ def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
 
 def size(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True) -> Sizing:
     """The cheapest feasible plan for the workload, its verdicts and the domain comparison."""
+    check_context(model.name, model.max_context, workload.final_context)
     rps = demand_requests_per_s(workload)
     best = _best(model, hardware, workload, rps)
     if best is None:
@@ -366,6 +367,7 @@ def evaluate_layout(model: Model, hardware: Hardware, workload: Workload, layout
     co-located or disaggregated per `layout.disaggregated` (a disaggregated layout is the decode
     pool; prefill gets the best prefill pool). With `gpus`, the cluster is that many GPUs and a
     verdict says whether it covers the demand."""
+    check_context(model.name, model.max_context, workload.final_context)
     rps = demand_requests_per_s(workload)
     verdicts: list[Verdict] = []
     fits = _fits_weights(model, hardware, layout)

@@ -80,3 +80,12 @@ class Workload(StrictModel):
     def mean_decode_context(self) -> float:
         """Average context seen by a decode step of this request."""
         return self.prefix + self.isl + self.osl / 2
+
+
+def check_context(model_name: str, max_context: int, context: int, what: str = "workload context") -> None:
+    """A context beyond the model's trained maximum is a user error, not a plan."""
+    from planner.errors import InputError
+    if context > max_context:
+        raise InputError(f"{what} {context:,} tokens exceeds {model_name}'s maximum of {max_context:,} "
+                         "(max_position_embeddings)",
+                         hint=f"shorten it, or plan beyond it with --set model.max_context={context}")
