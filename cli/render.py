@@ -469,40 +469,46 @@ def _whatif_rows(records: Iterable[dict[str, Any]], lead: list[str]) -> list[lis
     for r in records:
         rows.append([*(_cell(r[k]) for k in lead),
                      "yes" if r["feasible"] else "no",
-                     _fmt_opt(r["gpus"], lambda x: f"{x:,}"), _fmt_opt(r["racks"], lambda x: f"{x:,}"),
+                     _fmt_opt(r["gpus"], lambda x: f"{x:,}"),
                      _fmt_opt(r["power_w"], lambda x: f"{x / 1e3:,.1f} kW"),
                      _fmt_opt(r["ttft_s"], U.format_seconds), _fmt_opt(r["tpot_s"], U.format_seconds),
-                     _fmt_opt(r["tokens_per_s_per_gpu"], lambda x: f"{x:,.1f}"),
-                     r["decode_bottleneck"] or "", r["reason"]])
+                     _fmt_opt(r["tokens_per_s_per_gpu"], lambda x: f"{x:,.0f}"),
+                     r["decode_bottleneck"] or ""])
     return rows
 
 
-_WHATIF_COLS = ["ok", "GPUs", "racks", "power", "TTFT", "TPOT", "tok/s/GPU", "decode", "reason"]
+def _reasons(records: Iterable[dict[str, Any]], key: str) -> None:
+    for r in records:
+        if r["reason"]:
+            out.print(f"{r[key]}: {r['reason']}", markup=False, soft_wrap=True)
+
+
+_WHATIF_COLS = ["ok", "GPUs", "power", "TTFT", "TPOT", "tok/s/GPU", "bound"]
 
 
 def _whatif_table(title: str, columns: list[str], rows: list[list[str]], right: tuple[int, ...]) -> Table:
-    """Like _table, but only the reason column wraps: numbers stay on one line."""
+    """Like _table, but cells stay on one line (reasons follow the table, one line each)."""
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
     for i, col in enumerate(columns):
-        last = i == len(columns) - 1
-        table.add_column(col, justify="right" if i in right else "left", no_wrap=not last,
-                         overflow="fold" if last else "ellipsis", min_width=12 if last else None)
+        table.add_column(col, justify="right" if i in right else "left", no_wrap=True)
     for row in rows:
         table.add_row(*row)
     return table
 
 
-def sweep_table(keys: list[str], records: Iterable[dict[str, Any]], title: str) -> None:
+def sweep_table(keys: list[str], records: list[dict[str, Any]], title: str) -> None:
     lead = ["point", *keys]
     n = len(lead)
     headers = ["#", *(k.split(".")[-1] for k in keys)]
     out.print(_whatif_table(title, [*headers, *_WHATIF_COLS], _whatif_rows(records, lead),
-                            right=(0, *range(n + 1, n + 7))))
+                            right=(0, *range(n + 1, n + 6))))
+    _reasons(records, "point")
 
 
 def compare_table(axis: str, records: list[dict[str, Any]], workload: str) -> None:
     out.print(_whatif_table(f"{axis.capitalize()} compared on {workload}", [axis, *_WHATIF_COLS],
-                            _whatif_rows(records, [axis]), right=tuple(range(2, 8))))
+                            _whatif_rows(records, [axis]), right=tuple(range(2, 7))))
+    _reasons(records, axis)
 
 
 class _Progress:

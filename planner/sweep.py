@@ -236,7 +236,7 @@ class Evaluator:
         self.mode = "estimate" if plan.layout is not None else "size"
         self._inputs: dict[tuple, Any] = {}
         self._layouts: dict[tuple, Layout] = {}
-        self._prefill: dict[tuple, PhaseTimes] = {}
+        self._prefill: dict[tuple, tuple[PhaseTimes, str]] = {}
         self._sized: dict[tuple, SweepRow] = {}
         self._whole = {s for s in SECTIONS if s in plan.keys}
         # positions of the varied keys that feed each section (and the layout): the cache key of
@@ -323,9 +323,11 @@ class Evaluator:
         isl, osl, prefix = w.isl, w.osl, w.prefix
         budget = hbm_budget(m, hw, lay, prefix + isl + osl, prefill_chunk=0 if lay.disaggregated else isl)
         pkey = (id(m), id(hw), lay.tp, lay.dp, lay.ep, lay.pp, lay.disaggregated, lay.dual_microbatch, isl, prefix)
-        pre = self._prefill.get(pkey)
-        if pre is None:
-            pre = self._prefill[pkey] = prefill(m, hw, lay, isl, prefix)   # independent of the batch
+        hit = self._prefill.get(pkey)
+        if hit is None:
+            pre = prefill(m, hw, lay, isl, prefix)   # independent of the batch
+            hit = self._prefill[pkey] = (pre, pre.bottleneck)
+        pre, pre_bound = hit
         dec = decode_step(m, hw, lay, prefix + isl + osl / 2)
         accepted = 1 + (lay.mtp_acceptance if lay.mtp and m.mtp_layers else 0.0)
         tpot = dec.time_s / accepted
@@ -341,7 +343,7 @@ class Evaluator:
         gpus = lay.gpus
         return SweepRow(index, values, feasible, reason, lay.label(), lay.batch, gpus,
                         math.ceil(gpus / hw.gpus_per_rack), gpus * hw.power.gpu_w, ttft, tpot,
-                        lay.pp * lay.sequences / tpot / gpus, dec.time_s, dec.bottleneck, pre.bottleneck,
+                        lay.pp * lay.sequences / tpot / gpus, dec.time_s, dec.bottleneck, pre_bound,
                         hw.hbm.bandwidth_bytes_per_s)
 
 

@@ -1,0 +1,58 @@
+"""`planner size --roofline FILE`: the picture, and the one-line error without the plot extra."""
+
+from __future__ import annotations
+
+import builtins
+import importlib.util
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from cli.roofline import INSTALL, roofline_data
+from planner import build_plan, load_hardware, load_model, load_workload, size
+
+ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
+ARGS = ["size", "--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), env=ENV)
+
+
+def test_roofline_points_from_phase_times():
+    hw = load_hardware("h200-sxm")
+    s = size(load_model("llama-3.1-70b"), hw, load_workload("chat"), compare_domains=False)
+    d = roofline_data(build_plan(s), hw)
+    assert [r["precision"] for r in d["roofs"]] == ["bf16", "fp8"]          # H200 has no native FP4
+    pts = {p["phase"]: p for p in d["points"]}
+    dec = s.estimates[-1].decode
+    assert pts["decode"]["flops_per_byte"] == pytest.approx(dec.flops / dec.hbm_bytes)
+    assert pts["decode"]["flops_per_s"] == pytest.approx(dec.flops / dec.time_s)
+    # decode sits left of the ridge (HBM-bound), prefill right of it
+    ridge = d["roofs"][0]["ridge_flops_per_byte"]
+    assert pts["decode"]["flops_per_byte"] < ridge < pts["prefill"]["flops_per_byte"]
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png"])
+def test_roofline_writes_file(tmp_path, suffix):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / f"roof{suffix}"
+    res = run(*ARGS, "--roofline", str(out))
+    assert res.exit_code == 0, res.output
+    data = out.read_bytes()
+    assert data.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in data[:2000]
+
+
+def test_bad_suffix_exits_2(tmp_path):
+    res = run(*ARGS, "--roofline", str(tmp_path / "roof.pdf"))
+    assert res.exit_code == 2
+
+
+def test_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    res = run(*ARGS, "--roofline", str(tmp_path / "roof.svg"))
+    assert res.exit_code == 2
+    assert INSTALL in res.output
+    assert not (tmp_path / "roof.svg").exists()
