@@ -299,8 +299,12 @@ def _why_infeasible(m: Model, hw: Hardware, w: Workload) -> list[Verdict]:
 
 def _domain_rows(m: Model, hw: Hardware, w: Workload, rps: float, own: Option) -> tuple[DomainRow, ...]:
     rows = []
+    # Placement only changes for units larger than the domain: when both this domain and the
+    # machine's own are at least as large as the best plan (the bound on every unit evaluated) and
+    # the largest TP choice, every evaluated layout places identically, so the answer is `own`.
+    same_as_own = max(own.cluster.gpus, max(TP_CHOICES))
     for size in sorted(set(DOMAIN_SIZES) | {hw.scale_up.domain_size}):
-        if size == hw.scale_up.domain_size:
+        if size == hw.scale_up.domain_size or (size >= same_as_own and hw.scale_up.domain_size >= same_as_own):
             opt: Option | None = own
         else:
             variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
