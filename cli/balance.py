@@ -26,9 +26,11 @@ def balance(
     batch: Annotated[str | None, typer.Option(help="Batch per DP rank with --layout (default: the largest that fits)")] = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
-    """For a model on a machine: the HBM bandwidth (and pin speed), scale-up bandwidth per GPU,
-    domain size and NVMe bandwidth per GPU at which each resource would stop binding, at the layout
-    `planner size` picks for the workload (or --layout). Exit 1 when the workload is infeasible.
+    """What each resource would need for the bottleneck to move.
+
+    The HBM bandwidth (and pin speed), scale-up bandwidth per GPU, domain size and NVMe bandwidth
+    per GPU at which each resource would stop binding, at the layout `planner size` picks for the
+    workload (or --layout). Exit 1 when the workload is infeasible.
 
     Example: planner balance --model deepseek-v4-pro --hardware gb200-nvl72 --set model.precision.expert_activations=nvfp4
     """

@@ -31,8 +31,10 @@ def check(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE (atomic)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
 ) -> None:
-    """Check proposals against their assertions: exit 0 when all pass, 1 when any fails, 2 on bad
-    input. Formats for CI: github (workflow annotations on the failing line), junit, markdown.
+    """Check proposals against their assertions (the CI gate).
+
+    Exit 0 when all pass, 1 when any fails, 2 on bad input. Formats for CI: github (workflow
+    annotations on the failing line), junit, markdown.
 
     Example: planner check examples/proposals/*.toml --format github
     """

@@ -26,8 +26,10 @@ def compare(
     fmt: FormatOpt = TableJson.table,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)")] = None,
 ) -> None:
-    """Size one workload on several machines (--hardware A,B,C) or several models (--model A,B),
-    side by side: GPUs, racks, power, TTFT, TPOT, tokens/s per GPU, decode bottleneck, feasible.
+    """Size one workload on several machines or models, side by side.
+
+    --hardware A,B,C or --model A,B: GPUs, racks, power, TTFT, TPOT, tokens/s per GPU, decode
+    bottleneck, feasible.
 
     Example: planner compare --hardware h200-sxm,b200-hgx,gb200-nvl72,gb300-nvl72 --workload chat
     """

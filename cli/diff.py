@@ -26,8 +26,10 @@ def diff(
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format")] = DiffFormat.table,
     all_fields: Annotated[bool, typer.Option("--all", help="Show unchanged fields too")] = False,
 ) -> None:
-    """Show what changed between two plans (their recorded results) or proposals (evaluated now):
-    GPUs, racks, power, cost, TTFT, TPOT, KV tiers and bottlenecks.
+    """What changed between two plans or proposals.
+
+    Plans are compared by their recorded results, proposals are evaluated now: GPUs, racks, power,
+    cost, TTFT, TPOT, KV tiers and bottlenecks.
 
     Example: planner diff old-plan.toml new-plan.toml --format markdown
     """

@@ -39,7 +39,9 @@ def estimate(
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
-    """Estimate prefill and decode times, the HBM budget and bottlenecks for one layout.
+    """Prefill and decode times, HBM budget and bottlenecks for one fixed layout.
+
+    Exit 1 when the layout is infeasible (weights or KV do not fit).
 
     Example: planner estimate --model llama-3.1-70b --hardware h200-sxm --layout tp=8 --batch 1 --isl 2048 --osl 256
     """

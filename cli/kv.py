@@ -19,9 +19,11 @@ def kv(
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
-    """Size the KV-cache tiers (HBM, host memory, local NVMe, pod flash, shared storage) for a
-    workload's prefix reuse on the cluster `size` plans: capacity, read and write bandwidth per
-    tier, hit rates, and the break-even bandwidth below which recomputing beats loading.
+    """Size the KV-cache tiers (HBM, host memory, NVMe, pod flash, shared storage).
+
+    For the workload's prefix reuse on the cluster `planner size` plans: capacity, read and write
+    bandwidth per tier, hit rates, and the break-even bandwidth below which recomputing beats
+    loading.
 
     Example: planner kv --model deepseek-v4-pro --hardware vr200-nvl72 --workload agentic --set workload.context=1Mi
     """

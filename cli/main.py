@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 
@@ -41,7 +42,23 @@ app.command("schema")(schema_cmd.schema)
 
 
 def run() -> None:
-    app()
+    """Entry point: usage errors become one line on stderr with exit 2, like every other user error."""
+    import sys
+
+    from typer._click import exceptions as click_exceptions   # the Click that Typer vendors
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError:
+        sys.exit(2)                                              # the help text was printed
+    except click_exceptions.UsageError as exc:
+        from cli import render
+        where = exc.ctx.command_path if exc.ctx is not None else "planner"
+        message = exc.format_message().replace("Value error, ", "")
+        render.error(f"{message} (see `{where} --help`)")
+        sys.exit(2)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ class SchemaName(StrEnum):
 
 @handle_errors
 def schema(name: Annotated[SchemaName, typer.Argument(help="Which file's schema")]) -> None:
-    """Print the JSON Schema of a proposal, plan, model, hardware or workload file.
+    """Print the JSON Schema of an input file kind.
+
+    For a proposal, plan, model, hardware or workload file (editors use it for completion).
 
     Example: planner schema proposal > proposal.schema.json
     """

@@ -36,8 +36,10 @@ def size(
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
     roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path, help="Draw each phase on the machine's roofline: FILE.svg or FILE.png (needs the plot extra)")] = None,
 ) -> None:
-    """Size HBM, the scale-up domain and the cluster for a workload: the cheapest layout that meets
-    the demand and SLOs, why, and what bounds it. Exit 1 when no layout meets the targets.
+    """Size HBM, the scale-up domain, KV tiers and the cluster for a workload.
+
+    The cheapest layout that meets the demand and SLOs, why, and what bounds it. Exit 1 when no
+    layout meets the targets.
 
     Example: planner size --model deepseek-v4-pro --hardware gb300-nvl72 --workload agentic
     """

@@ -41,10 +41,12 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)")] = None,
 ) -> None:
-    """Evaluate a what-if grid: every combination of the --vary values (or, with --zip, the lists
-    side by side) on top of the inputs and --set. Each point is sized like `planner size`, or with
-    --fixed-layout and --batch estimated like `planner estimate`. An invalid value or an infeasible
-    point is a row with feasible=false and its reason; the sweep never stops at one.
+    """Evaluate a what-if grid over any input fields.
+
+    Every combination of the --vary values (or, with --zip, the lists side by side) on top of the
+    inputs and --set. Each point is sized like `planner size`, or with --fixed-layout and --batch
+    estimated like `planner estimate`. An invalid value or an infeasible point is a row with
+    feasible=false and its reason; the sweep never stops at one.
 
     Example: planner sweep --hardware gb200-nvl72 --fixed-layout "tp=1,dp=8,ep=8" --batch 64 --vary hardware.hbm.pin_speed_gbps=8:12:1 --vary workload.isl=2048,8192
     """

@@ -57,10 +57,11 @@ def train(
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
-    """Size a training run: memory per GPU (weights, gradients, optimizer, activations under
-    ZeRO/FSDP, TP, PP, EP, CP and recompute), step time by resource, MFU, time to train, GPUs,
-    racks, power and energy, and whether MoE expert GEMMs turn HBM-bound. Give --gpus or --days
-    (neither: a 30-day budget).
+    """Size a training run: memory, step time, MFU, GPUs and time to train.
+
+    Memory per GPU (weights, gradients, optimizer, activations under ZeRO/FSDP, TP, PP, EP, CP and
+    recompute), step time by resource, MFU, time to train, GPUs, racks, power and energy, and
+    whether MoE expert GEMMs turn HBM-bound. Give --gpus or --days (neither: a 30-day budget).
 
     Example: planner train --model deepseek-v3 --hardware h800-sxm --tokens 14.8T --gpus 2048 --set ...
     """

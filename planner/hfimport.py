@@ -108,7 +108,7 @@ def import_hf(path: str | Path, name: str | None = None) -> Model:
         raise InputError(f"model_type '{cfg.model_type}': mlp_only_layers (dense layers at arbitrary positions) "
                          "is not modelled yet", source=source, hint="describe the model as a TOML file")
     if recurrent:
-        raise InputError(f"model_type '{cfg.model_type}': {', '.join(recurrent)} describe recurrent-state "
+        raise InputError(f"model_type '{cfg.model_type}': fields {', '.join(recurrent)} announce recurrent-state "
                          "(Mamba/SSM) layers that planner does not model yet", source=source,
                          hint="full, sliding and Gated DeltaNet linear-attention layers are supported")
     attention = _attention(cfg, h, L)

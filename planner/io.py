@@ -46,7 +46,7 @@ def validation_error(exc: ValidationError, source: str, prefix: str = "") -> Inp
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
     field = ".".join(p for p in (prefix, loc) if p)
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     elif err["type"] == "missing":

@@ -70,5 +70,6 @@ def parse_layout(text: str, **extra: object) -> Layout:
         return Layout.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "layout"
-        raise InputError(f"{where}: {err['msg']}", field="--layout") from None
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        raise InputError(f"{where}: {message}" if where else message, field="--layout") from None
