@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from unittest import mock
+
 import typer
-from click.testing import CliRunner
+import typer.testing
+from typer.testing import CliRunner
 
 from cli.main import app
 from planner import plan as plan_module
@@ -26,7 +29,8 @@ COMMAND = typer.main.get_command(app)
 
 
 def run(*args: str):
-    return runner.invoke(COMMAND, list(args))
+    with mock.patch.object(typer.testing, "_get_command", lambda _app: COMMAND):
+        return runner.invoke(app, list(args))
 
 
 def assert_clean_exit(result, allowed=(0, 1, 2)):
