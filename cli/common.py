@@ -30,8 +30,18 @@ class TableJson(StrEnum):
 FormatOpt = Annotated[TableJson, typer.Option("--format", "-f", help="Output format")]
 
 
+class _Debug:
+    """Set by the top-level --debug option on every invocation (never leaks into the environment)."""
+
+    enabled = False
+
+
+def set_debug(on: bool) -> None:
+    _Debug.enabled = on
+
+
 def debug_enabled() -> bool:
-    return os.environ.get("PLANNER_DEBUG") == "1"
+    return _Debug.enabled or os.environ.get("PLANNER_DEBUG") == "1"
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

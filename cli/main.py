@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -23,8 +22,7 @@ app = typer.Typer(
 @app.callback()
 def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors")] = False) -> None:
     """Capacity planner for LLM infrastructure."""
-    if debug:
-        os.environ["PLANNER_DEBUG"] = "1"
+    set_debug(debug)
 
 
 app.add_typer(models.app, name="models")
