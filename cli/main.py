@@ -8,6 +8,7 @@ import typer
 
 from cli import balance, compare, estimate, hardware, kv, models, size, sweep, train
 from cli import check as check_cmd, diff as diff_cmd, schema as schema_cmd
+from cli.common import set_debug
 
 app = typer.Typer(
     name="planner",
