@@ -35,7 +35,7 @@ def balance(
     Example: planner balance --model deepseek-v4-pro --hardware gb200-nvl72 --set model.precision.expert_activations=nvfp4
     """
     sets = io.parse_overrides(overrides or [])
-    m, hw, w = io.load_model(model, sets), io.load_hardware(hardware, sets), io.load_workload(workload, sets)
+    m, hw, w = io.load_inputs(model, hardware, workload, sets)
     lay = None
     if layout is not None:
         lay = parse_layout(layout)

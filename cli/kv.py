@@ -28,7 +28,7 @@ def kv(
     Example: planner kv --model deepseek-v4-pro --hardware vr200-nvl72 --workload agentic --set workload.context=1Mi
     """
     sets = io.parse_overrides(overrides or [])
-    report = kv_report(io.load_model(model, sets), io.load_hardware(hardware, sets), io.load_workload(workload, sets))
+    report = kv_report(*io.load_inputs(model, hardware, workload, sets))
     if fmt == TableJson.json:
         render.json_out(report)
     else:

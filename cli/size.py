@@ -47,11 +47,10 @@ def size(
     if plan is not None:
         m, hw, w = load_plan_inputs(plan)
         if sets:
-            m = io.load_model(m.model_dump(mode="json"), sets)
-            hw = io.load_hardware(hw.model_dump(mode="json"), sets)
-            w = io.load_workload(w.model_dump(mode="json"), sets)
+            m, hw, w = io.load_inputs(m.model_dump(mode="json"), hw.model_dump(mode="json"),
+                                      w.model_dump(mode="json"), sets)
     else:
-        m, hw, w = io.load_model(model, sets), io.load_hardware(hardware, sets), io.load_workload(workload, sets)
+        m, hw, w = io.load_inputs(model, hardware, workload, sets)
     result = run_size(m, hw, w)
     data = build_plan(result)
     if export is not None:

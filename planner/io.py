@@ -185,6 +185,13 @@ def load_workload(spec: str | dict[str, Any], overrides: dict[str, Any] | None =
     return _load("workload", spec, overrides or {})[0]  # type: ignore[return-value]
 
 
+def load_inputs(model: str | dict[str, Any], hardware: str | dict[str, Any], workload: str | dict[str, Any],
+                overrides: dict[str, Any] | None = None) -> tuple[Model, Hardware, Workload]:
+    """The three inputs of a serving plan, each with the same overrides applied."""
+    sets = overrides or {}
+    return load_model(model, sets), load_hardware(hardware, sets), load_workload(workload, sets)
+
+
 def to_json(data: Any) -> str:
     """Deterministic JSON: sorted keys are not used (section order is meaningful), but every
     dict we emit is built in a fixed order, and floats are finite (NaN/inf become null)."""

@@ -9,23 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
+from clihelp import ENV, run, stderr_of  # noqa: F401
 from planner import presets
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
-
-
-def stderr_of(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:        # click < 8.2 mixes stderr into output unless asked not to
-        return result.output
 
 
 def json_of(*args: str, exit_code: int = 0) -> dict:

@@ -10,26 +10,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
+from clihelp import ENV, run, stderr_of  # noqa: F401
 from planner import io, presets
 from planner.models import decode_flops_per_token, facts, train_flops_per_token
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 MILLION = 2**20
 
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
-
-
-def stderr_of(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:        # click < 8.2 mixes stderr into output unless asked not to
-        return result.output
 
 
 def show_json(*args: str) -> dict:

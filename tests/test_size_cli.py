@@ -16,25 +16,14 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from typer.testing import CliRunner
 
+from clihelp import ENV, run, stderr_of  # noqa: F401
 from cli.main import app
 from planner import io
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 GOLDEN = Path(__file__).parent / "golden"
 README = Path(__file__).parent.parent / "README.md"
 
-
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
-
-
-def stderr_of(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:        # click < 8.2 mixes stderr into output unless asked not to
-        return result.output
 
 
 def assert_no_traceback(result) -> None:
