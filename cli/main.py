@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import balance, compare, estimate, hardware, kv, models, size, sweep, train
-from cli import check as check_cmd, diff as diff_cmd, schema as schema_cmd
+from cli import check as check_cmd, diff as diff_cmd, schema as schema_cmd, validate as validate_cmd
 from cli.common import set_debug
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command("balance")(balance.balance)
 app.command("check")(check_cmd.check)
 app.command("diff")(diff_cmd.diff)
 app.command("schema")(schema_cmd.schema)
+app.command("validate")(validate_cmd.validate)
 
 
 def run() -> None:

@@ -174,6 +174,18 @@ def verdicts(items: list[dict[str, Any]]) -> None:
             out.print(f"          → {v['lever']}", soft_wrap=True, markup=False)
 
 
+_RANGE_NOTE = "  (ranges: the central 80% of planner's error against measured-kernel references, docs/validation.md)"
+
+
+def _ranged(d: dict[str, Any], key: str) -> str:
+    """'26.2 ms (24.8–37.7 ms)': the value and its validation range when present."""
+    value = U.format_seconds(d[key])
+    low, high = d.get(f"{key}_low"), d.get(f"{key}_high")
+    if low is None or high is None:
+        return value
+    return f"{value} ({U.format_seconds(low)}–{U.format_seconds(high)})"
+
+
 def estimate(d: dict[str, Any]) -> None:
     lay = d["layout"]
     out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/]: tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} "
@@ -182,9 +194,10 @@ def estimate(d: dict[str, Any]) -> None:
     out.print(_budget(d["per_gpu"]))
     out.print(f"largest batch that fits: {d['per_gpu']['max_batch']:,} sequences per DP rank")
     out.print(_phases(d["phases"]))
-    out.print(f"TTFT {U.format_seconds(d['ttft_s'])}, TPOT {U.format_seconds(d['tpot_s'])} "
+    out.print(f"TTFT {_ranged(d, 'ttft_s')}, TPOT {_ranged(d, 'tpot_s')} "
               f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
               f"{d['tokens_per_s_per_gpu']:,.1f} tokens/s per GPU")
+    out.print(_RANGE_NOTE)
     verdicts(d["verdicts"])
     if not d["feasible"]:
         out.print("[bold red]infeasible[/]: see the errors above")
@@ -244,9 +257,10 @@ def plan(d: dict[str, Any]) -> None:
     out.print(f"cluster: {c['gpus']:,} GPUs{split} in {c['nodes']:,} nodes, {c['racks']:,} racks, "
               f"{c['domains']:,} scale-up domains, {c['power_w'] / 1e3:,.1f} kW{cost}")
     out.print(_phases(d["phases"]))
-    out.print(f"TTFT {U.format_seconds(d['ttft_s'])}, TPOT {U.format_seconds(d['tpot_s'])} "
+    out.print(f"TTFT {_ranged(d, 'ttft_s')}, TPOT {_ranged(d, 'tpot_s')} "
               f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
               f"{d['tokens_per_s_per_gpu']:,.1f} output tokens/s per GPU at the demand")
+    out.print(_RANGE_NOTE)
     if d.get("kv"):
         for line in _kv_summary(d):
             out.print(line)
@@ -588,3 +602,27 @@ def balance(d: dict[str, Any]) -> None:
                          prow, right=(2, 3, 4, 5, 6, 7)))
     if not d["feasible"]:
         out.print(f"[bold red]infeasible[/]: {escape(d['reason'])}")
+
+
+# ---- validate ------------------------------------------------------------------------------------
+
+def _err(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.0%}"
+
+
+def validation(d: dict[str, Any]) -> None:
+    rows = [(c["id"], U.format_seconds(c["ttft_s"]), U.format_seconds(c["ttft_reference_s"]), _err(c["ttft_error"]),
+             U.format_seconds(c["tpot_s"]), U.format_seconds(c["tpot_reference_s"]), _err(c["tpot_error"]))
+            for c in d["cases"]]
+    out.print(_table("Reference cases (aiconfigurator static mode; error = predicted / reference - 1)",
+                     ["case", "TTFT", "ref", "err", "TPOT", "ref", "err"], rows, right=(1, 2, 3, 4, 5, 6)))
+    groups = [(g["group"], str(g["cases"]), f"{g['tpot_median_abs_error']:.0%}", f"{g['ttft_median_abs_error']:.0%}",
+               f"{g['tpot_worst_abs_error']:.0%}", f"{g['ttft_worst_abs_error']:.0%}",
+               "pass" if g["passed"] else "FAIL") for g in d["groups"]]
+    out.print(_table(f"Groups (median |error| bound {d['groups'][0]['bound']:.0%})" if d["groups"] else "Groups",
+                     ["group", "cases", "TPOT median", "TTFT median", "TPOT worst", "TTFT worst", ""], groups,
+                     right=(1, 2, 3, 4, 5)))
+    o = d["overall"]
+    out.print(f"overall: {o['cases']} cases, median |TPOT error| {o['tpot_median_abs_error']:.1%} (bound "
+              f"{o['tpot_bound']:.0%}), median |TTFT error| {o['ttft_median_abs_error']:.1%} (bound {o['ttft_bound']:.0%}): "
+              + ("[green]pass[/]" if d["passed"] else "[bold red]fail[/]"))

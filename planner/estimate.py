@@ -11,6 +11,7 @@ from planner.layout import Layout
 from planner.memory import HbmBudget, hbm_budget
 from planner.modelspec import Model
 from planner.perf import PhaseTimes, decode_step, prefill
+from planner.uncertainty import ranges
 from planner.workload import check_context
 from planner.verdicts import (Severity, Verdict, ep_balance_verdict, memory_verdicts, phase_verdict,
                               slo_verdicts)
@@ -58,6 +59,7 @@ class Estimate:
             "phases": {"prefill": self.prefill.to_dict(), "decode": self.decode.to_dict()},
             "ttft_s": self.ttft_s, "tpot_s": self.tpot_s,
             "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            **ranges(self.ttft_s, self.tpot_s, self.tokens_per_s_per_gpu, self.model.is_moe),
             "tokens_per_s_per_user": self.tokens_per_s_per_user,
             "cluster": self.cluster(),
             "kv_tiers": [],

@@ -16,6 +16,7 @@ from planner.hardware import Hardware
 from planner.io import read_toml, validate
 from planner.modelspec import Model
 from planner.sizing import Sizing, size
+from planner.uncertainty import ranges
 from planner.workload import Workload
 
 
@@ -54,6 +55,7 @@ def build_plan(s: Sizing) -> dict[str, Any]:
             "phases": {"prefill": pre.prefill.to_dict(), "decode": dec.decode.to_dict()},
             "ttft_s": best.ttft_s, "tpot_s": best.tpot_s,
             "tokens_per_s_per_gpu": out_tokens_per_s / best.cluster.gpus,
+            **ranges(best.ttft_s, best.tpot_s, out_tokens_per_s / best.cluster.gpus, s.model.is_moe),
             "tokens_per_s_per_user": 1 / best.tpot_s,
             "cluster": best.cluster.to_dict(),
         }

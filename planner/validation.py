@@ -108,3 +108,110 @@ def group_of(case: Case) -> str:
 def median_abs(errors: list[float | None]) -> float | None:
     values = [abs(e) for e in errors if e is not None]
     return statistics.median(values) if values else None
+
+
+# ---- bounds and summaries (planner validate) -------------------------------------------------------
+
+GROUP_BOUND = 0.35          # no group (GPU generation x model family) may have a median |error| above this
+OVERALL_TPOT_BOUND = 0.20   # median |TPOT error| over the whole shipped set
+OVERALL_TTFT_BOUND = 0.25   # median |TTFT error| over the whole shipped set
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group: str
+    cases: int
+    tpot_median: float | None
+    ttft_median: float | None
+    tpot_worst: float | None
+    ttft_worst: float | None
+    bound: float
+
+    @property
+    def passed(self) -> bool:
+        return all(v is None or v <= self.bound for v in (self.tpot_median, self.ttft_median))
+
+    def to_dict(self) -> dict:
+        return {"group": self.group, "cases": self.cases, "tpot_median_abs_error": self.tpot_median,
+                "ttft_median_abs_error": self.ttft_median, "tpot_worst_abs_error": self.tpot_worst,
+                "ttft_worst_abs_error": self.ttft_worst, "bound": self.bound, "passed": self.passed}
+
+
+def _worst(errors: list[float | None]) -> float | None:
+    values = [abs(e) for e in errors if e is not None]
+    return max(values) if values else None
+
+
+def summarize_groups(rows: list[Comparison]) -> list[GroupSummary]:
+    groups: dict[str, list[Comparison]] = {}
+    for r in rows:
+        groups.setdefault(group_of(r.case), []).append(r)
+    out = [GroupSummary(g, len(rs), median_abs([r.tpot_error for r in rs]), median_abs([r.ttft_error for r in rs]),
+                        _worst([r.tpot_error for r in rs]), _worst([r.ttft_error for r in rs]), GROUP_BOUND)
+           for g, rs in sorted(groups.items())]
+    return out
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    rows: tuple[Comparison, ...]
+    groups: tuple[GroupSummary, ...]
+    tpot_median: float | None
+    ttft_median: float | None
+
+    @property
+    def passed(self) -> bool:
+        overall = ((self.tpot_median or 0) <= OVERALL_TPOT_BOUND and (self.ttft_median or 0) <= OVERALL_TTFT_BOUND)
+        return overall and all(g.passed for g in self.groups)
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "overall": {"cases": len(self.rows), "tpot_median_abs_error": self.tpot_median,
+                        "ttft_median_abs_error": self.ttft_median, "tpot_bound": OVERALL_TPOT_BOUND,
+                        "ttft_bound": OVERALL_TTFT_BOUND},
+            "groups": [g.to_dict() for g in self.groups],
+            "cases": [{"id": r.case.id, "group": group_of(r.case), "source": r.case.source,
+                       "ttft_s": r.ttft_s, "ttft_reference_s": (r.case.static_ttft_ms or 0) / 1e3,
+                       "ttft_error": r.ttft_error, "tpot_s": r.tpot_s,
+                       "tpot_reference_s": (r.case.static_tpot_ms or 0) / 1e3, "tpot_error": r.tpot_error}
+                      for r in self.rows],
+        }
+
+
+def validate_all(name: str = "aiconfigurator") -> ValidationReport:
+    """Every shipped reference case against our prediction, with group and overall medians."""
+    rows = tuple(compare(c) for c in load_cases(name))
+    return ValidationReport(rows=rows, groups=tuple(summarize_groups(list(rows))),
+                            tpot_median=median_abs([r.tpot_error for r in rows]),
+                            ttft_median=median_abs([r.ttft_error for r in rows]))
+
+
+# ---- error bands: what the validation spread says about a new prediction -----------------------
+
+BAND_QUANTILES = (0.1, 0.9)   # the central 80% of signed errors
+
+
+def kind_of(model_name: str, is_moe: bool) -> str:
+    return "moe" if is_moe else "dense"
+
+
+def error_bands(report: ValidationReport) -> dict[str, dict[str, tuple[float, float]]]:
+    """Signed-error quantiles per model kind and metric: {kind: {metric: (q10, q90)}}."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for kind in ("dense", "moe"):
+        rows = [r for r in report.rows if group_of(r.case).endswith("/" + kind)]
+        out[kind] = {}
+        for metric in ("ttft", "tpot"):
+            errors = sorted(getattr(r, f"{metric}_error") for r in rows if getattr(r, f"{metric}_error") is not None)
+            if errors:
+                out[kind][metric] = (_quantile(errors, BAND_QUANTILES[0]), _quantile(errors, BAND_QUANTILES[1]))
+    return out
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (the 'type 7' definition numpy uses)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
