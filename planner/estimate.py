@@ -13,8 +13,8 @@ from planner.modelspec import Model
 from planner.perf import PhaseTimes, decode_step, prefill
 from planner.uncertainty import ranges
 from planner.workload import check_context
-from planner.verdicts import (Severity, Verdict, ep_balance_verdict, memory_verdicts, phase_verdict,
-                              slo_verdicts)
+from planner.verdicts import (Severity, Verdict, ep_balance_verdict, ep_crossing_verdict, memory_verdicts,
+                              phase_verdict, slo_verdicts)
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,9 @@ def estimate(model: Model, hardware: Hardware, layout: Layout, isl: int, osl: in
     ep = ep_balance_verdict(model, hardware, layout)
     if ep is not None:
         verdicts.append(ep)
+    crossing = ep_crossing_verdict(model, hardware, layout, dec)
+    if crossing is not None:
+        verdicts.append(crossing)
     verdicts.append(phase_verdict("prefill", model, hardware, layout, pre))
     verdicts.append(phase_verdict("decode", model, hardware, layout, dec))
     order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}

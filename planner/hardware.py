@@ -158,6 +158,9 @@ class Efficiency(StrictModel):
     scale_out: float = Field(0.8, gt=0, le=1)
     storage: float = Field(0.9, gt=0, le=1)
     origin: str = Field(description="where these factors come from")
+    kernel_table: str | None = Field(
+        None, description="measured kernel-class curves in presets/validation/kernel_efficiency.toml "
+                          "(e.g. 'h200-sxm'); overrides the flat compute and HBM factors per kernel class")
 
 
 class Hardware(StrictModel):

@@ -8,6 +8,8 @@ same tp*dp GPUs (any remaining factor tp*dp/ep shards each expert tensor-paralle
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, PositiveInt, model_validator
 
 from planner.base import StrictModel
@@ -24,6 +26,9 @@ class Layout(StrictModel):
     dual_microbatch: bool = Field(True, description="overlap communication with compute (two micro-batches)")
     mtp: bool = Field(False, description="speculative decoding with the model's MTP layers")
     mtp_acceptance: float = Field(0.85, ge=0, le=1, description="ISCA '25 §2.3.3: 80-90% for the 2nd token")
+    routing: Literal["power_law", "balanced"] = Field(
+        "power_law", description="expert popularity: power law (alpha 1.01, the busiest GPU sets the pace) or "
+                                 "balanced (an expert-parallel load balancer with redundant experts)")
 
     @model_validator(mode="after")
     def _ep_divides(self) -> "Layout":

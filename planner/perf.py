@@ -27,7 +27,8 @@ from planner.hardware import Hardware
 from planner.layout import Layout
 from planner.memory import kv_share
 from planner.modelspec import Model
-from planner.precision import ComputeClass, element_bytes, gemm_compute_class
+from planner.efficiency import kernels
+from planner.precision import ComputeClass, Dtype, gemm_compute_class, weight_bytes_per_param
 
 # Fixed costs. A decoder layer runs about ten kernels (input norm, QKV GEMM, RoPE + attention,
 # O GEMM, residual + norm, gate/up GEMM, activation, down GEMM, residual adds); each pays a fixed
@@ -35,6 +36,7 @@ from planner.precision import ComputeClass, element_bytes, gemm_compute_class
 # ("mem_empirical_constant_latency ... based on observations"). Each engine step adds
 # scheduling, sampling and host sync.
 KERNELS_PER_LAYER = 10
+GEMMS_PER_LAYER = 4          # QKV, O, gate/up, down: with measured kernel tables their latency is in the curves
 KERNEL_LATENCY_S = 3e-6
 LAYER_OVERHEAD_S = KERNELS_PER_LAYER * KERNEL_LATENCY_S
 STEP_OVERHEAD_S = 150e-6
@@ -96,6 +98,15 @@ def _fabric_time(hw: Hardware, t: Traffic) -> float:
     return sum(_fabric_times(hw, t))
 
 
+def _matrix_elements(m: Model, tp: int) -> float:
+    """Typical weight matrix one GPU streams per GEMM (hidden x the wider of the MLP and attention
+    widths, TP-sharded): selects the measured weight-streaming efficiency bin."""
+    a = m.attention
+    attn_width = a.num_heads * getattr(a, "head_dim", getattr(a, "v_head_dim", 128))
+    mlp_width = m.mlp.intermediate_size if m.mlp else (m.moe.shared_width if m.moe and m.moe.shared_width else attn_width)
+    return m.hidden_size * max(attn_width, mlp_width) / tp
+
+
 def _expert_hit_fraction(m: Model, tokens: float) -> float:
     """Expected share of a GPU's experts that at least one of `tokens` routes to:
     1 - (1 - k/E)^tokens, uniform routing (DESIGN.md, "Per-phase times")."""
@@ -113,7 +124,8 @@ def _dense_weight_bytes(m: Model, with_mtp: bool) -> float:
 
 def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, sequences_per_rank: float,
           attn_flops_per_rank: float, kv_read_per_rank: float, kv_write_per_rank: float,
-          extra_traffic: Traffic | None = None, storage_s: float = 0.0, with_mtp: bool = False) -> PhaseTimes:
+          extra_traffic: Traffic | None = None, storage_s: float = 0.0, with_mtp: bool = False,
+          kind: str = "decode", prefill_sequence: float = 0.0) -> PhaseTimes:
     """Times of one step in which each attention-DP rank processes `tokens_per_rank` tokens of
     `sequences_per_rank` sequences. FLOPs and bytes given per DP rank; results per GPU."""
     f = M.facts(m)
@@ -129,11 +141,26 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     if with_mtp and f.params.mtp_active:
         # the draft module runs once per sequence per step, with its own top-k experts
         dense_flops += 2 * f.params.mtp_active * sequences_per_rank / tp
-    dense_peak = hw.peak.flops_per_s(gemm_compute_class(p.weights, p.activations)) * eff.compute
-    expert_peak = hw.peak.flops_per_s(gemm_compute_class(p.expert_weights, p.expert_inputs)) * eff.compute
-    attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
-    # -- HBM bytes per GPU.
-    hbm_bw = hw.hbm.bandwidth_bytes_per_s * eff.hbm
+    # -- Achievable rates per kernel class (planner/efficiency.py).
+    k = kernels(hw)
+    dense_cls = gemm_compute_class(p.weights, p.activations)
+    expert_cls = gemm_compute_class(p.expert_weights, p.expert_inputs)
+    dense_peak = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, tokens_per_rank)
+    expert_peak = 1.0
+    if expert_flops:
+        moe_tokens = tokens_per_rank * layout.dp               # tokens entering the MoE across the EP group
+        per_expert = moe_tokens * m.moe.experts_per_token / m.moe.num_experts
+        shape = (m.hidden_size, m.moe.expert_intermediate_size)
+        expert_peak = (hw.peak.flops_per_s(expert_cls)
+                       * k.moe(expert_cls, per_expert, layout.ep, shape, weight_bytes_per_param(p.expert_weights))
+                       / k.imbalance(expert_cls, moe_tokens, layout.ep, layout.routing, shape))
+    latent = not hasattr(m.attention, "num_kv_heads")
+    if kind == "prefill":
+        attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * k.attention_prefill(prefill_sequence, latent)
+    else:
+        attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
+    # -- HBM bytes per GPU and the bandwidth each class streams at.
+    hbm_peak = hw.hbm.bandwidth_bytes_per_s
     dense_bytes = _dense_weight_bytes(m, with_mtp) / tp
     act_bytes = tokens_per_rank * elementwise_bytes_per_token(m, layout)
     hit = _expert_hit_fraction(m, tokens_per_rank * layout.dp)
@@ -141,9 +168,12 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     expert_bytes = routed * hit / gpus
     share = kv_share(m, layout) * layout.pp   # per-GPU KV share across all layers of the model
     kv_bytes = (kv_read_per_rank + kv_write_per_rank) * share
-    classes = ((dense_flops / dense_peak, dense_bytes / hbm_bw),
+    dense_bw = hbm_peak * k.weight_stream(dense_cls, _matrix_elements(m, tp))
+    kv_bw = hbm_peak * (k.kv_stream(latent, p.kv == Dtype.fp8) if kind == "decode" else eff.hbm)
+    hbm_bw = hbm_peak * eff.hbm
+    classes = ((dense_flops / dense_peak, dense_bytes / dense_bw),
                (expert_flops / expert_peak if expert_flops else 0.0, expert_bytes / hbm_bw),
-               (attn_flops / attn_peak, kv_bytes / hbm_bw),
+               (attn_flops / attn_peak, kv_bytes / kv_bw),
                (0.0, act_bytes / hbm_bw))
     compute_s = sum(c for c, _ in classes)
     hbm_s = sum(b for _, b in classes)
@@ -157,7 +187,9 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     tp_s = _fabric_time(hw, tp_traffic)
     other_s = _fabric_time(hw, other)
     up_s, out_s = _fabric_times(hw, traffic)
-    overhead = STEP_OVERHEAD_S + LAYER_OVERHEAD_S * (m.num_layers + (m.mtp_layers if with_mtp else 0))
+    # Fixed launch latency per kernel; measured GEMM curves already include their own.
+    per_layer = (KERNELS_PER_LAYER - (GEMMS_PER_LAYER if k.data else 0)) * KERNEL_LATENCY_S
+    overhead = STEP_OVERHEAD_S + per_layer * (m.num_layers + (m.mtp_layers if with_mtp else 0))
     if layout.dual_microbatch:
         body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
     else:
@@ -215,4 +247,4 @@ def prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int
     extra = kv_transfer(m, layout, prefix + new_tokens) if layout.disaggregated else None
     return phase(m, hw, layout, tokens_per_rank=requests * new_tokens, sequences_per_rank=requests,
                  attn_flops_per_rank=attn, kv_read_per_rank=kv_read, kv_write_per_rank=kv_write,
-                 extra_traffic=extra, storage_s=storage_s)
+                 extra_traffic=extra, storage_s=storage_s, kind="prefill", prefill_sequence=prefix + new_tokens)

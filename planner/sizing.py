@@ -26,6 +26,7 @@ from planner.memory import hbm_budget, weights_per_gpu, RUNTIME_RESERVE_BYTES, F
 from planner.modelspec import Model
 from planner.perf import decode_step, prefill
 from planner.verdicts import Severity, Verdict
+from planner.verdicts import ep_crossing_verdict
 from planner.workload import Workload, check_context
 from planner import units as U
 
@@ -317,29 +318,6 @@ def _domain_rows(m: Model, hw: Hardware, w: Workload, rps: float, own: Option) -
     return tuple(rows)
 
 
-def ep_crossing_verdict(m: Model, hw: Hardware, dec: Estimate, rows: tuple[DomainRow, ...]) -> Verdict | None:
-    """When the chosen decode unit's EP group spans several scale-up domains: how much of each
-    decode step goes over the NICs, and what a domain that holds the EP group would save."""
-    lay = dec.layout
-    if m.moe is None or lay.ep <= hw.scale_up.domain_size:
-        return None
-    t = dec.decode
-    share = t.scale_out_s / t.time_s if t.time_s else 0.0
-    message = (f"decode EP {lay.ep} spans {math.ceil(lay.ep / hw.scale_up.domain_size)} scale-up domains of "
-               f"{hw.scale_up.domain_size}: {U.format_bytes(t.traffic.ep_scale_out_bytes)} per GPU per step cross the "
-               f"scale-out network, {U.format_seconds(t.scale_out_s)} of a {U.format_seconds(t.time_s)} step "
-               f"({share:.0%}, {'hidden under compute by overlap' if lay.dual_microbatch and t.scale_out_s <= t.gpu_s else 'exposed'})")
-    here = next((r.gpus for r in rows if r.domain_size == hw.scale_up.domain_size), None)
-    inside = [r for r in rows if r.gpus is not None and not r.ep_crosses_domain]
-    lever = f"a scale-up domain of ≥ {lay.ep} GPUs keeps EP traffic on NVLink-class links"
-    if here is not None and inside:
-        alt = min(inside, key=lambda r: (r.gpus, r.domain_size))
-        if alt.gpus < here:
-            lever = (f"with a {alt.domain_size}-GPU domain the same workload needs {alt.gpus:,} GPUs instead of "
-                     f"{here:,} ({1 - alt.gpus / here:.0%} fewer)")
-    return Verdict("decode", "scale_out", Severity.warning, message, lever)
-
-
 def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
     """(smallest domain that is feasible with EP inside it, the knee): the knee is the first such
     domain that no larger domain improves on by KNEE_GAIN or more GPUs."""
@@ -449,7 +427,7 @@ def _finish(model: Model, hardware: Hardware, workload: Workload, rps: float, be
         verdicts.append(phase_verdict("decode", model, hardware, dec.layout, dec.decode))
         if rows:
             smallest, knee = domain_knee(rows)
-        crossing = ep_crossing_verdict(model, hardware, dec, rows)
+        crossing = ep_crossing_verdict(model, hardware, dec.layout, dec.decode, rows)
         if crossing is not None:
             verdicts.append(crossing)
         c = best.cluster

@@ -160,3 +160,24 @@ def slo_verdicts(ttft_s: float, tpot_s: float, ttft_target: float | None, tpot_t
                            f"TTFT {U.format_seconds(ttft_s)} misses the {U.format_seconds(ttft_target)} target "
                            f"by {ttft_s / ttft_target:.2f}×", "more GPUs per prefill, or prefix caching"))
     return out
+
+
+def ep_crossing_verdict(m: Model, hw: Hardware, lay: Layout, t: PhaseTimes, rows: tuple = ()) -> Verdict | None:
+    """When a decode unit's EP group spans several scale-up domains: how much of each decode step goes
+    over the NICs, and (given the domain comparison rows of `size`) what a larger domain would save."""
+    if m.moe is None or lay.ep <= hw.scale_up.domain_size:
+        return None
+    share = t.scale_out_s / t.time_s if t.time_s else 0.0
+    message = (f"decode EP {lay.ep} spans {math.ceil(lay.ep / hw.scale_up.domain_size)} scale-up domains of "
+               f"{hw.scale_up.domain_size}: {U.format_bytes(t.traffic.ep_scale_out_bytes)} per GPU per step cross the "
+               f"scale-out network, {U.format_seconds(t.scale_out_s)} of a {U.format_seconds(t.time_s)} step "
+               f"({share:.0%}, {'hidden under compute by overlap' if lay.dual_microbatch and t.scale_out_s <= t.gpu_s else 'exposed'})")
+    here = next((r.gpus for r in rows if r.domain_size == hw.scale_up.domain_size), None)
+    inside = [r for r in rows if r.gpus is not None and not r.ep_crosses_domain]
+    lever = f"a scale-up domain of ≥ {lay.ep} GPUs keeps EP traffic on NVLink-class links"
+    if here is not None and inside:
+        alt = min(inside, key=lambda r: (r.gpus, r.domain_size))
+        if alt.gpus < here:
+            lever = (f"with a {alt.domain_size}-GPU domain the same workload needs {alt.gpus:,} GPUs instead of "
+                     f"{here:,} ({1 - alt.gpus / here:.0%} fewer)")
+    return Verdict("decode", "scale_out", Severity.warning, message, lever)

@@ -77,11 +77,13 @@ def test_v4_pro_ep_exposed_at_fp4_on_gb200():
 # ---- 3. batch-1 dense decode is HBM-bound ------------------------------------------------------
 
 def test_llama70b_batch1_decode_is_hbm_bound():
-    # Hand derivation: one decode step reads every non-embedding weight once, TP-sharded 8 ways,
-    # plus this GPU's 1/8 of the KV heads (8 KV heads / tp 8) at the mean context isl + osl/2 = 2176,
-    # plus the new token's KV write. H200: 4.8 TB/s datasheet x 0.8 achievable (preset efficiency.hbm).
+    # Hand derivation: one decode step reads every non-embedding weight once, TP-sharded 8 ways, plus
+    # this GPU's 1/8 of the KV heads (8 KV heads / tp 8) at the mean context isl + osl/2 = 2176, plus
+    # the new token's KV write. Rates are the measured ones (presets/validation/kernel_efficiency.toml,
+    # h200-sxm): BF16 decode GEMMs of 8192 x 28672/8 = 29M elements stream weights at 0.658 of 4.8 TB/s
+    # (the 16-64M bin); decode attention streams BF16 KV at 0.653.
     m, hw = model("llama-3.1-70b"), hardware("h200-sxm")
-    assert hw.hbm.bandwidth_bytes_per_s == pytest.approx(4.8e12) and hw.efficiency.hbm == 0.8
+    assert hw.hbm.bandwidth_bytes_per_s == pytest.approx(4.8e12) and hw.efficiency.kernel_table == "h200-sxm"
     lay = parse_layout("tp=8", batch=1)
     e = estimate(m, hw, lay, isl=2048, osl=256)
     w = M.facts(m).weights
@@ -91,9 +93,9 @@ def test_llama70b_batch1_decode_is_hbm_bound():
     kv_bytes = (M.kv_read_bytes_per_step(m, ctx) + M.kv_bytes_per_token(m)) / 8
     # GQA 2·L·n_kv·d·b = 2·80·8·128·2 = 327,680 B/token (ISCA '25 Table 1 convention)
     assert M.kv_bytes_per_token(m) == 327_680
-    expected = (weight_bytes + kv_bytes) / (4.8e12 * 0.8)          # ~4.55 ms
+    expected = weight_bytes / (4.8e12 * 0.658) + kv_bytes / (4.8e12 * 0.653)   # ~5.6 ms
     assert e.decode.bottleneck == "hbm"
-    assert e.decode.hbm_s == pytest.approx(expected, rel=0.10)
+    assert e.decode.hbm_s == pytest.approx(expected, rel=0.05)
     decode_verdicts = [v for v in e.verdicts if v.phase == "decode" and v.resource == "hbm"]
     assert decode_verdicts and "HBM" in decode_verdicts[0].message
     assert e.tpot_s == pytest.approx(e.decode.time_s, rel=1e-12)   # no MTP: one token per step
@@ -146,7 +148,8 @@ def test_ep64_on_h200_crosses_the_scale_out_network():
     # h200-sxm domain = 8 GPUs: ep=64 spans 8 domains, so 56 of 63 peers sit behind the NICs.
     e = run("deepseek-v3", "h200-sxm", "tp=1,dp=64,ep=64", 8, 2048, 256)
     assert e.decode.scale_out_s > 0
-    assert e.prefill.bottleneck == "scale_out"
+    # prefill's NIC traffic rivals its compute (whichever binds, the crossing is named)
+    assert e.prefill.scale_out_s > 0.5 * e.prefill.compute_s
     assert with_text(e.verdicts, "spans 8 scale-up domains")
     t = e.prefill.traffic
     assert t.ep_scale_out_bytes == pytest.approx(t.ep_bytes * 56 / 63, rel=1e-12)

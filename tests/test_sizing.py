@@ -17,8 +17,8 @@ from hypothesis import given, settings, strategies as st
 
 from planner import io
 from planner.cluster import cluster, power_per_gpu_w
-from planner.sizing import DOMAIN_SIZES, demand_requests_per_s, size
-from planner.verdicts import Severity
+from planner.sizing import DOMAIN_SIZES, DomainRow, demand_requests_per_s, size
+from planner.verdicts import Severity, ep_crossing_verdict
 
 COMBOS = [("llama-3.1-70b", "h200-sxm"), ("qwen3-30b-a3b", "h100-sxm")]
 WORKLOADS = ["chat", "batch"]
@@ -130,25 +130,20 @@ def test_larger_domain_never_needs_more_gpus(model, workload):
 
 
 def test_crossing_lever_names_the_domain_that_saves_gpus():
-    # Kimi-K2 chat on H200: EP spans two 8-GPU domains; a 36-GPU domain halves the cluster.
-    s = sized("kimi-k2", "h200-sxm", "chat", compare_domains=True)
-    assert s.best is not None
-    decode = s.best.decode
-    assert decode.layout.ep > 8
-    assert s.estimates[-1].decode.scale_out_s > 0
-    crossing = [v for v in s.verdicts if v.resource == "scale_out" and "cross the scale-out network" in v.message]
-    assert len(crossing) == 1
-    v = crossing[0]
-    assert v.phase == "decode" and v.severity == Severity.warning
-    # the lever names the best domain that keeps EP inside and the GPUs it saves, from the comparison rows
-    here = next(r for r in s.domain_rows if r.domain_size == 8)
-    assert here.gpus == s.best.cluster.gpus and here.ep_crosses_domain
-    inside = min((r for r in s.domain_rows if r.gpus is not None and not r.ep_crosses_domain),
-                 key=lambda r: (r.gpus, r.domain_size))
-    assert inside.domain_size > 8 and inside.gpus < here.gpus
-    assert f"{inside.domain_size}-GPU domain" in v.lever
-    assert f"{inside.gpus:,} GPUs instead of {here.gpus:,}" in v.lever
-    assert f"{1 - inside.gpus / here.gpus:.0%} fewer" in v.lever
+    # The lever reads the domain comparison rows: when a domain that holds the EP group needs fewer
+    # GPUs, it names that domain and the saving; otherwise it names the domain size EP needs.
+    s = sized("deepseek-v4-pro", "h200-sxm", "agentic", compare_domains=True)
+    dec = s.estimates[-1]
+    assert dec.layout.ep > 8
+    here = s.best.cluster.gpus
+    rows = (DomainRow(8, here, True, None), DomainRow(36, here // 2, False, None), DomainRow(72, here // 2, False, None))
+    v = ep_crossing_verdict(s.model, s.hardware, dec.layout, dec.decode, rows)
+    assert v.phase == "decode" and v.resource == "scale_out" and v.severity == Severity.warning
+    assert "cross the scale-out network" in v.message
+    assert v.lever == (f"with a 36-GPU domain the same workload needs {here // 2:,} GPUs instead of {here:,} "
+                       f"({1 - (here // 2) / here:.0%} fewer)")
+    no_saving = ep_crossing_verdict(s.model, s.hardware, dec.layout, dec.decode, rows[:1])
+    assert no_saving.lever == f"a scale-up domain of ≥ {dec.layout.ep} GPUs keeps EP traffic on NVLink-class links"
 
 
 def test_v4_pro_on_gb300_keeps_ep_inside_the_domain():
