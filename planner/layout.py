@@ -57,19 +57,26 @@ class Layout(StrictModel):
         return f"tp={self.tp},dp={self.dp},ep={self.ep},pp={self.pp}"
 
 
-def parse_layout(text: str, **extra: object) -> Layout:
-    """'tp=1,dp=8,ep=8,pp=1' -> Layout; unknown words and bad numbers are InputErrors."""
-    values: dict[str, object] = dict(extra)
+def layout_words(text: str, words: tuple[str, ...], example: str) -> dict[str, int]:
+    """'tp=1,dp=8,ep=8' -> {'tp': 1, 'dp': 8, 'ep': 8}; unknown words and bad numbers are InputErrors.
+    Shared by serving layouts (tp, dp, ep, pp) and training layouts (also cp)."""
+    values: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
         key = key.strip().lower()
-        if not sep or key not in ("tp", "dp", "ep", "pp"):
-            raise InputError(f"layout part {part!r} is not tp=N, dp=N, ep=N or pp=N", field="--layout",
-                             hint='e.g. --layout "tp=1,dp=8,ep=8,pp=1"')
+        if not sep or key not in words:
+            allowed = ", ".join(f"{w}=N" for w in words[:-1]) + f" or {words[-1]}=N"
+            raise InputError(f"layout part {part!r} is not {allowed}", field="--layout", hint=f'e.g. --layout "{example}"')
         try:
             values[key] = int(value)
         except ValueError:
-            raise InputError(f"layout {key}={value!r} is not a whole number", field="--layout") from None
+            raise InputError(f"layout {key}={value.strip()!r} is not a whole number", field="--layout") from None
+    return values
+
+
+def parse_layout(text: str, **extra: object) -> Layout:
+    """'tp=1,dp=8,ep=8,pp=1' -> Layout; unknown words and bad numbers are InputErrors."""
+    values: dict[str, object] = {**extra, **layout_words(text, ("tp", "dp", "ep", "pp"), "tp=1,dp=8,ep=8,pp=1")}
     from pydantic import ValidationError
     try:
         return Layout.model_validate(values)

@@ -37,6 +37,7 @@ from planner import units as U
 from planner.base import StrictModel
 from planner.cluster import power_per_gpu_w
 from planner.errors import InputError
+from planner.layout import layout_words
 from planner.hardware import Hardware
 from planner.memory import FRAGMENTATION, RUNTIME_RESERVE_BYTES
 from planner.modelspec import GqaAttention, Model
@@ -162,16 +163,7 @@ LAYOUT_WORDS = ("tp", "pp", "dp", "ep", "cp")
 def train_layout(text: str = "", **extra: object) -> TrainLayout:
     """'tp=8,pp=16,dp=128' plus keyword fields -> TrainLayout; every mistake is an InputError."""
     values: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in LAYOUT_WORDS:
-            raise InputError(f"layout part {part!r} is not tp=N, pp=N, dp=N, ep=N or cp=N", field="--layout",
-                             hint='e.g. --layout "tp=8,pp=16,dp=128"')
-        try:
-            values[key] = int(value)
-        except ValueError:
-            raise InputError(f"layout {key}={value.strip()!r} is not a whole number", field="--layout") from None
+    values.update(layout_words(text, LAYOUT_WORDS, "tp=8,pp=16,dp=128"))
     try:
         return TrainLayout.model_validate(values)
     except ValidationError as exc:
