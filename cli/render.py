@@ -319,8 +319,9 @@ def _kv_summary(d: dict[str, Any]) -> list[str]:
         f"a returning turn reloads {U.format_bytes(k['prefix_bytes'])} ({U.format_bytes(k['prefix_bytes_per_gpu'])} per GPU) "
         f"or recomputes it in {U.format_seconds(k['recompute_s'])}: loading wins above "
         f"{U.format_rate(k['break_even_bytes_per_s_per_gpu'])} per GPU",
-        f"TTFT {U.format_seconds(k['ttft_with_tiers_s'])} with the tiers vs {U.format_seconds(k['ttft_without_tiers_s'])} "
-        f"recomputing; {k['hit_rate']:.1%} of returning turns hit, {k['prefix_token_hit_rate']:.1%} of prompt tokens",
+        f"prefill (before queueing) {U.format_seconds(k['ttft_with_tiers_s'])} with the tiers vs "
+        f"{U.format_seconds(k['ttft_without_tiers_s'])} recomputing the prefix; {k['hit_rate']:.1%} of returning turns "
+        f"hit, {k['prefix_token_hit_rate']:.1%} of prompt tokens",
     ]
 
 

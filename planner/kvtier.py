@@ -29,6 +29,7 @@ from planner import models as M
 from planner import units as U
 from planner.estimate import Estimate
 from planner.hardware import Hardware
+from planner.layout import Layout
 from planner.memory import kv_share
 from planner.modelspec import CompressedAttention, Model
 from planner.perf import prefill
@@ -214,10 +215,12 @@ def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_pe
 
 
 def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_per_s: float, gpus: int, nodes: int,
-               racks: int) -> KvTiers:
-    """Size every tier for the workload's reuse on a cluster of this size (see module doc)."""
+               racks: int, prefill_layout: Layout | None = None) -> KvTiers:
+    """Size every tier for the workload's reuse on a cluster of this size (see module doc). Prefixes
+    are loaded or recomputed where prefill runs: the prefill pool when disaggregated, otherwise the
+    decode unit itself. Spare HBM (G1) is the decode GPUs' free memory."""
     policy, period = WindowPolicy(w.kv_window_policy), w.kv_checkpoint_tokens
-    layout = decode.layout
+    layout = prefill_layout or decode.layout
     final_ctx = w.final_context
     bytes_session = M.kv_bytes_per_sequence(m, final_ctx)
     disk = disk_format(m, final_ctx, policy, period)

@@ -431,7 +431,7 @@ def _finish(model: Model, hardware: Hardware, workload: Workload, rps: float, be
         if crossing is not None:
             verdicts.append(crossing)
         c = best.cluster
-        kv = plan_tiers(model, hardware, workload, dec, rps, c.gpus, c.nodes, c.racks)
+        kv = plan_tiers(model, hardware, workload, dec, rps, c.gpus, c.nodes, c.racks, prefill_layout=pre_est.layout)
         verdicts += kv.verdicts
     order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
     verdicts.sort(key=lambda v: order[v.severity])

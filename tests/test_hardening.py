@@ -44,7 +44,8 @@ def assert_clean_exit(result, allowed=(0, 1, 2)):
 
 PLANNING = {"size", "kv", "balance", "sweep"}
 COMMANDS = [["size"], ["estimate"], ["kv"], ["models", "show"], ["models", "list"], ["hardware", "show"],
-            ["hardware", "list"], ["train"], ["check"], ["diff"], ["schema"], ["sweep"], ["compare"], ["balance"]]
+            ["hardware", "list"], ["train"], ["check"], ["diff"], ["schema"], ["sweep"], ["compare"], ["balance"],
+            ["validate"]]
 OPTIONS = ["--model", "--hardware", "--workload", "--set", "--format", "--layout", "--batch", "--isl", "--osl",
            "--context", "--tokens", "--gpus", "--days", "--vary", "--export", "--plan", "--output", "--force",
            "--prefix", "--zero", "--recompute", "-m", "-H", "-w", "-f"]
