@@ -56,7 +56,8 @@ def show(
         raise io.InputError("context must be at least 1 token", field="--context")
     if ctx is not None:
         check_context(m.name, m.max_context, ctx, "--context")
-    data = summarize(m, ctx).to_dict()
+    # DESIGN: training FLOPs at --context (default 4096); KV and decode FLOPs at --context (default: max)
+    data = summarize(m, ctx, train_sequence=ctx or 4096).to_dict()
     if fmt == TableJson.json:
         render.json_out(data)
     else:

@@ -151,3 +151,14 @@ def test_bad_context():
 
 def test_zero_context():
     assert_one_line_error(run("models", "show", "deepseek-v3", "--context", "0"), "--context")
+
+
+def test_train_flops_follow_context_default_4096():
+    # DESIGN.md command surface: flops.train_per_token at --context, default 4096.
+    from planner import io
+    from planner import models as M
+    m = io.load_model("llama-3.1-405b")
+    default = json.loads(run("models", "show", "llama-3.1-405b", "--format", "json").stdout)["flops"]
+    at8k = json.loads(run("models", "show", "llama-3.1-405b", "--context", "8192", "--format", "json").stdout)["flops"]
+    assert default["train_sequence"] == 4096 and default["train_per_token"] == M.train_flops_per_token(m, 4096)
+    assert at8k["train_sequence"] == 8192 and at8k["train_per_token"] == M.train_flops_per_token(m, 8192)
