@@ -70,7 +70,7 @@ def test_show_v4_pro_json_at_1m():
     assert d["kv"]["bytes_per_sequence"] == pytest.approx(5.28e9, rel=0.01)  # models.md §1.3, window included; ±1%
     assert d["kv"]["context"] == MILLION
     assert d["flops"]["decode_per_token"] == pytest.approx(decode_flops_per_token(m, MILLION), rel=1e-12)
-    assert d["flops"]["train_per_token"] == pytest.approx(train_flops_per_token(m, 4096), rel=1e-12)
+    assert d["flops"]["train_per_token"] == pytest.approx(train_flops_per_token(m, 1_048_576), rel=1e-12)   # at --context (DESIGN.md)
     assert d["ep"]["flops_per_comm_byte"] == 6144                            # V4 paper §3.1; exact
 
 
