@@ -254,7 +254,8 @@ def plan(d: dict[str, Any]) -> None:
     c = d["cluster"]
     cost = f", ${c['cost_per_hour']:,.0f}/hour" if c.get("cost_per_hour") else ""
     split = f" ({c['prefill_gpus']:,} prefill + {c['decode_gpus']:,} decode)" if c["prefill_gpus"] else ""
-    out.print(f"cluster: {c['gpus']:,} GPUs{split} in {c['nodes']:,} nodes, {c['racks']:,} racks, "
+    pods = f", {c['pods']:,} pod(s)" if c.get("pods") else ""
+    out.print(f"cluster: {c['gpus']:,} GPUs{split} in {c['nodes']:,} nodes, {c['racks']:,} racks{pods}, "
               f"{c['domains']:,} scale-up domains, {c['power_w'] / 1e3:,.1f} kW{cost}")
     out.print(_phases(d["phases"]))
     out.print(f"TTFT {_ranged(d, 'ttft_s')}, TPOT {_ranged(d, 'tpot_s')} "

@@ -19,13 +19,14 @@ class Cluster:
     nodes: int
     racks: int
     domains: int
+    pods: int | None          # racks grouped by the pod-level flash tier (G3.5); None without one
     power_w: float
     cost_per_hour: float | None
 
     def to_dict(self) -> dict:
         return {"gpus": self.gpus, "replicas": self.replicas, "prefill_gpus": self.prefill_gpus,
                 "decode_gpus": self.decode_gpus, "nodes": self.nodes, "racks": self.racks,
-                "domains": self.domains, "power_w": self.power_w, "cost_per_hour": self.cost_per_hour,
+                "domains": self.domains, "pods": self.pods, "power_w": self.power_w, "cost_per_hour": self.cost_per_hour,
                 "cost_per_month": self.cost_per_hour * HOURS_PER_MONTH if self.cost_per_hour else None}
 
 
@@ -48,6 +49,7 @@ def cluster(hw: Hardware, units: list[tuple[int, int]], replicas: int) -> Cluste
     domains = math.ceil(gpus / hw.scale_up.domain_size)
     price = hw.price_per_gpu_hour * gpus if hw.price_per_gpu_hour else None
     prefill = units[0][0] * units[0][1] if len(units) > 1 else 0
+    pods = math.ceil(racks / hw.pod_flash.scope_racks) if hw.pod_flash else None
     return Cluster(gpus=gpus, replicas=replicas, prefill_gpus=prefill, decode_gpus=gpus - prefill,
-                   nodes=nodes, racks=racks, domains=domains, power_w=gpus * power_per_gpu_w(hw),
+                   nodes=nodes, racks=racks, domains=domains, pods=pods, power_w=gpus * power_per_gpu_w(hw),
                    cost_per_hour=price)

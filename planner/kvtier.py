@@ -196,7 +196,7 @@ def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_pe
         p = hw.pod_flash
         read = p.bandwidth_gbps_per_gpu * 1e9
         write = p.write_bandwidth_gbps_per_gpu * 1e9 * gpus if p.write_bandwidth_gbps_per_gpu else None
-        pods = math.ceil(racks / p.scope_racks)
+        pods = math.ceil(racks / p.scope_racks)   # as Cluster.pods
         tiers.append(Tier("G3.5", f"pod flash (ICMS, {p.scope_racks} racks per pod, {pods} pod(s))", True,
                           p.capacity_tb_per_rack * 1e12 * racks, read * gpus, write, read, "per rack", racks,
                           p.assumption))

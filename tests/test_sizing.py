@@ -237,3 +237,13 @@ def test_cluster_units_smaller_than_a_node_take_a_node_each():
 ])
 def test_power_per_gpu_prefers_rack_then_node_then_gpu(hardware, watts):
     assert power_per_gpu_w(io.load_hardware(hardware)) == pytest.approx(watts, rel=1e-12)
+
+
+def test_pods_count_racks_sharing_the_pod_flash_tier():
+    # vr200-nvl72: pod flash scope 8 racks (a labelled assumption in the preset); no tier, no pods.
+    from planner.cluster import cluster
+    vr = io.load_hardware("vr200-nvl72")
+    assert vr.pod_flash is not None and vr.pod_flash.scope_racks == 8
+    c = cluster(vr, [(20, 72)], 20)                 # 20 racks of 72 GPUs
+    assert c.racks == 20 and c.pods == math.ceil(20 / 8) == 3
+    assert cluster(io.load_hardware("h200-sxm"), [(4, 8)], 4).pods is None
