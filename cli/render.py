@@ -149,11 +149,20 @@ def hardware_show(d: dict[str, Any]) -> None:
 
 # ---- estimate ----------------------------------------------------------------------------------
 
+BAR_WIDTH = 24
+
+
+def _bar(share: float) -> str:
+    """A horizontal bar of eighth-blocks, BAR_WIDTH cells for 100%."""
+    eighths = max(0, round(min(share, 1.0) * BAR_WIDTH * 8))
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
 def _budget(per_gpu: dict[str, Any]) -> Table:
     cap = per_gpu["capacity_bytes"]
     rows = [(k, per_gpu[f"{k}_bytes"]) for k in ("weights", "kv", "activation", "reserve", "free")]
-    return _table("HBM per GPU", ["", "bytes", "share"],
-                  ((name, U.format_bytes(v), _pct(v / cap)) for name, v in rows), right=(1, 2))
+    return _table(f"HBM per GPU ({U.format_bytes(cap)})", ["", "bytes", "share", ""],
+                  ((name, U.format_bytes(v), _pct(v / cap), _bar(v / cap)) for name, v in rows), right=(1, 2))
 
 
 def _phases(phases: dict[str, Any]) -> Table:
