@@ -150,6 +150,8 @@ class KvTiers:
     ttft_with_s: float
     tiers: tuple[Tier, ...]
     verdicts: tuple[Verdict, ...]
+    prefill_resident_s: float = 0.0   # prefill with the whole prefix already in HBM (what the search assumes)
+    expected_load_s: float = 0.0      # tier reads per request, averaged over hits (the prefill storage term)
 
     @property
     def hit_rate(self) -> float:
@@ -167,6 +169,7 @@ class KvTiers:
                 "reusable_token_share": self.reusable_token_share, "hit_rate": self.hit_rate,
                 "prefix_token_hit_rate": self.hit_rate * self.reusable_token_share,
                 "ttft_without_tiers_s": self.ttft_without_s, "ttft_with_tiers_s": self.ttft_with_s,
+                "prefill_resident_s": self.prefill_resident_s, "expected_load_s": self.expected_load_s,
                 "kv_tiers": [t.to_dict() for t in self.tiers],
                 "verdicts": [v.to_dict() for v in self.verdicts]}
 
@@ -285,6 +288,7 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_p
                    prefix_bytes_per_gpu=prefix_per_gpu, turn_end_rate=turn_end_rate, retention_s=retention,
                    recompute_s=recompute_s, break_even_bytes_per_s_per_gpu=break_even,
                    reusable_token_share=reusable, ttft_without_s=full_prefill, ttft_with_s=ttft_with,
+                   prefill_resident_s=new_prefill, expected_load_s=load_avg,
                    tiers=tuple(out), verdicts=verdicts)
 
 

@@ -14,7 +14,7 @@ utilisation so that M/D/1 queueing keeps TTFT bounded.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from planner import models as M
 from planner.cluster import Cluster, cluster
@@ -318,6 +318,31 @@ def _domain_rows(m: Model, hw: Hardware, w: Workload, rps: float, own: Option) -
     return tuple(rows)
 
 
+def _with_tier_loads(best: Option, estimates: tuple[Estimate, ...], kv: KvTiers) -> tuple[Option, tuple[Estimate, ...]]:
+    """Fold the KV tiers into the plan. The search times prefill with each reused prefix resident in
+    HBM; a real turn loads it from its tier (or recomputes it on a miss). The prefill phase gains the
+    expected load time as its storage term, and TTFT the extra time, scaled like the prefill itself
+    (by the M/D/1 queueing factor of a disaggregated prefill pool)."""
+    extra = max(0.0, kv.ttft_with_s - kv.prefill_resident_s)
+    if extra == 0.0 and kv.expected_load_s == 0.0:
+        return best, estimates
+    queueing = 1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION)) if best.disaggregated else 1.0
+    pre = estimates[0]
+    phase = replace(pre.prefill, storage_s=kv.expected_load_s, time_s=pre.prefill.time_s + extra)
+    first = replace(pre, prefill=phase, ttft_s=pre.ttft_s + extra)
+    return replace(best, ttft_s=best.ttft_s + extra * queueing), (first,) + estimates[1:]
+
+
+def _tier_ttft_verdict(best: Option, w: Workload) -> Verdict | None:
+    if w.slo.ttft_s is None or best.ttft_s <= w.slo.ttft_s:
+        return None
+    return Verdict("prefill", "storage", Severity.warning,
+                   f"with prefix reloads from the KV tiers (and recompute on misses) TTFT is "
+                   f"{U.format_seconds(best.ttft_s)}, over the {U.format_seconds(w.slo.ttft_s)} target "
+                   f"({best.ttft_s / w.slo.ttft_s:.2f}×); the layout search assumed prefixes resident in HBM",
+                   "more tier bandwidth (drives per node, pod flash), a higher hit rate, or more prefill GPUs")
+
+
 def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
     """(smallest domain that is feasible with EP inside it, the knee): the knee is the first such
     domain that no larger domain improves on by KNEE_GAIN or more GPUs."""
@@ -433,6 +458,10 @@ def _finish(model: Model, hardware: Hardware, workload: Workload, rps: float, be
         c = best.cluster
         kv = plan_tiers(model, hardware, workload, dec, rps, c.gpus, c.nodes, c.racks, prefill_layout=pre_est.layout)
         verdicts += kv.verdicts
+        best, estimates = _with_tier_loads(best, estimates, kv)
+        slow = _tier_ttft_verdict(best, workload)
+        if slow is not None:
+            verdicts.append(slow)
     order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
     verdicts.sort(key=lambda v: order[v.severity])
     return Sizing(model=model, hardware=hardware, workload=workload, requests_per_s=rps, best=best,

@@ -247,3 +247,19 @@ def test_pods_count_racks_sharing_the_pod_flash_tier():
     c = cluster(vr, [(20, 72)], 20)                 # 20 racks of 72 GPUs
     assert c.racks == 20 and c.pods == math.ceil(20 / 8) == 3
     assert cluster(io.load_hardware("h200-sxm"), [(4, 8)], 4).pods is None
+
+
+def test_plan_folds_tier_loads_into_prefill_and_ttft():
+    # The search times prefill with the prefix resident in HBM; the plan adds the expected tier load
+    # (prefill storage term) and the extra time of loads and misses, scaled by the prefill pool's
+    # M/D/1 queueing factor when disaggregated.
+    from planner.sizing import PREFILL_UTILIZATION
+    s = sized("deepseek-v4-pro", "gb300-nvl72", "agentic")
+    kv, pre = s.kv, s.estimates[0]
+    assert pre.prefill.storage_s == pytest.approx(kv.expected_load_s) and kv.expected_load_s > 0
+    extra = kv.ttft_with_s - kv.prefill_resident_s
+    assert extra > 0
+    queueing = 1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION)) if s.best.disaggregated else 1.0
+    resident = s.best.ttft_s - extra * queueing               # what the search itself found
+    assert resident > 0 and s.best.ttft_s == pytest.approx(resident + extra * queueing)
+    assert pre.prefill.time_s == pytest.approx(kv.prefill_resident_s + extra, rel=0.05)
