@@ -166,12 +166,13 @@ def _budget(per_gpu: dict[str, Any]) -> Table:
 
 
 def _phases(phases: dict[str, Any]) -> Table:
-    cols = ["phase", "compute", "HBM", "scale-up", "scale-out", "storage", "time", "bound by"]
+    cols = ["phase", "compute", "HBM", "up", "out", "storage", "time", "bound by"]
     rows = []
     for name, p in phases.items():
         rows.append((name, *(U.format_seconds(p[k]) for k in ("compute_s", "hbm_s", "scale_up_s", "scale_out_s",
                                                              "storage_s", "time_s")), p["bottleneck"]))
-    return _table("Phase times (per step; each resource alone)", cols, rows, right=(1, 2, 3, 4, 5, 6))
+    return _table("Phase times per step, each resource alone (up/out: scale-up/scale-out links)", cols, rows,
+                  right=(1, 2, 3, 4, 5, 6))
 
 
 def verdicts(items: list[dict[str, Any]]) -> None:
@@ -222,10 +223,10 @@ def _pools_table(d: dict[str, Any]) -> Table:
     rows = []
     for p in d["pools"]:
         lay = p["layout"]
-        rows.append((p["role"], str(p["units"]), f"tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}",
+        rows.append((p["role"], str(p["units"]), f"{lay['tp']}/{lay['dp']}/{lay['ep']}/{lay['pp']}",
                      f"{lay['batch']:,}", str(lay["gpus"]), str(p["gpus"]), f"{p['requests_per_s_per_unit']:,.2f}"))
-    return _table("Layout", ["pool", "units", "parallelism", "batch/DP rank", "GPUs/unit", "GPUs", "req/s per unit"],
-                  rows, right=(1, 3, 4, 5, 6))
+    return _table("Layout (batch = sequences per attention-DP rank)",
+                  ["pool", "units", "tp/dp/ep/pp", "batch", "GPUs/unit", "GPUs", "req/s/unit"], rows, right=(1, 3, 4, 5, 6))
 
 
 def _domain_lines(d: dict[str, Any]) -> list[str]:
