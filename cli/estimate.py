@@ -36,6 +36,7 @@ def estimate(
     disaggregated: Annotated[bool, typer.Option(help="Prefill and decode in separate pools")] = False,
     overlap: Annotated[bool, typer.Option(help="Dual micro-batch overlap of communication")] = True,
     mtp: Annotated[bool, typer.Option(help="Speculative decoding with the model's MTP layers")] = False,
+    routing: Annotated[str, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) or balanced (EPLB)")] = "power_law",
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
@@ -49,7 +50,7 @@ def estimate(
     m = io.load_model(model, sets)
     hw = io.load_hardware(hardware, sets)
     lay = parse_layout(layout, batch=_count("--batch", batch), disaggregated=disaggregated,
-                       dual_microbatch=overlap, mtp=mtp)
+                       dual_microbatch=overlap, mtp=mtp, routing=routing)
     result = run_estimate(m, hw, lay, isl=_count("--isl", isl), osl=_count("--osl", osl),
                           prefix=parse_count(prefix))
     if fmt == TableJson.json:

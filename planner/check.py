@@ -106,12 +106,12 @@ def _overrides(raw: dict[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
-def _pinned(p: Proposal, model) -> tuple[Layout, int | None]:
+def _pinned(p: Proposal, model, routing: str) -> tuple[Layout, int | None]:
     lay = p.layout
     ep = lay.ep if lay.ep is not None else (lay.tp * lay.dp if model.is_moe else 1)
     try:
         layout = Layout(tp=lay.tp, dp=lay.dp, ep=ep, pp=lay.pp, batch=lay.batch, disaggregated=lay.disaggregated,
-                        dual_microbatch=lay.dual_microbatch, mtp=lay.mtp)
+                        dual_microbatch=lay.dual_microbatch, mtp=lay.mtp, routing=routing)
     except ValueError as exc:
         raise InputError(str(exc).splitlines()[-1].strip(), field="layout") from None
     return layout, lay.gpus
@@ -131,7 +131,7 @@ def check_file(path: str | Path) -> CheckResult:
     hardware = io.load_hardware(_resolve(proposal.hardware, folder), sets)
     workload = io.load_workload(_resolve(proposal.workload, folder), sets)
     if proposal.layout is not None:
-        layout, gpus = _pinned(proposal, model)
+        layout, gpus = _pinned(proposal, model, workload.expert_routing)
         sizing = evaluate_layout(model, hardware, workload, layout, gpus)
     else:
         sizing = size(model, hardware, workload, compare_domains=False)

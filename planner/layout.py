@@ -84,4 +84,6 @@ def parse_layout(text: str, **extra: object) -> Layout:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         message = err["msg"].removeprefix("Value error, ")
+        if where and where not in ("tp", "dp", "ep", "pp"):           # an option given beside --layout
+            raise InputError(message, field=f"--{where.replace('_', '-')}") from None
         raise InputError(f"{where}: {message}" if where else message, field="--layout") from None

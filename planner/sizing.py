@@ -113,7 +113,7 @@ def demand_requests_per_s(w: Workload) -> float:
     return w.concurrent_sessions / (ttft + w.osl * tpot + w.turn_gap_s)
 
 
-def _layouts(m: Model, hw: Hardware) -> list[Layout]:
+def _layouts(m: Model, hw: Hardware, routing: str = "power_law") -> list[Layout]:
     heads = m.attention.num_heads
     out = []
     for tp in TP_CHOICES:
@@ -123,7 +123,7 @@ def _layouts(m: Model, hw: Hardware) -> list[Layout]:
             for pp in PP_CHOICES:
                 if pp > 1 and m.num_layers < 4 * pp:
                     continue
-                lay = Layout(tp=tp, dp=dp, ep=tp * dp if m.is_moe else 1, pp=pp)
+                lay = Layout(tp=tp, dp=dp, ep=tp * dp if m.is_moe else 1, pp=pp, routing=routing)
                 out.append(lay)
                 # Pipeline stages only pay for memory: stop at the first depth that fits.
                 if _fits_weights(m, hw, lay):
@@ -234,7 +234,8 @@ def _search(m: Model, hw: Hardware, w: Workload, rps: float) -> Option | None:
     """Branch and bound over layouts in order of unit size: a unit with more GPUs than the best
     plan so far cannot win, since every pool needs at least one unit. Co-located plans first;
     their best bounds the disaggregated pass."""
-    fitting = sorted((lay for lay in _layouts(m, hw) if _fits_weights(m, hw, lay)), key=lambda lay: lay.gpus)
+    fitting = sorted((lay for lay in _layouts(m, hw, w.expert_routing) if _fits_weights(m, hw, lay)),
+                     key=lambda lay: lay.gpus)
     if not fitting:
         return None
     best: Option | None = None
@@ -268,7 +269,7 @@ def _best(m: Model, hw: Hardware, w: Workload, rps: float) -> Option | None:
 
 def _why_infeasible(m: Model, hw: Hardware, w: Workload) -> list[Verdict]:
     """Name the constraint that fails and by how much, from the most generous layout."""
-    layouts = [lay for lay in _layouts(m, hw) if _fits_weights(m, hw, lay)]
+    layouts = [lay for lay in _layouts(m, hw, w.expert_routing) if _fits_weights(m, hw, lay)]
     if not layouts:
         biggest = max(_layouts(m, hw), key=lambda lay: lay.gpus)
         need = weights_per_gpu(m, biggest)
@@ -382,7 +383,8 @@ def evaluate_layout(model: Model, hardware: Hardware, workload: Workload, layout
     t_p = prefill(model, hardware, layout, workload.isl, workload.prefix).time_s
     prefill_pool = None
     if not colocated:
-        fitting = sorted((lay for lay in _layouts(model, hardware) if _fits_weights(model, hardware, lay)),
+        fitting = sorted((lay for lay in _layouts(model, hardware, workload.expert_routing)
+                          if _fits_weights(model, hardware, lay)),
                          key=lambda lay: lay.gpus)
         prefill_pool = _best_prefill(model, hardware, workload, rps, fitting)
         if prefill_pool is None:

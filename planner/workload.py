@@ -56,6 +56,9 @@ class Workload(StrictModel):
     kv_window_policy: Literal["full", "checkpoint", "recompute"] = Field(
         "checkpoint", description="window state in persistent KV tiers (DeepSeek-V4 §3.5.2)")
     kv_checkpoint_tokens: PositiveCount = Field(4096, description="period p of window-state checkpoints")
+    expert_routing: Literal["power_law", "balanced"] = Field(
+        "power_law", description="MoE expert load: power law (the busiest GPU sets the pace) or balanced "
+                                 "(an expert-parallel load balancer with redundant experts, as DeepSeek's EPLB)")
     assumptions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 

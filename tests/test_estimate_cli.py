@@ -209,3 +209,13 @@ def test_estimate_bad_counts_exit_2(flag, value):
     assert result.exit_code == 2
     assert "Traceback" not in stderr_of(result)
     assert flag in stderr_of(result)
+
+
+def test_routing_option():
+    args = ("estimate", "-m", "deepseek-v3", "-H", "h200-sxm", "--layout", "tp=1,dp=8,ep=8", "--batch", "32",
+            "--isl", "2048", "--osl", "512", "--format", "json")
+    skewed = json.loads(run(*args).stdout)
+    balanced = json.loads(run(*args, "--routing", "balanced").stdout)
+    assert balanced["ttft_s"] < skewed["ttft_s"] and balanced["tpot_s"] <= skewed["tpot_s"]
+    bad = run(*args, "--routing", "skewed")
+    assert bad.exit_code == 2 and "--routing" in stderr_of(bad)

@@ -263,3 +263,11 @@ def test_plan_folds_tier_loads_into_prefill_and_ttft():
     resident = s.best.ttft_s - extra * queueing               # what the search itself found
     assert resident > 0 and s.best.ttft_s == pytest.approx(resident + extra * queueing)
     assert pre.prefill.time_s == pytest.approx(kv.prefill_resident_s + extra, rel=0.05)
+
+
+def test_balanced_routing_never_needs_more_gpus():
+    # An expert-parallel load balancer removes the busiest-GPU penalty of power-law routing.
+    skewed = sized("deepseek-v3", "h200-sxm", "chat")
+    balanced = sized("deepseek-v3", "h200-sxm", "chat", "workload.expert_routing=balanced")
+    assert gpus(balanced) <= gpus(skewed)
+    assert balanced.estimates[-1].layout.routing == "balanced"
