@@ -305,20 +305,27 @@ def plan_markdown(d: dict[str, Any]) -> str:
 
 # ---- KV tiers ------------------------------------------------------------------------------------
 
+TIER_LABELS = {"G1": "G1 HBM", "G2": "G2 host", "G3": "G3 NVMe", "G3.5": "G3.5 pod", "G4": "G4 shared"}
+
+
 def _tiers_table(d: dict[str, Any]) -> Table:
+    """Cluster-wide tier figures; 'still needed' is what faster tiers do not already hold."""
     rows = []
     for t in d["kv_tiers"]:
+        label = TIER_LABELS.get(t["tier"], t["tier"])
         if not t["present"]:
-            rows.append((t["tier"], t["name"], "absent", "", "", "", "", ""))
+            rows.append((label, "absent", "", "", "", "", "", ""))
             continue
-        load = U.format_seconds(t["load_time_s"]) if t["load_time_s"] is not None else ""
-        rows.append((t["tier"], t["name"], f"{t['hit_rate']:.1%}", U.format_bytes(t["capacity_needed_bytes"]),
-                     U.format_bytes(t["capacity_available_bytes"]),
-                     f"{U.format_rate(t['read_bytes_per_s_needed'])} / {U.format_rate(t['read_bytes_per_s_available'])}",
-                     U.format_rate(t["write_bytes_per_s_needed"]), load))
-    return _table("KV-cache tiers (cluster-wide; 'needed' = what is not held by faster tiers)",
-                  ["tier", "what", "hits", "still needed", "available", "read needed / available", "write needed",
-                   "load/hit"], rows, right=(2, 3, 4, 5, 6, 7))
+        load = U.format_seconds(t["load_time_s"], 3) if t["load_time_s"] is not None else ""
+        rows.append((label, f"{t['hit_rate']:.1%}", U.format_bytes(t["capacity_needed_bytes"], 3),
+                     U.format_bytes(t["capacity_available_bytes"], 3), U.format_rate(t["read_bytes_per_s_needed"], 3),
+                     U.format_rate(t["read_bytes_per_s_available"], 3), U.format_rate(t["write_bytes_per_s_needed"], 3),
+                     load))
+    table = _table("KV-cache tiers, cluster-wide (need: what faster tiers do not hold; load: one hit)",
+                   ["tier", "hits", "need", "have", "read need", "read have", "write need", "load"],
+                   rows, right=(1, 2, 3, 4, 5, 6, 7))
+    table.padding = (0, 1)
+    return table
 
 
 def _kv_summary(d: dict[str, Any]) -> list[str]:

@@ -44,6 +44,9 @@ def size(
     Example: planner size --model deepseek-v4-pro --hardware gb300-nvl72 --workload agentic
     """
     sets = io.parse_overrides(overrides or [])
+    for target in (export, roofline):            # refuse before any work, not after it
+        if target is not None and target.exists() and not force:
+            raise io.InputError("file exists", source=str(target), hint="use --force to replace it")
     if plan is not None:
         m, hw, w = load_plan_inputs(plan)
         if sets:

@@ -205,3 +205,11 @@ def test_ten_million_gpus_is_counted_not_overflowed():
     data = json.loads(run("size", "-m", "llama-3.1-8b", "-w", "chat", "--set", "workload.requests_per_s=1e9",
                           "--format", "json").stdout)
     assert data["cluster"]["gpus"] > 1_000_000 and isinstance(data["cluster"]["gpus"], int)
+
+
+def test_existing_outputs_are_refused_before_any_work(tmp_path):
+    # --export and --roofline targets are checked first: one line, exit 2, nothing printed to stdout.
+    existing = tmp_path / "plan.toml"
+    existing.write_text("mine\n")
+    result = run("size", "-m", "llama-3.1-8b", "-w", "chat", "--export", str(existing))
+    assert result.exit_code == 2 and result.stdout == "" and existing.read_text() == "mine\n"
