@@ -70,6 +70,3 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     return wrapper
 
-
-def stdin_is_tty() -> bool:
-    return sys.stdin.isatty()

@@ -106,8 +106,7 @@ class Balance:
         lay = self.layout
         return {
             "model": self.model, "hardware": self.hardware, "workload": self.workload,
-            "layout": None if lay is None else {"tp": lay.tp, "dp": lay.dp, "ep": lay.ep, "pp": lay.pp,
-                                                "batch": lay.batch, "gpus": lay.gpus},
+            "layout": None if lay is None else lay.to_dict(),
             "feasible": self.feasible, "reason": self.reason,
             "hbm": {"bandwidth_bytes_per_s": self.hbm_bandwidth_bytes_per_s,
                     "bandwidth_bytes_per_s_needed": self.hbm_bandwidth_bytes_per_s_needed,

@@ -46,10 +46,6 @@ def _table() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def available_tables() -> list[str]:
-    return sorted(k for k, v in _table().items() if isinstance(v, dict))
-
-
 def _interp_log(xs: list[float], ys: list[float], x: float) -> float:
     """Piecewise-linear in log(x), clamped at the ends."""
     if x <= xs[0]:

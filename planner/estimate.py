@@ -48,8 +48,7 @@ class Estimate:
         lay = self.layout
         return {
             "model": self.model.name, "hardware": self.hardware.name,
-            "layout": {"tp": lay.tp, "dp": lay.dp, "ep": lay.ep, "pp": lay.pp, "batch": lay.batch,
-                       "gpus": lay.gpus, "disaggregated": lay.disaggregated,
+            "layout": {**lay.to_dict(), "disaggregated": lay.disaggregated,
                        "dual_microbatch": lay.dual_microbatch, "mtp": lay.mtp},
             "isl": self.isl, "osl": self.osl, "prefix": self.prefix,
             "per_gpu": {"capacity_bytes": b.capacity_bytes, "weights_bytes": b.weights_bytes,

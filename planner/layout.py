@@ -53,6 +53,10 @@ class Layout(StrictModel):
     def expert_tp(self) -> int:
         return self.gpus_per_stage // self.ep
 
+    def to_dict(self) -> dict:
+        """The keys every output reports for a layout (base JSON contract: tp, dp, ep, pp, batch, gpus)."""
+        return {"tp": self.tp, "dp": self.dp, "ep": self.ep, "pp": self.pp, "batch": self.batch, "gpus": self.gpus}
+
     def label(self) -> str:
         return f"tp={self.tp},dp={self.dp},ep={self.ep},pp={self.pp}"
 

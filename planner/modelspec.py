@@ -228,6 +228,3 @@ class Model(StrictModel):
             return 0
         return sum(1 for i in range(self.num_layers)
                    if i >= self.moe.first_dense_layers and (i + 1) % self.moe.layer_interval == 0)
-
-    def dense_layer_count(self) -> int:
-        return self.num_layers - self.moe_layer_count()

@@ -49,7 +49,7 @@ def build_plan(s: Sizing) -> dict[str, Any]:
         lay = dec.layout
         plan |= {
             "disaggregated": best.disaggregated,
-            "layout": {"tp": lay.tp, "dp": lay.dp, "ep": lay.ep, "pp": lay.pp, "batch": lay.batch, "gpus": lay.gpus},
+            "layout": lay.to_dict(),
             "pools": [p.to_dict() for p in best.pools],
             "per_gpu": {k: v for k, v in dec.to_dict()["per_gpu"].items()},
             "phases": {"prefill": pre.prefill.to_dict(), "decode": dec.decode.to_dict()},

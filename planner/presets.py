@@ -3,6 +3,7 @@ importlib.resources, so an installed wheel finds them too)."""
 
 from __future__ import annotations
 
+import copy
 import difflib
 import tomllib
 from functools import lru_cache
@@ -52,7 +53,6 @@ def raw(kind: Kind, name: str) -> dict[str, Any]:
         close = difflib.get_close_matches(key, index.keys(), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"see `planner {_command(kind)} list`"
         raise InputError(f"unknown {_singular(kind)} '{name}'", hint=hint)
-    import copy
     return copy.deepcopy(_raw(kind, index[key]))
 
 

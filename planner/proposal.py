@@ -27,7 +27,7 @@ layout and a GPU count (checked as given, not re-searched), and asserts targets:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 
@@ -85,5 +85,3 @@ class Proposal(StrictModel):
 
     model_config = {**StrictModel.model_config, "populate_by_name": True}
 
-
-Kind = Literal["proposal", "plan"]

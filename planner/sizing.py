@@ -2,7 +2,8 @@
 
 For every candidate layout (TP x attention-DP x PP; EP = TP x DP for MoE; co-located or
 disaggregated prefill/decode) the largest batch that fits HBM and meets TPOT is found by
-bisection (decode time grows with batch), each unit's request rate follows, and the replica
+interpolation search (decode time grows almost linearly with batch), each unit's request rate
+follows, and the replica
 count covers the demand. Fewest GPUs wins, then lower power, then lower TPOT.
 
 Co-located units spend part of each second on prefill: with per-rank decode rate r tokens/s
@@ -16,7 +17,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from planner import models as M
 from planner.cluster import Cluster, cluster
 from planner.estimate import Estimate, estimate
 from planner.kvtier import KvTiers, plan_tiers
@@ -25,8 +25,7 @@ from planner.layout import Layout
 from planner.memory import hbm_budget, weights_per_gpu, RUNTIME_RESERVE_BYTES, FRAGMENTATION
 from planner.modelspec import Model
 from planner.perf import decode_step, prefill
-from planner.verdicts import Severity, Verdict
-from planner.verdicts import ep_crossing_verdict
+from planner.verdicts import Severity, Verdict, ep_crossing_verdict
 from planner.workload import Workload, check_context
 from planner import units as U
 
@@ -51,10 +50,7 @@ class Pool:
         return self.units * self.layout.gpus
 
     def to_dict(self) -> dict:
-        lay = self.layout
-        return {"role": self.role, "units": self.units, "gpus": self.gpus,
-                "layout": {"tp": lay.tp, "dp": lay.dp, "ep": lay.ep, "pp": lay.pp, "batch": lay.batch,
-                           "gpus": lay.gpus},
+        return {"role": self.role, "units": self.units, "gpus": self.gpus, "layout": self.layout.to_dict(),
                 "requests_per_s_per_unit": self.requests_per_s_per_unit}
 
 
@@ -263,10 +259,6 @@ def _search(m: Model, hw: Hardware, w: Workload, rps: float) -> Option | None:
     return best
 
 
-def _best(m: Model, hw: Hardware, w: Workload, rps: float) -> Option | None:
-    return _search(m, hw, w, rps)
-
-
 def _why_infeasible(m: Model, hw: Hardware, w: Workload) -> list[Verdict]:
     """Name the constraint that fails and by how much, from the most generous layout."""
     layouts = [lay for lay in _layouts(m, hw, w.expert_routing) if _fits_weights(m, hw, lay)]
@@ -310,7 +302,7 @@ def _domain_rows(m: Model, hw: Hardware, w: Workload, rps: float, own: Option) -
             opt: Option | None = own
         else:
             variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
-            opt = _best(m, variant, w, rps)
+            opt = _search(m, variant, w, rps)
         if opt is None:
             rows.append(DomainRow(size, None, False, None))
             continue
@@ -360,7 +352,7 @@ def size(model: Model, hardware: Hardware, workload: Workload, compare_domains: 
     """The cheapest feasible plan for the workload, its verdicts and the domain comparison."""
     check_context(model.name, model.max_context, workload.final_context)
     rps = demand_requests_per_s(workload)
-    best = _best(model, hardware, workload, rps)
+    best = _search(model, hardware, workload, rps)
     if best is None:
         return _finish(model, hardware, workload, rps, None, list(_why_infeasible(model, hardware, workload)))
     rows: tuple[DomainRow, ...] = ()

@@ -20,6 +20,8 @@ InputErrors before anything runs.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 import functools
 import math
 import os
@@ -286,9 +288,8 @@ class Evaluator:
             updates = {self.plan.keys[i][len("layout."):]: values[i] for i in slots}
             try:
                 hit = Layout.model_validate({**base.model_dump(), **updates})
-            except Exception as exc:   # pydantic ValidationError: keep its first message
-                errors = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()
-                err = errors[0]
+            except ValidationError as exc:   # keep its first message
+                err = exc.errors()[0]
                 loc = ".".join(str(p) for p in err["loc"])
                 raise _PointError(f"layout{'.' + loc if loc else ''}: {err['msg']}") from None
             self._layouts[key] = hit

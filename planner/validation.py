@@ -192,10 +192,6 @@ def validate_all(name: str = "aiconfigurator") -> ValidationReport:
 BAND_QUANTILES = (0.1, 0.9)   # the central 80% of signed errors
 
 
-def kind_of(model_name: str, is_moe: bool) -> str:
-    return "moe" if is_moe else "dense"
-
-
 def error_bands(report: ValidationReport) -> dict[str, dict[str, tuple[float, float]]]:
     """Signed-error quantiles per model kind and metric: {kind: {metric: (q10, q90)}}."""
     out: dict[str, dict[str, tuple[float, float]]] = {}
