@@ -8,11 +8,10 @@ import typer
 
 from cli import render
 from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, FormatOpt, HardwareOpt, ModelOpt, SetOpt,
-                        TableJson, WorkloadOpt, handle_errors)
-from cli.sweep import _batch
+                        TableJson, WorkloadOpt, count_option, handle_errors)
 from planner import io
 from planner.balance import balance as run_balance, default_batch
-from planner.layout import parse_layout
+from planner.layout import parse_layout, validate_layout
 
 
 @handle_errors
@@ -38,8 +37,9 @@ def balance(
     m, hw, w = io.load_inputs(model, hardware, workload, sets)
     lay = None
     if layout is not None:
-        lay = parse_layout(layout)
-        lay = lay.model_copy(update={"batch": _batch(batch) or default_batch(m, hw, w, lay)})
+        lay = validate_layout(m, hw, parse_layout(layout, routing=w.expert_routing))
+        given = count_option("--batch", batch) if batch is not None else None
+        lay = lay.model_copy(update={"batch": given or default_batch(m, hw, w, lay)})
     elif batch is not None:
         raise io.InputError("--batch needs --layout", hint='e.g. --layout "tp=1,dp=8,ep=8" --batch 64')
     result = run_balance(m, hw, w, lay)

@@ -12,8 +12,7 @@ from cli import render
 from cli.common import handle_errors
 from planner import report
 from planner.check import check_file
-from planner.io import to_json
-from planner.plan import write_atomic
+from planner.io import to_json, write_atomic
 
 
 class CheckFormat(StrEnum):
@@ -54,5 +53,5 @@ def check(
     elif text is not None:
         render.text_out(text)
     if fmt == CheckFormat.table and output is None:
-        render.check_results([r.to_dict() for r in results])
+        render.check_results(results)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)

@@ -10,16 +10,42 @@ from typing import Annotated, Any, Callable
 
 import typer
 
-from planner.errors import InputError
+from pathlib import Path
 
-DEFAULT_MODEL = "deepseek-v4-pro"
-DEFAULT_HARDWARE = "gb300-nvl72"
-DEFAULT_WORKLOAD = "agentic"
+from planner.api import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD  # noqa: F401  (the commands' defaults)
+from planner.errors import InputError
+from planner.units import parse_count
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model TOML, or HF config.json (or its folder)")]
 HardwareOpt = Annotated[str, typer.Option("--hardware", "-H", help="Preset name or hardware TOML")]
 WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset name or workload TOML")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override any input field: KEY=VALUE (repeatable)")]
+
+
+LayoutOpt = Annotated[str | None, typer.Option(help='Pin this layout instead of searching, e.g. "tp=1,dp=8,ep=8,pp=1"')]
+BatchOpt = Annotated[str | None, typer.Option(help="Sequences per attention-DP rank (per micro-batch) with --layout")]
+ServingOpt = Annotated[str | None, typer.Option(help="colocated (prefill on the decode GPUs, the default) or "
+                                                "disaggregated (a separate prefill pool)")]
+PrefillLayoutOpt = Annotated[str | None, typer.Option("--prefill-layout", help="Disaggregated: the prefill pool's "
+                                                      'layout, e.g. "tp=8" (default: the decode layout\'s)')]
+
+
+def count_option(name: str, text: str, minimum: int = 1) -> int:
+    """A count given on the command line ('64', '4k'), at least `minimum`; else an InputError."""
+    try:
+        value = parse_count(text)
+    except ValueError as exc:
+        raise InputError(str(exc), field=name) from None
+    if value < minimum:
+        raise InputError(f"must be at least {minimum}", field=name)
+    return value
+
+
+def refuse_existing(force: bool, *targets: Path | None) -> None:
+    """Refuse output files that exist (without --force) before any work is done."""
+    for target in targets:
+        if target is not None and target.exists() and not force:
+            raise InputError("file exists", source=str(target), hint="use --force to replace it")
 
 
 class TableJson(StrEnum):

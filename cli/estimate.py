@@ -1,4 +1,4 @@
-"""`planner estimate`: times, memory and verdicts for one fixed layout."""
+"""`planner estimate`: one replica of a fixed layout, through the same engine as `size`."""
 
 from __future__ import annotations
 
@@ -7,21 +7,9 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import FormatOpt, HardwareOpt, ModelOpt, SetOpt, TableJson, handle_errors
-from planner import io
-from planner.estimate import estimate as run_estimate
-from planner.layout import parse_layout
-from planner.units import parse_count
-
-
-def _count(name: str, text: str) -> int:
-    try:
-        value = parse_count(text)
-    except ValueError as exc:
-        raise io.InputError(str(exc), field=name) from None
-    if value < 1:
-        raise io.InputError("must be at least 1", field=name)
-    return value
+from cli.common import (FormatOpt, HardwareOpt, ModelOpt, PrefillLayoutOpt, ServingOpt, SetOpt, TableJson,
+                        count_option, handle_errors)
+from planner import api, io
 
 
 @handle_errors
@@ -29,32 +17,48 @@ def estimate(
     model: ModelOpt,
     hardware: HardwareOpt,
     layout: Annotated[str, typer.Option(help='Parallel layout, e.g. "tp=1,dp=8,ep=8,pp=1"')],
-    batch: Annotated[str, typer.Option(help="Sequences decoding concurrently per attention-DP rank")],
-    isl: Annotated[str, typer.Option(help="Prompt (new) tokens per request, e.g. 4096 or 4k")],
-    osl: Annotated[str, typer.Option(help="Output tokens per request")],
-    prefix: Annotated[str, typer.Option(help="Reused, already cached prefix tokens per request")] = "0",
-    disaggregated: Annotated[bool, typer.Option(help="Prefill and decode in separate pools")] = False,
+    batch: Annotated[str, typer.Option(help="Sequences decoding concurrently per attention-DP rank (per micro-batch)")],
+    isl: Annotated[str | None, typer.Option(help="Prompt (new) tokens per request, e.g. 4096 or 4k")] = None,
+    osl: Annotated[str | None, typer.Option(help="Output tokens per request")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Reused prefix tokens per request (resident in HBM unless a "
+                                               "--workload routes it through the KV tiers)")] = None,
+    workload: Annotated[str | None, typer.Option("--workload", "-w", help="Take the request shape, targets and KV "
+                                                 "tiers from this workload (preset or TOML)")] = None,
+    serving: ServingOpt = None,
+    prefill_layout: PrefillLayoutOpt = None,
+    disaggregated: Annotated[bool, typer.Option(help="Same as --serving disaggregated")] = False,
     overlap: Annotated[bool, typer.Option(help="Dual micro-batch overlap of communication")] = True,
     mtp: Annotated[bool, typer.Option(help="Speculative decoding with the model's MTP layers")] = False,
-    routing: Annotated[str, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) or balanced (EPLB)")] = "power_law",
+    routing: Annotated[str | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) or balanced (EPLB)")] = None,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
-    """Prefill and decode times, HBM budget and bottlenecks for one fixed layout.
+    """Prefill and decode times, HBM budget, TTFT/TPOT and bottlenecks for one fixed layout.
 
-    Exit 1 when the layout is infeasible (weights or KV do not fit).
+    One replica of the layout at its capacity, evaluated exactly as `size` and `check` evaluate a
+    pinned layout: TTFT includes waiting for a prefill slot, TPOT the decode steps that carry
+    co-located prefills (the bare decode step is shown beside it). Exit 1 when the layout is
+    infeasible (weights or KV do not fit, or a workload target is missed); exit 2 when the layout
+    is impossible on this model or machine.
 
     Example: planner estimate --model llama-3.1-70b --hardware h200-sxm --layout tp=8 --batch 1 --isl 2048 --osl 256
     """
     sets = io.parse_overrides(overrides or [])
-    m = io.load_model(model, sets)
-    hw = io.load_hardware(hardware, sets)
-    lay = parse_layout(layout, batch=_count("--batch", batch), disaggregated=disaggregated,
-                       dual_microbatch=overlap, mtp=mtp, routing=routing)
-    result = run_estimate(m, hw, lay, isl=_count("--isl", isl), osl=_count("--osl", osl),
-                          prefix=parse_count(prefix))
+    if disaggregated:
+        if serving not in (None, "disaggregated"):
+            raise io.InputError("--disaggregated contradicts --serving colocated")
+        serving = "disaggregated"
+    if routing is not None:
+        sets["workload.expert_routing"] = routing
+    options = {"dual_microbatch": overlap, "mtp": mtp}
+    from planner.layout import parse_layout
+    lay = parse_layout(layout, batch=count_option("--batch", batch), serving=serving, **options)
+    result = api.estimate(model, hardware, lay, isl=count_option("--isl", isl) if isl is not None else None,
+                          osl=count_option("--osl", osl) if osl is not None else None,
+                          prefix=count_option("--prefix", prefix, minimum=0) if prefix is not None else None,
+                          workload=workload, prefill_layout=prefill_layout, sets=sets)
     if fmt == TableJson.json:
-        render.json_out(result.to_dict())
+        render.json_out(result.to_json_dict())
     else:
-        render.estimate(result.to_dict())
+        render.plan(result, heading="one replica of the layout at its capacity (what `estimate` evaluates)")
     raise typer.Exit(0 if result.feasible else 1)

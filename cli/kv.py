@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from typing import TYPE_CHECKING
+
 from cli import render
 from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, FormatOpt, HardwareOpt, ModelOpt, SetOpt,
                         TableJson, WorkloadOpt, handle_errors)
-from planner import io
-from planner.kvtier import kv_report
+from planner import api, io
+
+if TYPE_CHECKING:
+    from planner.plan import Plan
 
 
 @handle_errors
@@ -28,9 +32,20 @@ def kv(
     Example: planner kv --model deepseek-v4-pro --hardware vr200-nvl72 --workload agentic --set workload.context=1Mi
     """
     sets = io.parse_overrides(overrides or [])
-    report = kv_report(*io.load_inputs(model, hardware, workload, sets))
+    result = api.size(model, hardware, workload, sets=sets, compare_domains=False)
     if fmt == TableJson.json:
-        render.json_out(report)
+        render.json_out(kv_json(result))
     else:
-        render.kv(report)
-    raise typer.Exit(0 if report.get("feasible", True) else 1)
+        render.kv(result)
+    raise typer.Exit(0 if result.feasible else 1)
+
+
+def kv_json(p: "Plan") -> dict:
+    """The KV part of the plan `size` makes: its tier entries, the reuse figures, the cluster."""
+    head = {"model": p.model, "hardware": p.hardware, "workload": p.workload, "feasible": p.feasible,
+            "verdicts": [v.model_dump(mode="json") for v in p.verdicts]}
+    if p.kv is None or p.cluster is None:
+        return head | {"kv_tiers": []}
+    c = p.cluster
+    return head | {"cluster": {"gpus": c.gpus, "nodes": c.nodes, "racks": c.racks}, "requests_per_s": p.requests_per_s,
+                   **p.kv.model_dump(mode="json"), "kv_tiers": [t.model_dump(mode="json") for t in p.kv_tiers]}

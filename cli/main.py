@@ -45,13 +45,16 @@ def run() -> None:
     """Entry point: usage errors become one line on stderr with exit 2, like every other user error."""
     import sys
 
-    from typer._click import exceptions as click_exceptions   # the Click that Typer vendors
+    try:                                                     # newer Typer vendors Click; older ones depend on it
+        from typer._click import exceptions as click_exceptions  # type: ignore[import-not-found]
+    except ImportError:
+        from click import exceptions as click_exceptions
 
     command = typer.main.get_command(app)
     try:
         result = command.main(standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError:
-        sys.exit(2)                                              # the help text was printed
+    except getattr(click_exceptions, "NoArgsIsHelpError", ()):  # Click ≥ 8.2: the help text was printed
+        sys.exit(2)
     except click_exceptions.UsageError as exc:
         from cli import render
         where = exc.ctx.command_path if exc.ctx is not None else "planner"

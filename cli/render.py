@@ -1,32 +1,47 @@
 """All terminal output lives here: one console for stdout, one for stderr.
 
-Rich tables in a terminal, plain text when not a TTY (rich detects it), JSON for machines.
+Rich tables in a terminal, plain text when not a TTY (rich detects it), JSON for machines. Both
+consoles have markup off: user text (model, workload and file names, messages) is never
+interpreted, and styles are applied with Text objects, never with "[bold]" strings.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich import box
 
 from planner import units as U
 from planner.io import to_json
 
+if TYPE_CHECKING:
+    from planner.check import CheckResult
+    from planner.plan import Plan, VerdictOut
+
 _width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-out = Console(width=_width, highlight=False, soft_wrap=False)
-err = Console(stderr=True, width=_width, highlight=False)
+out = Console(width=_width, highlight=False, soft_wrap=False, markup=False, emoji=False)
+err = Console(stderr=True, width=_width, highlight=False, markup=False, emoji=False)
 
 
-def error(line: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
+def bold(text: str) -> tuple[str, str]:
+    return (text, "bold")
 
 
-def note(line: str) -> None:
-    err.print(line, markup=False, highlight=False, soft_wrap=True)
+def line(*parts: str | tuple[str, str]) -> None:
+    """One line on stdout from plain strings and (text, style) pairs; nothing is parsed."""
+    out.print(Text.assemble(*parts), soft_wrap=True)
+
+
+def error(message: str) -> None:
+    err.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+
+
+def note(message: str) -> None:
+    err.print(Text(message), soft_wrap=True)
 
 
 def json_out(data: Any) -> None:
@@ -59,7 +74,7 @@ def model_list(rows: list[dict[str, Any]]) -> None:
 
 def model_show(d: dict[str, Any]) -> None:
     p, w, kv, fl, ep = d["params"], d["weights"], d["kv"], d["flops"], d["ep"]
-    out.print(f"[bold]{d['model']}[/]  {d['description']}")
+    line(bold(d["model"]), "  ", d["description"])
     layers = ", ".join(f"{n} {k}" for k, n in d["layers"].items() if n)
     out.print(f"attention: {d['attention']} ({layers})")
     prec = d["precision"]
@@ -118,7 +133,7 @@ def _label(key: str) -> str:
 
 def hardware_show(d: dict[str, Any]) -> None:
     h = d["hbm"]
-    out.print(f"[bold]{d['name']}[/] ({d['status']})  {d['description']}")
+    line(bold(d["name"]), f" ({d['status']})  ", d["description"])
     pins = f", {h['stacks']} stacks at {h['pin_speed_gbps']:.2f} Gb/s per pin" if h["pin_speed_gbps"] else ""
     out.print(f"HBM: {U.format_bytes(h['capacity_bytes'])} usable ({U.format_gib(h['capacity_bytes'])}), "
               f"{U.format_rate(h['bandwidth_bytes_per_s'])}{pins}")
@@ -126,8 +141,9 @@ def hardware_show(d: dict[str, Any]) -> None:
     out.print(f"scale-up: {su['technology']}, {U.format_rate(su['bandwidth_bytes_per_s'])} per GPU per direction, "
               f"domain {su['domain_size']} GPUs; scale-out: {so['technology']}, "
               f"{U.format_rate(so['bandwidth_bytes_per_s'])} per GPU")
-    out.print(f"GPUs per node {d['gpus_per_node']}, per rack {d['gpus_per_rack']}; power {d['power']['gpu_w']:,.0f} W per GPU"
-              + (f", {d['power']['rack_w'] / 1e3:,.0f} kW per rack" if d["power"]["rack_w"] else ""))
+    pw = d["power"]
+    line(f"GPUs per node {d['gpus_per_node']}, per rack {d['gpus_per_rack']}; power {pw['gpu_w']:,.0f} W per GPU (TDP), "
+         f"{pw['system_w_per_gpu']:,.0f} W per GPU system IT power ({pw['system_basis']})")
     rows = []
     for cls in ("bf16", "fp8", "fp4"):
         rows.append((cls.upper(), _peak(d["peak_flops"][cls]), _bal(d["balance"]["hbm"][cls]),
@@ -147,9 +163,10 @@ def hardware_show(d: dict[str, Any]) -> None:
         out.print(f"note: {n}")
 
 
-# ---- estimate ----------------------------------------------------------------------------------
+# ---- plans (size, estimate, check) ----------------------------------------------------------------
 
 BAR_WIDTH = 24
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "green"}
 
 
 def _bar(share: float) -> str:
@@ -158,148 +175,171 @@ def _bar(share: float) -> str:
     return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
 
 
-def _budget(per_gpu: dict[str, Any]) -> Table:
-    cap = per_gpu["capacity_bytes"]
-    rows = [(k, per_gpu[f"{k}_bytes"]) for k in ("weights", "kv", "activation", "reserve", "free")]
+def _budget(p: "Plan") -> Table:
+    b = p.per_gpu
+    assert b is not None
+    cap = b.capacity_bytes
+    rows = [("weights", b.weights_bytes), ("kv", b.kv_bytes), ("activation", b.activation_bytes),
+            ("reserve", b.reserve_bytes), ("free", b.free_bytes)]
     return _table(f"HBM per GPU ({U.format_bytes(cap)})", ["", "bytes", "share", ""],
                   ((name, U.format_bytes(v), _pct(v / cap), _bar(v / cap)) for name, v in rows), right=(1, 2))
 
 
-def _phases(phases: dict[str, Any]) -> Table:
+def _phases(p: "Plan") -> Table:
+    assert p.phases is not None
     cols = ["phase", "compute", "HBM", "up", "out", "storage", "time", "bound by"]
-    rows = []
-    for name, p in phases.items():
-        rows.append((name, *(U.format_seconds(p[k]) for k in ("compute_s", "hbm_s", "scale_up_s", "scale_out_s",
-                                                             "storage_s", "time_s")), p["bottleneck"]))
+    rows = [(name, *(U.format_seconds(v) for v in (t.compute_s, t.hbm_s, t.scale_up_s, t.scale_out_s, t.storage_s,
+                                                   t.time_s)), t.bottleneck)
+            for name, t in (("prefill", p.phases.prefill), ("decode", p.phases.decode))]
     return _table("Phase times per step, each resource alone (up/out: scale-up/scale-out links)", cols, rows,
                   right=(1, 2, 3, 4, 5, 6))
 
 
-def verdicts(items: list[dict[str, Any]]) -> None:
-    style = {"error": "bold red", "warning": "yellow", "info": "green"}
-    out.print("[bold]Verdicts[/]")
+def verdicts(items: "list[VerdictOut]") -> None:
+    line(bold("Verdicts"))
     for v in items:
-        out.print(f"  [{style[v['severity']]}]{v['severity']:7s}[/] {v['message']}", soft_wrap=True)
-        if v["lever"]:
-            out.print(f"          → {v['lever']}", soft_wrap=True, markup=False)
+        line("  ", (f"{v.severity:7s}", SEVERITY_STYLE[v.severity]), " ", v.message)
+        if v.lever:
+            line("          → ", v.lever)
 
 
 _RANGE_NOTE = "  (ranges: the central 80% of planner's error against measured-kernel references, docs/validation.md)"
 
 
-def _ranged(d: dict[str, Any], key: str) -> str:
+def _ranged(value: float, low: float | None, high: float | None) -> str:
     """'26.2 ms (24.8–37.7 ms)': the value and its validation range when present."""
-    value = U.format_seconds(d[key])
-    low, high = d.get(f"{key}_low"), d.get(f"{key}_high")
-    if low is None or high is None:
-        return value
-    return f"{value} ({U.format_seconds(low)}–{U.format_seconds(high)})"
+    text = U.format_seconds(value)
+    return text if low is None or high is None else f"{text} ({U.format_seconds(low)}–{U.format_seconds(high)})"
 
-
-def estimate(d: dict[str, Any]) -> None:
-    lay = d["layout"]
-    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/]: tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} "
-              f"pp={lay['pp']}, batch {lay['batch']} per DP rank, {lay['gpus']} GPUs; "
-              f"ISL {d['isl']:,}, OSL {d['osl']:,}, prefix {d['prefix']:,}")
-    out.print(_budget(d["per_gpu"]))
-    out.print(f"largest batch that fits: {d['per_gpu']['max_batch']:,} sequences per DP rank")
-    out.print(_phases(d["phases"]))
-    out.print(f"TTFT {_ranged(d, 'ttft_s')}, TPOT {_ranged(d, 'tpot_s')} "
-              f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
-              f"{d['tokens_per_s_per_gpu']:,.1f} tokens/s per GPU")
-    out.print(_RANGE_NOTE)
-    verdicts(d["verdicts"])
-    if not d["feasible"]:
-        out.print("[bold red]infeasible[/]: see the errors above")
-
-
-# ---- size / plan -------------------------------------------------------------------------------
 
 def text_out(text: str) -> None:
     print(text, end="" if text.endswith("\n") else "\n")
 
 
-def _pools_table(d: dict[str, Any]) -> Table:
-    rows = []
-    for p in d["pools"]:
-        lay = p["layout"]
-        rows.append((p["role"], str(p["units"]), f"{lay['tp']}/{lay['dp']}/{lay['ep']}/{lay['pp']}",
-                     f"{lay['batch']:,}", str(lay["gpus"]), str(p["gpus"]), f"{p['requests_per_s_per_unit']:,.2f}"))
+def _layout_cell(lay: Any) -> str:
+    return f"{lay.tp}/{lay.dp}/{lay.ep}/{lay.pp}"
+
+
+def _pools_table(p: "Plan") -> Table:
+    rows = [(pool.role, str(pool.units), _layout_cell(pool.layout), f"{pool.layout.batch:,}", str(pool.layout.gpus),
+             str(pool.gpus), f"{pool.requests_per_s_per_unit:,.2f}") for pool in p.pools]
     return _table("Layout (batch = sequences per attention-DP rank)",
                   ["pool", "units", "tp/dp/ep/pp", "batch", "GPUs/unit", "GPUs", "req/s/unit"], rows, right=(1, 3, 4, 5, 6))
 
 
-def _domain_lines(d: dict[str, Any]) -> list[str]:
-    dom = d["domain"]
-    lines = [f"scale-up domain: {dom['size']} GPUs on this machine"]
-    if dom["comparison"]:
+def _domain_lines(p: "Plan") -> list[str]:
+    dom = p.domain
+    lines = [f"scale-up domain: {dom.size} GPUs on this machine"]
+    if dom.comparison:
         parts = []
-        for r in dom["comparison"]:
-            gpus = "infeasible" if r["gpus"] is None else f"{r['gpus']:,} GPUs"
-            parts.append(f"{r['domain_size']}: {gpus}" + (" (EP crosses NICs)" if r["ep_crosses_domain"] else ""))
+        for r in dom.comparison:
+            gpus = "infeasible" if r.gpus is None else f"{r.gpus:,} GPUs"
+            parts.append(f"{r.domain_size}: {gpus}" + (" (EP crosses NICs)" if r.ep_crosses_domain else ""))
         lines.append("  same workload by domain size — " + "; ".join(parts))
-        if dom["smallest_working"]:
-            lines.append(f"  smallest domain that keeps EP inside: {dom['smallest_working']}; "
-                         f"larger domains stop paying beyond {dom['knee']}")
+        if dom.smallest_working:
+            lines.append(f"  smallest domain that keeps EP inside: {dom.smallest_working}; "
+                         f"larger domains stop paying beyond {dom.knee}")
     return lines
 
 
-def plan(d: dict[str, Any]) -> None:
-    inputs = d["inputs"]
-    w = inputs["workload"]
-    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/] for [bold]{d['workload']}[/]: "
-              f"{d['requests_per_s']:,.2f} requests/s, ISL {w['isl']:,} + prefix {w['prefix']:,}, OSL {w['osl']:,}")
-    slo = w.get("slo") or {}
-    targets = ", ".join(f"{k.replace('_ms', '').upper()} ≤ {v:g} ms" for k, v in slo.items() if v and k.endswith("_ms"))
-    if targets:
-        out.print(f"targets: {targets}")
-    if "layout" not in d:
-        verdicts(d["verdicts"])
-        out.print("[bold red]infeasible[/]: no layout meets the workload")
+def _cluster_line(p: "Plan") -> str:
+    c = p.cluster
+    assert c is not None
+    cost = f", ${c.cost_per_hour:,.0f}/hour" if c.cost_per_hour else ""
+    split = f" ({c.prefill_gpus:,} prefill + {c.decode_gpus:,} decode)" if c.prefill_gpus else ""
+    spare = f" ({c.gpus_provisioned:,} provisioned)" if c.gpus_provisioned != c.gpus else ""
+    pods = f", {c.pods:,} pod(s)" if c.pods else ""
+    return (f"cluster: {c.gpus:,} GPUs{split} in {c.nodes:,} nodes{spare}, {c.racks:,} racks{pods}, "
+            f"{c.domains:,} scale-up domains, {c.power_w / 1e3:,.1f} kW{cost}")
+
+
+def _latency_lines(p: "Plan") -> list[str]:
+    assert p.ttft_s is not None and p.tpot_s is not None and p.decode_step_s is not None
+    stretch = (f", stretched {1 / (1 - p.prefill_share):.2f}× by co-located prefills" if p.prefill_share else "")
+    mtp = (f", {p.accepted_tokens_per_step:.2f} tokens accepted per step" if p.accepted_tokens_per_step
+           and p.accepted_tokens_per_step > 1 else "")
+    demand = (f"; {p.tokens_per_s_per_gpu_at_demand:,.1f} at the demand" if p.tokens_per_s_per_gpu_at_demand else "")
+    return [f"TTFT {_ranged(p.ttft_s, p.ttft_s_low, p.ttft_s_high)}, TPOT {_ranged(p.tpot_s, p.tpot_s_low, p.tpot_s_high)} "
+            f"({p.tokens_per_s_per_user:,.1f} tokens/s per user; decode step {U.format_seconds(p.decode_step_s)}"
+            f"{stretch}{mtp})",
+            f"{p.tokens_per_s_per_gpu:,.1f} output tokens/s per GPU at capacity{demand}"]
+
+
+def _slo_line(p: "Plan") -> str | None:
+    if not p.slo:
+        return None
+    parts = []
+    for s in p.slo:
+        shown = (lambda x: f"{x:,.1f} tokens/s") if s.unit == "tokens/s" else U.format_seconds
+        actual = "no plan" if s.actual is None else shown(s.actual)
+        parts.append(f"{s.name.replace('_', ' ')} {actual} {'≥' if s.unit == 'tokens/s' else '≤'} {shown(s.target)} "
+                     + ("met" if s.met else "MISSED"))
+    return "targets: " + "; ".join(parts)
+
+
+def plan(p: "Plan", heading: str | None = None) -> None:
+    """The plan as `size` and `estimate` print it."""
+    line(bold(p.model), " on ", bold(p.hardware), " for ", bold(p.workload),
+         f": {p.requests_per_s:,.2f} requests/s, ISL {p.isl:,} + prefix {p.prefix:,}, OSL {p.osl:,}")
+    if heading:
+        line(heading)
+    if p.layout is None or p.cluster is None:
+        slo = _slo_line(p)
+        if slo:
+            line(slo)
+        verdicts(p.verdicts)
+        line(("infeasible", "bold red"), ": no layout meets the workload")
         return
-    out.print(_pools_table(d))
-    out.print(_budget(d["per_gpu"]))
-    for line in _domain_lines(d):
-        out.print(line)
-    c = d["cluster"]
-    cost = f", ${c['cost_per_hour']:,.0f}/hour" if c.get("cost_per_hour") else ""
-    split = f" ({c['prefill_gpus']:,} prefill + {c['decode_gpus']:,} decode)" if c["prefill_gpus"] else ""
-    pods = f", {c['pods']:,} pod(s)" if c.get("pods") else ""
-    out.print(f"cluster: {c['gpus']:,} GPUs{split} in {c['nodes']:,} nodes, {c['racks']:,} racks{pods}, "
-              f"{c['domains']:,} scale-up domains, {c['power_w'] / 1e3:,.1f} kW{cost}")
-    out.print(_phases(d["phases"]))
-    out.print(f"TTFT {_ranged(d, 'ttft_s')}, TPOT {_ranged(d, 'tpot_s')} "
-              f"({d['tokens_per_s_per_user']:,.1f} tokens/s per user), "
-              f"{d['tokens_per_s_per_gpu']:,.1f} output tokens/s per GPU at the demand")
-    out.print(_RANGE_NOTE)
-    if d.get("kv"):
-        for line in _kv_summary(d):
-            out.print(line)
-        out.print(_tiers_table(d))
-    verdicts(d["verdicts"])
+    out.print(_pools_table(p))
+    out.print(_budget(p))
+    assert p.per_gpu is not None
+    line(f"largest batch that fits: {p.per_gpu.max_batch:,} sequences per DP rank")
+    for text in _domain_lines(p):
+        line(text)
+    line(_cluster_line(p))
+    out.print(_phases(p))
+    for text in _latency_lines(p):
+        line(text)
+    slo = _slo_line(p)
+    if slo:
+        line(slo)
+    line(_RANGE_NOTE)
+    for a in p.assumptions:
+        line(f"  assumed: {a}")
+    if p.kv is not None:
+        for text in _kv_summary(p):
+            line(text)
+        out.print(_tiers_table(p))
+    verdicts(p.verdicts)
+    if not p.feasible:
+        first = next((v.message for v in p.verdicts if v.severity == "error"), "see the verdicts")
+        line(("infeasible", "bold red"), f": {first}")
 
 
-def plan_markdown(d: dict[str, Any]) -> str:
+def plan_markdown(p: "Plan") -> str:
     """A PR-comment-sized summary."""
-    lines = [f"### planner: {d['model']} on {d['hardware']} ({d['workload']})", ""]
-    if "layout" not in d:
+    lines = [f"### planner: {p.model} on {p.hardware} ({p.workload})", ""]
+    if p.layout is None or p.cluster is None or p.phases is None:
         lines.append("**Infeasible**")
     else:
-        c = d["cluster"]
+        c = p.cluster
+        assert p.ttft_s is not None and p.tpot_s is not None
         lines += ["| GPUs | nodes | racks | power | TTFT | TPOT |", "|---:|---:|---:|---:|---:|---:|",
-                  f"| {c['gpus']:,} | {c['nodes']:,} | {c['racks']:,} | {c['power_w'] / 1e3:,.1f} kW | "
-                  f"{U.format_seconds(d['ttft_s'])} | {U.format_seconds(d['tpot_s'])} |", "",
+                  f"| {c.gpus:,} | {c.nodes:,} | {c.racks:,} | {c.power_w / 1e3:,.1f} kW | "
+                  f"{U.format_seconds(p.ttft_s)} | {U.format_seconds(p.tpot_s)} |", "",
                   "| pool | units | parallelism | batch/DP rank |", "|---|---:|---|---:|"]
-        for p in d["pools"]:
-            lay = p["layout"]
-            lines.append(f"| {p['role']} | {p['units']} | tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']} | {lay['batch']:,} |")
+        for pool in p.pools:
+            lay = pool.layout
+            lines.append(f"| {pool.role} | {pool.units} | tp={lay.tp} dp={lay.dp} ep={lay.ep} pp={lay.pp} | {lay.batch:,} |")
         lines += ["", "| phase | bound by | time |", "|---|---|---:|"]
-        for name, p in d["phases"].items():
-            lines.append(f"| {name} | {p['bottleneck']} | {U.format_seconds(p['time_s'])} |")
+        for name, t in (("prefill", p.phases.prefill), ("decode", p.phases.decode)):
+            lines.append(f"| {name} | {t.bottleneck} | {U.format_seconds(t.time_s)} |")
+        if not p.feasible:
+            lines += ["", "**Infeasible**: a target is missed (see the verdicts)"]
     lines += ["", "**Verdicts**", ""]
-    for v in d["verdicts"]:
-        lever = f" — {v['lever']}" if v["lever"] else ""
-        lines.append(f"- `{v['severity']}` {v['message']}{lever}")
+    for v in p.verdicts:
+        lever = f" — {v.lever}" if v.lever else ""
+        lines.append(f"- `{v.severity}` {v.message}{lever}")
     return "\n".join(lines) + "\n"
 
 
@@ -308,19 +348,19 @@ def plan_markdown(d: dict[str, Any]) -> str:
 TIER_LABELS = {"G1": "G1 HBM", "G2": "G2 host", "G3": "G3 NVMe", "G3.5": "G3.5 pod", "G4": "G4 shared"}
 
 
-def _tiers_table(d: dict[str, Any]) -> Table:
-    """Cluster-wide tier figures; 'still needed' is what faster tiers do not already hold."""
+def _tiers_table(p: "Plan") -> Table:
+    """Cluster-wide tier figures; 'need' is what faster tiers do not already hold."""
     rows = []
-    for t in d["kv_tiers"]:
-        label = TIER_LABELS.get(t["tier"], t["tier"])
-        if not t["present"]:
+    for t in p.kv_tiers:
+        label = TIER_LABELS.get(t.tier, t.tier)
+        if not t.present:
             rows.append((label, "absent", "", "", "", "", "", ""))
             continue
-        load = U.format_seconds(t["load_time_s"], 3) if t["load_time_s"] is not None else ""
-        rows.append((label, f"{t['hit_rate']:.1%}", U.format_bytes(t["capacity_needed_bytes"], 3),
-                     U.format_bytes(t["capacity_available_bytes"], 3), U.format_rate(t["read_bytes_per_s_needed"], 3),
-                     U.format_rate(t["read_bytes_per_s_available"], 3), U.format_rate(t["write_bytes_per_s_needed"], 3),
-                     load))
+        load = U.format_seconds(t.load_time_s, 3) if t.load_time_s is not None else ""
+        have = U.format_bytes(t.capacity_available_bytes, 3) if t.capacity_available_bytes is not None else "∞"
+        rows.append((label, f"{t.hit_rate:.1%}", U.format_bytes(t.capacity_needed_bytes, 3), have,
+                     U.format_rate(t.read_bytes_per_s_needed, 3), U.format_rate(t.read_bytes_per_s_available, 3),
+                     U.format_rate(t.write_bytes_per_s_needed, 3), load))
     table = _table("KV-cache tiers, cluster-wide (need: what faster tiers do not hold; load: one hit)",
                    ["tier", "hits", "need", "have", "read need", "read have", "write need", "load"],
                    rows, right=(1, 2, 3, 4, 5, 6, 7))
@@ -328,50 +368,51 @@ def _tiers_table(d: dict[str, Any]) -> Table:
     return table
 
 
-def _kv_summary(d: dict[str, Any]) -> list[str]:
-    k = d["kv"] if "kv" in d else d
+def _kv_summary(p: "Plan") -> list[str]:
+    k = p.kv
+    assert k is not None
+    wins = (f"loading wins above {U.format_rate(k.break_even_bytes_per_s_per_gpu)} per GPU"
+            if k.break_even_bytes_per_s_per_gpu is not None else "nothing to reload")
     return [
-        f"KV per session {U.format_bytes(k['bytes_per_session'])} in HBM, {U.format_bytes(k['disk_bytes_per_session'])} "
-        f"on disk ({k['window_policy']} window policy, {U.format_bytes(k['window_state_bytes_on_disk'])} of window state; "
-        f"a hit recomputes {k['recompute_tokens_on_hit']:,} tokens)",
-        f"a returning turn reloads {U.format_bytes(k['prefix_bytes'])} ({U.format_bytes(k['prefix_bytes_per_gpu'])} per GPU) "
-        f"or recomputes it in {U.format_seconds(k['recompute_s'])}: loading wins above "
-        f"{U.format_rate(k['break_even_bytes_per_s_per_gpu'])} per GPU",
-        f"prefill (before queueing) {U.format_seconds(k['ttft_with_tiers_s'])} with the tiers vs "
-        f"{U.format_seconds(k['ttft_without_tiers_s'])} recomputing the prefix; {k['hit_rate']:.1%} of returning turns "
-        f"hit, {k['prefix_token_hit_rate']:.1%} of prompt tokens",
+        f"KV per session {U.format_bytes(k.bytes_per_session)} in HBM, {U.format_bytes(k.disk_bytes_per_session)} "
+        f"on disk ({k.window_policy} window policy, {U.format_bytes(k.window_state_bytes_on_disk)} of window state; "
+        f"a hit recomputes {k.recompute_tokens_on_hit:,} tokens)",
+        f"a returning turn reloads {U.format_bytes(k.prefix_bytes)} ({U.format_bytes(k.prefix_bytes_per_gpu)} per GPU) "
+        f"or recomputes it in {U.format_seconds(k.recompute_s)}: {wins}",
+        f"prefill (before queueing) {U.format_seconds(k.ttft_with_tiers_s)} with the tiers vs "
+        f"{U.format_seconds(k.ttft_without_tiers_s)} recomputing the prefix; {k.hit_rate:.1%} of returning turns "
+        f"hit, {k.prefix_token_hit_rate:.1%} of prompt tokens",
     ]
 
 
-def kv(d: dict[str, Any]) -> None:
-    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/] for [bold]{d['workload']}[/]")
-    if not d["kv_tiers"]:
-        verdicts(d["verdicts"])
+def kv(p: "Plan") -> None:
+    line(bold(p.model), " on ", bold(p.hardware), " for ", bold(p.workload))
+    if p.kv is None or p.cluster is None:
+        verdicts(p.verdicts)
         return
-    c = d["cluster"]
-    out.print(f"cluster from `planner size`: {c['gpus']:,} GPUs, {c['nodes']:,} nodes, {c['racks']:,} racks; "
-              f"{d['requests_per_s']:,.2f} requests/s, states kept {U.format_seconds(d['retention_s'])}")
-    for line in _kv_summary(d):
-        out.print(line)
-    out.print(_tiers_table(d))
-    for t in d["kv_tiers"]:
-        if t["present"] and t.get("assumption"):
-            out.print(f"{t['tier']} assumption: {t['assumption']}", soft_wrap=True, markup=False)
-    verdicts(d["verdicts"])
+    c = p.cluster
+    line(f"cluster from `planner size`: {c.gpus:,} GPUs, {c.nodes:,} nodes, {c.racks:,} racks; "
+         f"{p.requests_per_s:,.2f} requests/s, states kept {U.format_seconds(p.kv.retention_s)}")
+    for text in _kv_summary(p):
+        line(text)
+    out.print(_tiers_table(p))
+    for t in p.kv_tiers:
+        if t.present and t.assumption:
+            line(f"{t.tier} assumption: {t.assumption}")
+    verdicts(p.verdicts)
 
 
 # ---- check ---------------------------------------------------------------------------------------
 
-def check_results(results: list[dict[str, Any]]) -> None:
+def check_results(results: "list[CheckResult]") -> None:
     for r in results:
-        mark = "[green]pass[/]" if r["passed"] else "[bold red]fail[/]"
-        out.print(f"[bold]{escape(r['file'])}[/] ({r['kind']}): {mark}")
-        rows = [(c["name"], c["expected"], c["actual"], "pass" if c["passed"] else "FAIL", str(c["line"]))
-                for c in r["checks"]]
+        mark = ("pass", "green") if r.passed else ("fail", "bold red")
+        line(bold(r.source), f" ({r.kind}): ", mark)
+        rows = [(c.name, c.expected, c.actual, "pass" if c.passed else "FAIL", str(c.line)) for c in r.checks]
         out.print(_table(None, ["check", "expected", "actual", "result", "line"], rows))
-        for c in r["checks"]:
-            if not c["passed"]:
-                out.print(f"  [red]✗[/] {escape(c['message'])}")
+        for c in r.checks:
+            if not c.passed:
+                line("  ", ("✗", "red"), " ", c.message)
 
 
 # ---- diff ----------------------------------------------------------------------------------------
@@ -405,7 +446,7 @@ def _diff_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
 
 
 def diff_table(old: str, new: str, rows: list[dict[str, Any]]) -> None:
-    out.print(f"[bold]{escape(old)}[/] → [bold]{escape(new)}[/]")
+    line(bold(old), " → ", bold(new))
     if not rows:
         out.print("no changes")
         return
@@ -426,7 +467,7 @@ def diff_markdown(old: str, new: str, rows: list[dict[str, Any]]) -> str:
 def train(d: dict[str, Any]) -> None:
     lay, mem, st, c = d["layout"], d["per_gpu"], d["step"], d["cluster"]
     zero = "FSDP" if lay["zero"] == 3 else f"ZeRO-{lay['zero']}"
-    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/]: {U.format_count(d['tokens'])} tokens; "
+    line(bold(d["model"]), " on ", bold(d["hardware"]), f": {U.format_count(d['tokens'])} tokens; "
               f"tp={lay['tp']} cp={lay['cp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}, {zero}, "
               f"{lay['recompute']} recompute, {lay['precision'].upper()} GEMMs; micro-batch {lay['micro_batch']}, "
               f"global batch {lay['global_batch_sequences']:,} × {lay['seq']:,} tokens "
@@ -513,7 +554,7 @@ def _whatif_rows(records: Iterable[dict[str, Any]], lead: list[str]) -> list[lis
 def _reasons(records: Iterable[dict[str, Any]], key: str) -> None:
     for r in records:
         if r["reason"]:
-            out.print(f"{r[key]}: {r['reason']}", markup=False, soft_wrap=True)
+            line(f"{r[key]}: {r['reason']}")
 
 
 _WHATIF_COLS = ["ok", "GPUs", "power", "TTFT", "TPOT", "tok/s/GPU", "bound"]
@@ -580,7 +621,7 @@ def balance(d: dict[str, Any]) -> None:
     lay = d["layout"]
     where = (f"tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}, batch {lay['batch']:,} per DP rank"
              if lay else "no feasible layout")
-    out.print(f"[bold]{d['model']}[/] on [bold]{d['hardware']}[/] for [bold]{d['workload']}[/]: {where}")
+    line(bold(d["model"]), " on ", bold(d["hardware"]), " for ", bold(d["workload"]), f": {where}")
     h, su, nv = d["hbm"], d["scale_up"], d["nvme"]
     rate = lambda x: "" if x is None else U.format_rate(x)   # noqa: E731
     rows = []
@@ -620,7 +661,7 @@ def balance(d: dict[str, Any]) -> None:
                          ["phase", "bound by", "compute", "HBM", "scale-up", "scale-out", "HBM needed", "scale-up needed"],
                          prow, right=(2, 3, 4, 5, 6, 7)))
     if not d["feasible"]:
-        out.print(f"[bold red]infeasible[/]: {escape(d['reason'])}")
+        line(("infeasible", "bold red"), f": {d['reason']}")
 
 
 # ---- validate ------------------------------------------------------------------------------------
@@ -642,6 +683,6 @@ def validation(d: dict[str, Any]) -> None:
                      ["group", "cases", "TPOT median", "TTFT median", "TPOT worst", "TTFT worst", ""], groups,
                      right=(1, 2, 3, 4, 5)))
     o = d["overall"]
-    out.print(f"overall: {o['cases']} cases, median |TPOT error| {o['tpot_median_abs_error']:.1%} (bound "
-              f"{o['tpot_bound']:.0%}), median |TTFT error| {o['ttft_median_abs_error']:.1%} (bound {o['ttft_bound']:.0%}): "
-              + ("[green]pass[/]" if d["passed"] else "[bold red]fail[/]"))
+    line(f"overall: {o['cases']} cases, median |TPOT error| {o['tpot_median_abs_error']:.1%} (bound "
+         f"{o['tpot_bound']:.0%}), median |TTFT error| {o['ttft_median_abs_error']:.1%} (bound {o['ttft_bound']:.0%}): ",
+         ("pass", "green") if d["passed"] else ("fail", "bold red"))

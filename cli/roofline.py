@@ -17,6 +17,7 @@ import typer
 
 from planner.hardware import Hardware
 from planner.hwsummary import CLASSES
+from planner.plan import Plan
 
 INSTALL = "install the plot extra: pip install 'llm-capacity-planner[plot]'"
 SUFFIXES = (".svg", ".png")
@@ -36,22 +37,23 @@ def check_path(value: Path | None) -> Path | None:
     return value
 
 
-def roofline_data(plan: dict[str, Any], hw: Hardware) -> dict[str, Any]:
+def roofline_data(plan: Plan, hw: Hardware) -> dict[str, Any]:
     """Roofs and phase points in base units (FLOPs/byte, FLOP/s), without drawing anything."""
     bw = hw.hbm.bandwidth_bytes_per_s
     roofs = [{"precision": c.value, "peak_flops": hw.peak.flops_per_s(c), "ridge_flops_per_byte": hw.peak.flops_per_s(c) / bw}
              for c in CLASSES if hw.peak.native(c)]
     points = []
-    for name, p in (plan.get("phases") or {}).items():
-        flops, moved, t = p.get("flops_per_gpu"), p.get("hbm_bytes_per_gpu"), p.get("time_s")
+    phases = (("prefill", plan.phases.prefill), ("decode", plan.phases.decode)) if plan.phases else ()
+    for name, p in phases:
+        flops, moved, t = p.flops_per_gpu, p.hbm_bytes_per_gpu, p.time_s
         if flops and moved and t:
             points.append({"phase": name, "flops_per_byte": flops / moved, "flops_per_s": flops / t,
-                           "bottleneck": p.get("bottleneck")})
+                           "bottleneck": p.bottleneck})
     return {"hardware": hw.name, "hbm_bandwidth_bytes_per_s": bw,
             "hbm_bandwidth_achievable_bytes_per_s": bw * hw.efficiency.hbm, "roofs": roofs, "points": points}
 
 
-def write_roofline(path: Path | None, plan: dict[str, Any], hw: Hardware, force: bool = False) -> None:
+def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = False) -> None:
     """Draw and write the picture (SVG or PNG by extension); a no-op when `path` is None."""
     if path is None:
         return
@@ -87,7 +89,7 @@ def write_roofline(path: Path | None, plan: dict[str, Any], hw: Hardware, force:
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOPs per byte of HBM traffic)")
     ax.set_ylabel("attained FLOP/s per GPU")
-    title = f"{plan.get('model', '')} on {hw.name}" + (f" ({plan['workload']})" if plan.get("workload") else "")
+    title = f"{plan.model} on {hw.name} ({plan.workload})"
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc="lower right")

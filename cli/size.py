@@ -9,12 +9,11 @@ from typing import Annotated
 import typer
 
 from cli import render
+from cli.common import (BatchOpt, HardwareOpt, LayoutOpt, ModelOpt, PrefillLayoutOpt, ServingOpt, SetOpt, WorkloadOpt,
+                        count_option, handle_errors, refuse_existing)
 from cli.roofline import check_path, write_roofline
-from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, HardwareOpt, ModelOpt, SetOpt,
-                        WorkloadOpt, handle_errors)
-from planner import io
-from planner.plan import build_plan, load_plan_inputs, plan_toml, write_atomic
-from planner.sizing import size as run_size
+from planner import api, io
+from planner.plan import PlanInputs, build_plan, evaluate_inputs, load_plan_inputs, plan_toml
 
 
 class SizeFormat(StrEnum):
@@ -26,11 +25,18 @@ class SizeFormat(StrEnum):
 
 @handle_errors
 def size(
-    model: ModelOpt = DEFAULT_MODEL,
-    hardware: HardwareOpt = DEFAULT_HARDWARE,
-    workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    model: ModelOpt = api.DEFAULT_MODEL,
+    hardware: HardwareOpt = api.DEFAULT_HARDWARE,
+    workload: WorkloadOpt = api.DEFAULT_WORKLOAD,
     overrides: SetOpt = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan (its resolved inputs)")] = None,
+    layout: LayoutOpt = None,
+    batch: BatchOpt = None,
+    serving: ServingOpt = None,
+    prefill_layout: PrefillLayoutOpt = None,
+    gpus: Annotated[str | None, typer.Option(help="With --layout: pin the cluster to this many GPUs")] = None,
+    replicas: Annotated[int | None, typer.Option(min=1, max=1, help="With --layout: 1 = one replica at its capacity "
+                                                 "(what `estimate` evaluates)")] = None,
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
@@ -38,35 +44,46 @@ def size(
 ) -> None:
     """Size HBM, the scale-up domain, KV tiers and the cluster for a workload.
 
-    The cheapest layout that meets the demand and SLOs, why, and what bounds it. Exit 1 when no
-    layout meets the targets.
+    The cheapest layout that meets the demand and every target, why, and what bounds it; or, with
+    --layout and --batch, that layout checked as given (as a proposal's [layout] is). Exit 1 when
+    a target is missed (TTFT, TPOT, HBM, the demand), exactly as `planner check` would.
 
     Example: planner size --model deepseek-v4-pro --hardware gb300-nvl72 --workload agentic
     """
     sets = io.parse_overrides(overrides or [])
-    for target in (export, roofline):            # refuse before any work, not after it
-        if target is not None and target.exists() and not force:
-            raise io.InputError("file exists", source=str(target), hint="use --force to replace it")
+    refuse_existing(force, export, roofline)            # before any work, not after it
+    pinned = (layout, batch, serving, prefill_layout, gpus, replicas)
+    if layout is None and any(v is not None for v in pinned):
+        raise io.InputError("--batch, --serving, --prefill-layout, --gpus and --replicas pin a layout: give --layout too",
+                            hint='e.g. --layout "tp=4" --batch 140')
     if plan is not None:
-        m, hw, w = load_plan_inputs(plan)
+        if layout is not None:
+            raise io.InputError("give --plan or --layout, not both (a plan records its own layout)")
+        inputs = load_plan_inputs(plan)
         if sets:
-            m, hw, w = io.load_inputs(m.model_dump(mode="json"), hw.model_dump(mode="json"),
-                                      w.model_dump(mode="json"), sets)
+            m, hw, w = api.load(inputs.model, inputs.hardware, inputs.workload, sets)
+            inputs = PlanInputs(model=m, hardware=hw, workload=w, layout=inputs.layout)
+        result = build_plan(evaluate_inputs(inputs))
+    elif layout is not None:
+        if batch is None:
+            raise io.InputError("--layout needs --batch (sequences per attention-DP rank)", field="--batch")
+        result = api.evaluate(model, hardware, workload, layout, batch=count_option("--batch", batch),
+                              serving=serving, prefill_layout=prefill_layout,
+                              gpus=count_option("--gpus", gpus) if gpus is not None else None,
+                              replicas=replicas, sets=sets)
     else:
-        m, hw, w = io.load_inputs(model, hardware, workload, sets)
-    result = run_size(m, hw, w)
-    data = build_plan(result)
+        result = api.size(model, hardware, workload, sets=sets)
     if export is not None:
-        write_atomic(export, plan_toml(data), force)
+        io.write_atomic(export, plan_toml(result), force)
     if fmt == SizeFormat.json:
-        render.json_out(data)
+        render.json_out(result.to_json_dict())
     elif fmt == SizeFormat.toml:
-        render.text_out(plan_toml(data))
+        render.text_out(plan_toml(result))
     elif fmt == SizeFormat.markdown:
-        render.text_out(render.plan_markdown(data))
+        render.text_out(render.plan_markdown(result))
     else:
-        render.plan(data)
+        render.plan(result)
         if export is not None:
             render.note(f"plan written to {export}")
-    write_roofline(roofline, data, hw, force)
+    write_roofline(roofline, result, result.inputs.hardware, force)
     raise typer.Exit(0 if result.feasible else 1)

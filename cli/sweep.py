@@ -10,11 +10,10 @@ import typer
 
 from cli import render
 from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, HardwareOpt, ModelOpt, SetOpt,
-                        WorkloadOpt, handle_errors)
+                        WorkloadOpt, count_option, handle_errors, refuse_existing)
 from planner import io
-from planner.plan import write_atomic
+from planner.io import write_atomic
 from planner.sweep import make_plan, parse_vary, run_plan, SweepResult
-from planner.units import parse_count
 
 
 class SweepFormat(StrEnum):
@@ -45,16 +44,15 @@ def sweep(
 
     Every combination of the --vary values (or, with --zip, the lists side by side) on top of the
     inputs and --set. Each point is sized like `planner size`, or with --fixed-layout and --batch
-    estimated like `planner estimate`. An invalid value or an infeasible point is a row with
+    evaluated exactly like `planner estimate` (one replica of the layout at its capacity). An invalid value or an infeasible point is a row with
     feasible=false and its reason; the sweep never stops at one.
 
     Example: planner sweep --hardware gb200-nvl72 --fixed-layout "tp=1,dp=8,ep=8" --batch 64 --vary hardware.hbm.pin_speed_gbps=8:12:1 --vary workload.isl=2048,8192
     """
     sets = io.parse_overrides(overrides or [])
     plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,
-                     layout=fixed_layout, batch=_batch(batch))
-    if output is not None and output.exists() and not force:
-        raise io.InputError("file exists", source=str(output), hint="use --force to replace it")
+                     layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None)
+    refuse_existing(force, output)
     with render.progress(plan.count) as tick:
         rows = run_plan(plan, jobs, tick)
     result = SweepResult(keys=plan.keys, mode="estimate" if plan.layout is not None else "size", rows=tuple(rows))
@@ -73,14 +71,3 @@ def sweep(
     else:
         render.text_out(text)
 
-
-def _batch(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = parse_count(text)
-    except ValueError as exc:
-        raise io.InputError(str(exc), field="--batch") from None
-    if value < 1:
-        raise io.InputError("must be at least 1", field="--batch")
-    return value

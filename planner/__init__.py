@@ -3,11 +3,12 @@
 The library is pure: typed inputs in, typed results out, no printing. The CLI calls the same
 functions::
 
-    from planner import load_model, load_hardware, load_workload, size
-    plan = size(load_model("deepseek-v4-pro"), load_hardware("gb300-nvl72"), load_workload("agentic"))
-    plan.best.cluster.gpus
+    from planner import size
+    plan = size("deepseek-v4-pro", "gb300-nvl72", "agentic")
+    plan.cluster.gpus, plan.ttft_s, plan.tokens_per_s_per_gpu
 
-Names are imported on first use (PEP 562), so a command loads only the modules it needs.
+Names are imported on first use (PEP 562), so `import planner` (or `import planner.units`) loads
+only this file, and a command loads only the modules it needs.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
-    "Balance": "planner.balance", "balance": "planner.balance",
-    "Estimate": "planner.estimate", "estimate": "planner.estimate",
+    "size": "planner.api", "evaluate": "planner.api", "estimate": "planner.api", "load": "planner.api",
+    "Plan": "planner.plan", "build_plan": "planner.plan", "evaluate_plan_file": "planner.plan",
+    "Deployment": "planner.serving",
     "load_hardware": "planner.io", "load_model": "planner.io", "load_workload": "planner.io",
     "parse_overrides": "planner.io",
-    "Layout": "planner.layout", "parse_layout": "planner.layout",
-    "build_plan": "planner.plan", "evaluate_plan_file": "planner.plan",
-    "Sizing": "planner.sizing", "size": "planner.sizing",
+    "Layout": "planner.layout", "parse_layout": "planner.layout", "validate_layout": "planner.layout",
     "summarize": "planner.summary",
+    "Balance": "planner.balance", "balance": "planner.balance",
     "CompareResult": "planner.sweep", "SweepResult": "planner.sweep", "SweepRow": "planner.sweep",
     "compare": "planner.sweep", "sweep": "planner.sweep",
     "train": "planner.training", "TrainResult": "planner.training",
@@ -33,12 +34,6 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
-
-# These functions share their names with their modules: importing the submodule binds the package
-# attribute to the module, so they are bound eagerly here (sizing needs these modules anyway).
-from planner.balance import Balance, balance  # noqa: E402
-from planner.estimate import Estimate, estimate  # noqa: E402
-from planner.sweep import CompareResult, SweepResult, SweepRow, compare, sweep  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:

@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner import models as M
-from planner.estimate import Estimate, estimate
 from planner.hardware import Hardware
 from planner.layout import Layout
+from planner.memory import hbm_budget
 from planner.modelspec import Model
 from planner.perf import PhaseTimes, prefill
 from planner.precision import gemm_compute_class
-from planner.sizing import DOMAIN_SIZES, MAX_BATCH, Sizing, size
-from planner.verdicts import Severity
+from planner.rules import judge
+from planner.serving import DOMAIN_SIZES, MAX_BATCH, evaluate_layout, size_deployment
+from planner.verdict import Severity
 from planner.workload import Workload
 
 
@@ -160,31 +161,25 @@ def _domain_for(m: Model, layout: Layout) -> int | None:
 
 def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout | None = None) -> Balance:
     """What HBM bandwidth (and pin speed), scale-up bandwidth per GPU, domain size and NVMe
-    bandwidth per GPU would move the bottleneck, for the plan `size` picks (or at `layout`, whose
-    batch is taken as given; batch 0 is not possible, so pass the batch you mean). Units: bytes/s,
-    Gb/s per pin, GPUs. Never raises for an infeasible workload: `feasible` and `reason` say so,
-    and the layout-independent numbers (the EP rule) are still reported."""
+    bandwidth per GPU would move the bottleneck, for the plan `size` picks (or at the pinned
+    `layout`, evaluated as a proposal's [layout] is: its batch as given, pools for the demand).
+    Units: bytes/s, Gb/s per pin, GPUs. Never raises for an infeasible workload: `feasible` and
+    `reason` say so, and the layout-independent numbers (the EP rule) are still reported."""
     m, hw, w = model, hardware, workload
-    s: Sizing = size(m, hw, w, compare_domains=m.is_moe and layout is None)
-    reason = next((v.message for v in s.verdicts if v.severity == Severity.error), "")
-    dec_est: Estimate | None = None
-    pre_est: Estimate | None = None
     if layout is not None:
-        dec_est = pre_est = estimate(m, hw, layout, w.isl, w.osl, w.prefix, w.slo.ttft_s, w.slo.tpot_s)
-        feasible = dec_est.feasible
-        reason = next((v.message for v in dec_est.verdicts if v.severity == Severity.error), "")
-    elif s.best is not None:
-        dec_est, pre_est = s.estimates[-1], s.estimates[0]
-        feasible = s.feasible
+        d = evaluate_layout(m, hw, w, layout)
     else:
-        feasible = False
+        d = size_deployment(m, hw, w, compare_domains=m.is_moe)
+    feasible = d.feasible
+    reason = next((v.message for v in judge(d) if v.severity == Severity.error), "") if not feasible else ""
+    u = d.unit
     # HBM, from decode.
     hbm_bw = hw.hbm.bandwidth_bytes_per_s
     phases: list[PhaseBalance] = []
     hbm_need = pin_need = None
     binding = False
-    if dec_est is not None and pre_est is not None:
-        phases = [phase_balance("prefill", hw, pre_est.prefill), phase_balance("decode", hw, dec_est.decode)]
+    if u is not None:
+        phases = [phase_balance("prefill", hw, u.prefill), phase_balance("decode", hw, u.decode)]
         dec = phases[1]
         hbm_need = dec.hbm_bandwidth_bytes_per_s_needed
         pin_need = hw.hbm.pin_speed_for(hbm_need) if hbm_need is not None else None
@@ -202,27 +197,23 @@ def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout
         su_need = phases[1].scale_up_bandwidth_bytes_per_s_needed if phases else None
         rule = "decode_balance"
     # Domain.
-    if layout is not None:
-        dom_need, knee = _domain_for(m, layout), None
-    elif m.is_moe:
-        dom_need, knee = s.smallest_domain, s.knee_domain
+    if layout is not None or not m.is_moe:
+        dom_need, knee = (_domain_for(m, u.layout) if u is not None else None), None
     else:
-        dom_need = _domain_for(m, dec_est.layout) if dec_est is not None else None
-        knee = None
+        dom_need, knee = d.smallest_domain, d.knee_domain
     # NVMe: break-even and the bandwidth at which a hit meets the TTFT target.
     nvme_bw = (hw.nvme.drives_per_node * hw.nvme.drive_read_gbps * 1e9 / hw.gpus_per_node
                if hw.nvme and hw.nvme.drives_per_node else None)
     break_even = ttft_need = None
-    if s.kv is not None and s.best is not None and w.prefix:
-        break_even = s.kv.break_even_bytes_per_s_per_gpu
+    if d.kv is not None and u is not None and w.prefix:
+        break_even = d.kv.break_even_bytes_per_s_per_gpu
         target = w.slo.ttft_s
         if target is not None:
-            lay = s.estimates[-1].layout
-            room = target - prefill(m, hw, lay, w.isl, w.prefix).time_s
-            ttft_need = s.kv.prefix_bytes_per_gpu / room if room > 0 else None
+            room = target - prefill(m, hw, u.prefill_layout, w.isl, w.prefix).time_s
+            ttft_need = d.kv.prefix_bytes_per_gpu / room if room > 0 else None
     return Balance(
         model=m.name, hardware=hw.name, workload=w.name,
-        layout=dec_est.layout if dec_est is not None else None, feasible=feasible, reason=reason,
+        layout=u.layout if u is not None else None, feasible=feasible, reason=reason,
         hbm_bandwidth_bytes_per_s=hbm_bw, hbm_bandwidth_bytes_per_s_needed=hbm_need,
         hbm_pin_speed_gbps=hw.hbm.pin_speed_gbps if hw.hbm.pins_known else None,
         hbm_pin_speed_gbps_needed=pin_need, hbm_binding=binding,
@@ -231,13 +222,16 @@ def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout
         ep_flops_per_comm_byte=intensity,
         machine_flops_per_scale_up_byte=peak / su_bw if peak is not None else None,
         domain_size=hw.scale_up.domain_size, domain_size_needed=dom_need, knee_domain_size=knee,
-        nvme_bandwidth_bytes_per_s_per_gpu=nvme_bw, nvme_break_even_bytes_per_s_per_gpu=break_even,
+        nvme_bandwidth_bytes_per_s_per_gpu=nvme_bw, nvme_break_even_bytes_per_s_per_gpu=_finite(break_even),
         nvme_ttft_bytes_per_s_per_gpu_needed=ttft_need, ttft_target_s=w.slo.ttft_s, phases=tuple(phases))
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and x != float("inf") else None
 
 
 def default_batch(model: Model, hardware: Hardware, workload: Workload, layout: Layout) -> int:
     """The largest batch per DP rank that fits HBM at the workload's final context (≥ 1)."""
-    from planner.memory import hbm_budget
     b = hbm_budget(model, hardware, layout.model_copy(update={"batch": 1}), workload.final_context,
                    0 if layout.disaggregated else workload.isl)
     return max(1, min(MAX_BATCH, b.max_batch))

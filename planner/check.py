@@ -15,11 +15,9 @@ from typing import Any
 from planner import io
 from planner import units as U
 from planner.errors import InputError
-from planner.layout import Layout
-from planner.plan import build_plan, load_plan_inputs
+from planner.plan import Plan, build_plan, evaluate_inputs, is_plan_file, load_plan_inputs
 from planner.proposal import Assertions, Proposal
-from planner.sizing import Sizing, evaluate_layout, size
-from planner.verdicts import Severity
+from planner.serving import evaluate_layout, size_deployment
 
 
 @dataclass(frozen=True)
@@ -43,24 +41,23 @@ class CheckResult:
     kind: str                # "proposal" or "plan"
     name: str
     checks: tuple[Check, ...]
-    plan: dict
+    plan: Plan
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
+    def summary(self) -> dict:
+        p = self.plan
+        return {"model": p.model, "hardware": p.hardware, "workload": p.workload, "feasible": p.feasible,
+                "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "tokens_per_s_per_gpu": p.tokens_per_s_per_gpu,
+                "cluster": p.cluster.model_dump(mode="json") if p.cluster else None,
+                "layout": p.layout.model_dump(mode="json") if p.layout else None}
+
     def to_dict(self) -> dict:
         return {"file": self.source, "kind": self.kind, "name": self.name, "passed": self.passed,
-                "checks": [c.to_dict() for c in self.checks],
-                "summary": _summary(self.plan), "verdicts": self.plan.get("verdicts", [])}
-
-
-def _summary(plan: dict) -> dict:
-    keys = ("model", "hardware", "workload", "feasible", "ttft_s", "tpot_s", "tokens_per_s_per_gpu")
-    out = {k: plan.get(k) for k in keys}
-    out["cluster"] = plan.get("cluster")
-    out["layout"] = plan.get("layout")
-    return out
+                "checks": [c.to_dict() for c in self.checks], "summary": self.summary(),
+                "verdicts": [v.model_dump(mode="json") for v in self.plan.verdicts]}
 
 
 def find_line(text: str, key: str) -> int:
@@ -106,52 +103,49 @@ def _overrides(raw: dict[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
-def _pinned(p: Proposal, model, routing: str) -> tuple[Layout, int | None]:
-    lay = p.layout
-    ep = lay.ep if lay.ep is not None else (lay.tp * lay.dp if model.is_moe else 1)
-    try:
-        layout = Layout(tp=lay.tp, dp=lay.dp, ep=ep, pp=lay.pp, batch=lay.batch, disaggregated=lay.disaggregated,
-                        dual_microbatch=lay.dual_microbatch, mtp=lay.mtp, routing=routing)
-    except ValueError as exc:
-        raise InputError(str(exc).splitlines()[-1].strip(), field="layout") from None
-    return layout, lay.gpus
-
-
 def check_file(path: str | Path) -> CheckResult:
     path = Path(path)
     data = io.read_toml(path)
     text = path.read_text(encoding="utf-8")
     source = str(path)
-    if "inputs" in data and "tool" in data:
-        return _check_plan(path, data, text)
+    if is_plan_file(data):
+        return _check_plan(path, text)
     proposal = io.validate(Proposal, data, source)
     sets = _overrides(proposal.set, source)
     folder = path.parent
     model = io.load_model(_resolve(proposal.model, folder), sets)
     hardware = io.load_hardware(_resolve(proposal.hardware, folder), sets)
     workload = io.load_workload(_resolve(proposal.workload, folder), sets)
-    if proposal.layout is not None:
-        layout, gpus = _pinned(proposal, model, workload.expert_routing)
-        sizing = evaluate_layout(model, hardware, workload, layout, gpus)
+    pin = proposal.layout
+    if pin is not None:
+        layout, prefill = pin.layouts(model, workload.expert_routing)
+        try:
+            deployment = evaluate_layout(model, hardware, workload, layout, prefill_layout=prefill, gpus=pin.gpus,
+                                         one_replica=pin.replicas == 1)
+        except InputError as exc:
+            if exc.field in ("--layout", "prefill layout"):
+                exc.source, exc.field = source, "layout" if exc.field == "--layout" else "layout.prefill"
+            raise
     else:
-        sizing = size(model, hardware, workload, compare_domains=False)
-    plan = build_plan(sizing)
-    pinned_gpus = proposal.layout.gpus if proposal.layout is not None else None
-    checks = evaluate(sizing, plan, proposal.assertions, text, pinned_gpus=pinned_gpus)
+        deployment = size_deployment(model, hardware, workload, compare_domains=False)
+    plan = build_plan(deployment)
+    checks = evaluate(plan, proposal.assertions, text, pinned_gpus=pin.gpus if pin is not None else None)
     return CheckResult(source=source, kind="proposal", name=proposal.name or path.stem, checks=checks, plan=plan)
 
 
-def _check_plan(path: Path, data: dict, text: str) -> CheckResult:
-    model, hardware, workload = load_plan_inputs(path)
-    sizing = size(model, hardware, workload, compare_domains=False)
-    plan = build_plan(sizing)
-    recorded = (data.get("cluster") or {}).get("gpus")
-    assertions = Assertions(max_gpus=recorded) if recorded else Assertions()
-    checks = evaluate(sizing, plan, assertions, text, plan_file=True)
+def _check_plan(path: Path, text: str) -> CheckResult:
+    """An exported plan is checked against its own targets: it must still fit, meet its workload's
+    SLOs and need no more GPUs than it recorded."""
+    recorded = io.read_toml(path).get("cluster") or {}
+    plan = build_plan(evaluate_inputs(load_plan_inputs(path), compare_domains=False))
+    gpus = recorded.get("gpus")
+    assertions = Assertions(max_gpus=gpus) if isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 0 \
+        else Assertions()
+    checks = evaluate(plan, assertions, text, plan_file=True)
     return CheckResult(source=str(path), kind="plan", name=path.stem, checks=checks, plan=plan)
 
 
-def evaluate(s: Sizing, plan: dict, a: Assertions, text: str, plan_file: bool = False,
+def evaluate(plan: Plan, a: Assertions, text: str, plan_file: bool = False,
              pinned_gpus: int | None = None) -> tuple[Check, ...]:
     """Each assertion against the evaluated plan."""
     checks: list[Check] = []
@@ -159,65 +153,64 @@ def evaluate(s: Sizing, plan: dict, a: Assertions, text: str, plan_file: bool = 
     def add(name: str, passed: bool, expected: str, actual: str, message: str, key: str) -> None:
         checks.append(Check(name, passed, expected, actual, message, key, find_line(text, key)))
 
-    best = s.best
-    errors = [v for v in s.verdicts if v.severity == Severity.error]
+    errors = plan.errors()
+    slo = plan.inputs.workload.slo
     if a.fits:
         fit_errors = [v.message for v in errors if v.resource == "hbm"]
-        ok = best is not None and not fit_errors
+        ok = plan.layout is not None and not fit_errors
         add("fits", ok, "fits", "fits" if ok else "does not fit",
             "weights and KV fit" if ok else "; ".join(fit_errors) or "no layout fits the workload",
             "assert.fits" if not plan_file else "inputs.model")
-    ttft_ms = a.ttft_ms or (s.workload.slo.ttft_ms if s.workload.slo else None)
-    tpot_ms = a.tpot_ms or (s.workload.slo.tpot_ms if s.workload.slo else None)
     slo_key = "inputs.workload.slo" if plan_file else "assert"
-    for name, limit, actual in (("ttft_ms", ttft_ms, best.ttft_s * 1e3 if best else None),
-                                ("tpot_ms", tpot_ms, best.tpot_s * 1e3 if best else None)):
+    for name, limit, actual in (("ttft_ms", a.ttft_ms or slo.ttft_ms, plan.ttft_s),
+                                ("tpot_ms", a.tpot_ms or slo.tpot_ms, plan.tpot_s)):
         if limit is None:
             continue
-        ok = actual is not None and actual <= limit
-        shown = f"{actual:,.2f} ms" if actual is not None else "no plan"
+        actual_ms = actual * 1e3 if actual is not None else None
+        ok = actual_ms is not None and actual_ms <= limit
+        shown = f"{actual_ms:,.2f} ms" if actual_ms is not None else "no plan"
         key = f"{slo_key}.{name}" if (plan_file or getattr(a, name)) else "workload"
         add(name, ok, f"≤ {limit:,.2f} ms", shown,
             f"{name.split('_')[0].upper()} {shown} {'meets' if ok else 'misses'} the {limit:,.2f} ms target"
-            + ("" if ok or actual is None else f" by {actual / limit:.2f}×"), key)
-    cluster = plan.get("cluster") or {}
-    for name, limit, actual, unit in (
-            ("max_gpus", a.max_gpus, cluster.get("gpus"), "GPUs"),
-            ("max_racks", a.max_racks, cluster.get("racks"), "racks"),
-            ("max_power_kw", a.max_power_kw, (cluster.get("power_w") or 0) / 1e3 if cluster else None, "kW"),
-            ("max_cost_per_hour", a.max_cost_per_hour, cluster.get("cost_per_hour"), "$/hour")):
+            + ("" if ok or actual_ms is None else f" by {actual_ms / limit:.2f}×"), key)
+    c = plan.cluster
+    for name, limit, value, unit in (
+            ("max_gpus", a.max_gpus, c.gpus if c else None, "GPUs"),
+            ("max_racks", a.max_racks, c.racks if c else None, "racks"),
+            ("max_power_kw", a.max_power_kw, c.power_w / 1e3 if c else None, "kW"),
+            ("max_cost_per_hour", a.max_cost_per_hour, c.cost_per_hour if c else None, "$/hour")):
         if limit is None:
             continue
-        ok = actual is not None and actual <= limit
-        value = f"{actual:,}" if isinstance(actual, int) else f"{actual:,.1f}" if actual is not None else ""
-        shown = "no plan" if not cluster else ("no price given" if actual is None else f"{value} {unit}")
+        ok = value is not None and value <= limit
+        number = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}" if value is not None else ""
+        shown = "no plan" if c is None else ("no price given" if value is None else f"{number} {unit}")
         add(name, ok, f"≤ {limit:,} {unit}", shown,
             f"{shown} {'within' if ok else 'over'} the budget of {limit:,} {unit}",
             "cluster.gpus" if (plan_file and name == "max_gpus") else f"assert.{name}")
-    per_gpu = plan.get("per_gpu") or {}
+    per_gpu = plan.per_gpu
     if a.min_hbm_headroom is not None:
-        free = per_gpu.get("free_bytes", 0) / per_gpu["capacity_bytes"] if per_gpu else 0.0
-        ok = bool(per_gpu) and free >= a.min_hbm_headroom
+        free = per_gpu.free_bytes / per_gpu.capacity_bytes if per_gpu else 0.0
+        ok = per_gpu is not None and free >= a.min_hbm_headroom
         add("min_hbm_headroom", ok, f"≥ {a.min_hbm_headroom:.0%} free", f"{free:.1%} free",
-            f"{U.format_bytes(per_gpu.get('free_bytes', 0))} of HBM free per GPU ({free:.1%})", "assert.min_hbm_headroom")
-    phases = plan.get("phases") or {}
+            f"{U.format_bytes(per_gpu.free_bytes if per_gpu else 0)} of HBM free per GPU ({free:.1%})",
+            "assert.min_hbm_headroom")
+    phases = {"prefill": plan.phases.prefill, "decode": plan.phases.decode} if plan.phases else {}
     if a.min_resource_headroom is not None:
         for phase, t in phases.items():
-            terms = {k: t[f"{k}_s"] for k in ("compute", "hbm", "scale_up", "scale_out", "storage")}
-            load = max(terms.values()) / t["time_s"] if t["time_s"] else 0.0
+            load = max(t.terms().values()) / t.time_s if t.time_s else 0.0
             slack = 1 - load
             ok = slack >= a.min_resource_headroom
             add(f"min_resource_headroom[{phase}]", ok, f"≥ {a.min_resource_headroom:.0%}", f"{slack:.1%}",
-                f"{phase}: {t['bottleneck']} takes {load:.0%} of the step", "assert.min_resource_headroom")
+                f"{phase}: {t.bottleneck} takes {load:.0%} of the step", "assert.min_resource_headroom")
     for rule in a.forbid_bottleneck:
         phase, _, resource = rule.partition(":")
-        actual = phases.get(phase, {}).get("bottleneck")
-        ok = actual != resource
-        add(f"forbid_bottleneck[{rule}]", ok, f"{phase} not {resource}-bound", f"{phase} {actual}-bound",
-            f"{phase} is bound by {actual}" + ("" if ok else " (forbidden)"), "assert.forbid_bottleneck")
+        actual_bound = phases[phase].bottleneck if phase in phases else None
+        ok = actual_bound != resource
+        add(f"forbid_bottleneck[{rule}]", ok, f"{phase} not {resource}-bound", f"{phase} {actual_bound}-bound",
+            f"{phase} is bound by {actual_bound}" + ("" if ok else " (forbidden)"), "assert.forbid_bottleneck")
     demand = [v for v in errors if v.resource == "gpus"]
     if pinned_gpus is not None:
-        add("demand", not demand, f"{s.requests_per_s:,.2f} requests/s", "covered" if not demand else "not covered",
+        add("demand", not demand, f"{plan.requests_per_s:,.2f} requests/s", "covered" if not demand else "not covered",
             demand[0].message if demand else f"{pinned_gpus:,} GPUs carry the demand", "layout.gpus")
     others = [v for v in errors if v not in demand]
     if a.no_errors:

@@ -144,9 +144,31 @@ class SharedStorage(StrictModel):
 
 
 class Power(StrictModel):
+    """Power, and which published figure the system power comes from.
+
+    Plans report IT power on one basis for every machine: the system at load (GPUs plus their
+    share of CPUs, memory, NICs, switches and fans). `basis` names the figure that gives it: the
+    rack (NVL72-class racks publish one), the node (DGX-class systems), or only the GPU's TDP, in
+    which case a system overhead factor converts it (planner.cluster.DEFAULT_SYSTEM_OVERHEAD when
+    the preset gives none; labelled as an assumption in the output)."""
+
+    basis: Literal["gpu", "node", "rack"] = Field(description="the figure the system power is derived from")
     gpu_w: PositiveFloat = Field(description="TDP/TBP per GPU package, watts")
-    node_w: PositiveFloat | None = Field(None, description="whole node (or tray) at load")
-    rack_w: PositiveFloat | None = Field(None, description="whole rack at load")
+    node_w: PositiveFloat | None = Field(None, description="whole node (or tray) at load, watts")
+    rack_w: PositiveFloat | None = Field(None, description="whole rack at load, watts")
+    system_overhead: PositiveFloat | None = Field(
+        None, ge=1, description="basis gpu: system IT power per GPU / GPU TDP (default: planner's stated assumption)")
+    source: str = Field(description="where the basis figure comes from")
+
+    @model_validator(mode="after")
+    def _basis_given(self) -> "Power":
+        if self.basis == "node" and self.node_w is None:
+            raise ValueError("basis 'node' needs node_w")
+        if self.basis == "rack" and self.rack_w is None:
+            raise ValueError("basis 'rack' needs rack_w")
+        if self.system_overhead is not None and self.basis != "gpu":
+            raise ValueError("system_overhead converts a GPU figure: only with basis 'gpu'")
+        return self
 
 
 class Efficiency(StrictModel):
@@ -187,8 +209,16 @@ class Hardware(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Hardware":
-        if self.gpus_per_rack % self.gpus_per_node:
+        # Packing units onto nodes, domains and racks (planner.cluster) needs each level to nest in
+        # the next: nodes in racks, and the scale-up domain either inside a node, a whole number of
+        # nodes, and a whole number of domains per rack or of racks per domain.
+        node, rack, domain = self.gpus_per_node, self.gpus_per_rack, self.scale_up.domain_size
+        if rack % node:
             raise ValueError("gpus_per_rack must be a multiple of gpus_per_node")
+        if domain % node and node % domain:
+            raise ValueError(f"scale_up.domain_size {domain} must be a multiple or a divisor of gpus_per_node {node}")
+        if rack % domain and domain % rack:
+            raise ValueError(f"scale_up.domain_size {domain} must be a multiple or a divisor of gpus_per_rack {rack}")
         return self
 
     # Balance points: the arithmetic intensity (FLOPs per byte moved) at which the resource and the

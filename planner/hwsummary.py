@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.cluster import system_power_per_gpu_w
 from planner.hardware import Hardware
 from planner.precision import ComputeClass
 
@@ -11,6 +12,7 @@ CLASSES = (ComputeClass.bf16, ComputeClass.fp8, ComputeClass.fp4)
 def hardware_dict(hw: Hardware) -> dict:
     peaks = {c.value: (hw.peak.flops_per_s(c) if hw.peak.native(c) else None) for c in CLASSES}
     balance = {r: {c.value: hw.balance(r, c) for c in CLASSES} for r in ("hbm", "scale_up", "scale_out")}
+    system_w, system_basis = system_power_per_gpu_w(hw)
     tiers = {}
     if hw.host:
         tiers["G2"] = {"capacity_bytes_per_node": hw.host.capacity_gb_per_node * 1e9,
@@ -41,7 +43,9 @@ def hardware_dict(hw: Hardware) -> dict:
                       "bandwidth_bytes_per_s": hw.scale_out.bandwidth_bytes_per_s},
         "balance": balance,
         "gpus_per_node": hw.gpus_per_node, "gpus_per_rack": hw.gpus_per_rack,
-        "power": {"gpu_w": hw.power.gpu_w, "node_w": hw.power.node_w, "rack_w": hw.power.rack_w},
+        "power": {"basis": hw.power.basis, "gpu_w": hw.power.gpu_w, "node_w": hw.power.node_w,
+                  "rack_w": hw.power.rack_w, "system_w_per_gpu": system_w, "system_basis": system_basis,
+                  "source": hw.power.source},
         "efficiency": hw.efficiency.model_dump(mode="json"),
         "tiers": tiers,
         "notes": list(hw.notes), "sources": list(hw.sources),

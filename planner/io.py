@@ -8,6 +8,8 @@ folder; HARDWARE and WORKLOAD are a preset name or a TOML file.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,3 +209,28 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+def write_atomic(path: Path, text: str, force: bool) -> None:
+    """Write via a temporary file in the same folder and rename, so a failure leaves the old
+    file intact; refuse to replace an existing file unless `force`."""
+    if path.exists() and not force:
+        raise InputError("file exists", source=str(path), hint="use --force to replace it")
+    if path.is_dir():
+        raise InputError("is a directory", source=str(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("folder does not exist", source=str(folder))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -27,13 +27,13 @@ from enum import StrEnum
 
 from planner import models as M
 from planner import units as U
-from planner.estimate import Estimate
+from planner.cluster import Cluster
 from planner.hardware import Hardware
-from planner.layout import Layout
 from planner.memory import kv_share
 from planner.modelspec import CompressedAttention, Model
 from planner.perf import prefill
-from planner.verdicts import Severity, Verdict
+from planner.unit import PrefixReuse, TierRead, UnitResult
+from planner.verdict import Severity, Verdict
 from planner.workload import Workload
 
 HOST_MEMORY_FOR_KV = 0.8      # share of host DRAM a KV cache may take (OS, runtime, pinned buffers)
@@ -140,38 +140,27 @@ class KvTiers:
     bytes_per_session: float
     disk: DiskFormat
     prefix_bytes: float               # KV a returning turn reloads (its prefix)
-    prefix_bytes_per_gpu: float
+    prefix_bytes_per_gpu: float       # the part one prefill GPU loads (its TP share of its stage's layers)
     turn_end_rate: float              # states left behind per second
     retention_s: float
-    recompute_s: float                # time to recompute the prefix on its serving unit
+    recompute_s: float                # time to recompute the prefix alone where prefill runs
     break_even_bytes_per_s_per_gpu: float
     reusable_token_share: float       # prefix / (prefix + isl): the most a cache can save
-    ttft_without_s: float
-    ttft_with_s: float
+    prefill_resident_s: float         # a request's prefill with its prefix already in HBM
+    prefill_recompute_s: float        # a request's prefill recomputing its whole prefix
     tiers: tuple[Tier, ...]
     verdicts: tuple[Verdict, ...]
-    prefill_resident_s: float = 0.0   # prefill with the whole prefix already in HBM (what the search assumes)
-    expected_load_s: float = 0.0      # tier reads per request, averaged over hits (the prefill storage term)
 
     @property
     def hit_rate(self) -> float:
         return sum(t.hit_rate for t in self.tiers)
 
-    def to_dict(self) -> dict:
-        return {"bytes_per_session": self.bytes_per_session,
-                "disk_bytes_per_session": self.disk.stored_bytes, "window_policy": self.disk.policy.value,
-                "window_state_bytes_on_disk": self.disk.window_bytes,
-                "recompute_tokens_on_hit": self.disk.recompute_tokens,
-                "prefix_bytes": self.prefix_bytes, "prefix_bytes_per_gpu": self.prefix_bytes_per_gpu,
-                "turn_end_rate_per_s": self.turn_end_rate, "retention_s": self.retention_s,
-                "recompute_s": self.recompute_s,
-                "break_even_bytes_per_s_per_gpu": self.break_even_bytes_per_s_per_gpu,
-                "reusable_token_share": self.reusable_token_share, "hit_rate": self.hit_rate,
-                "prefix_token_hit_rate": self.hit_rate * self.reusable_token_share,
-                "ttft_without_tiers_s": self.ttft_without_s, "ttft_with_tiers_s": self.ttft_with_s,
-                "prefill_resident_s": self.prefill_resident_s, "expected_load_s": self.expected_load_s,
-                "kv_tiers": [t.to_dict() for t in self.tiers],
-                "verdicts": [v.to_dict() for v in self.verdicts]}
+    @property
+    def reuse(self) -> PrefixReuse:
+        """What the serving engine needs: the share of requests each tier serves, at its read rate
+        per GPU (the rest recompute their prefix)."""
+        return PrefixReuse(reads=tuple(TierRead(t.tier, t.hit_rate, t.read_bytes_per_s_per_gpu)
+                                       for t in self.tiers if t.hit_rate > 0), resident=False)
 
 
 def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_per_gpu: float) -> list[Tier]:
@@ -217,19 +206,19 @@ def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_pe
     return tiers
 
 
-def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_per_s: float, gpus: int, nodes: int,
-               racks: int, prefill_layout: Layout | None = None) -> KvTiers:
-    """Size every tier for the workload's reuse on a cluster of this size (see module doc). Prefixes
-    are loaded or recomputed where prefill runs: the prefill pool when disaggregated, otherwise the
-    decode unit itself. Spare HBM (G1) is the decode GPUs' free memory."""
+def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_per_s: float,
+               cluster: Cluster) -> KvTiers:
+    """Size every tier for the workload's reuse on this cluster (see module doc). Prefixes are
+    loaded or recomputed where prefill runs (`unit.prefill_layout`: the prefill pool when
+    disaggregated, otherwise the unit itself). Spare HBM (G1) is the unit GPUs' free memory."""
     policy, period = WindowPolicy(w.kv_window_policy), w.kv_checkpoint_tokens
-    layout = prefill_layout or decode.layout
+    layout = unit.prefill_layout
+    gpus, nodes, racks = cluster.gpus, cluster.nodes, cluster.racks
     final_ctx = w.final_context
     bytes_session = M.kv_bytes_per_sequence(m, final_ctx)
     disk = disk_format(m, final_ctx, policy, period)
     prefix_bytes = M.kv_bytes_per_sequence(m, w.prefix) if w.prefix else 0.0
-    share = kv_share(m, layout) * layout.pp        # per-GPU share of a sequence across the TP group
-    prefix_per_gpu = prefix_bytes * share
+    prefix_per_gpu = prefix_bytes * kv_share(m, layout)
     turns = max(1.0, w.turns_per_session)
     turn_end_rate = requests_per_s * (1 - 1 / turns) if turns > 1 else requests_per_s * (1.0 if w.prefix else 0.0)
     gap = max(w.turn_gap_s, 1e-3)
@@ -240,7 +229,7 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_p
     recompute_s = prefill(m, hw, layout, w.prefix).time_s if w.prefix else 0.0
     break_even = prefix_per_gpu / recompute_s if recompute_s > 0 else math.inf
     reusable = w.prefix / (w.prefix + w.isl) if (w.prefix + w.isl) else 0.0
-    tiers = available_tiers(hw, gpus, nodes, racks, decode.budget.free_bytes)
+    tiers = available_tiers(hw, gpus, nodes, racks, unit.budget.free_bytes)
     # One tier alone, write-through (DeepSeek's 3FS KV cache): it holds every retained state, serves
     # every hit within the retention, and receives every turn's new KV.
     alone_hits = requests_per_s * (1 - math.exp(-retention / gap)) * (1 if w.prefix else 0) * (1 - 1 / turns if turns > 1 else 1)
@@ -275,20 +264,13 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, decode: Estimate, requests_p
         sessions_left = max(0.0, sessions_left - held)
         tau_before = tau_after
     out = [results[t.tier] for t in tiers]
-    # TTFT with the tiers: a hit loads its prefix from its tier unless recomputing is faster (a
-    # serving engine would not wait on a tier slower than recompute); misses recompute.
-    new_prefill = prefill(m, hw, layout, w.isl, w.prefix).time_s
-    full_prefill = prefill(m, hw, layout, w.prefix + w.isl).time_s
-    redo = full_prefill - new_prefill
-    total_hit = sum(t.hit_rate for t in out)
-    load_avg = sum(t.hit_rate * min(t.load_time_s if t.load_time_s is not None else redo, redo) for t in out)
-    ttft_with = new_prefill + load_avg + (1 - total_hit) * redo
     verdicts = tier_verdicts(hw, tuple(out), break_even, needed_total, bytes_session, disk, w)
+    resident = prefill(m, hw, layout, w.isl, w.prefix).time_s
+    recompute_all = prefill(m, hw, layout, w.prefix + w.isl).time_s
     return KvTiers(bytes_per_session=bytes_session, disk=disk, prefix_bytes=prefix_bytes,
                    prefix_bytes_per_gpu=prefix_per_gpu, turn_end_rate=turn_end_rate, retention_s=retention,
                    recompute_s=recompute_s, break_even_bytes_per_s_per_gpu=break_even,
-                   reusable_token_share=reusable, ttft_without_s=full_prefill, ttft_with_s=ttft_with,
-                   prefill_resident_s=new_prefill, expected_load_s=load_avg,
+                   reusable_token_share=reusable, prefill_resident_s=resident, prefill_recompute_s=recompute_all,
                    tiers=tuple(out), verdicts=verdicts)
 
 
@@ -347,15 +329,3 @@ def tier_verdicts(hw: Hardware, tiers: tuple[Tier, ...], break_even: float, need
                                f"{t.write_bytes_per_s_needed / t.write_bytes_per_s_available:.1f}× the write "
                                f"bandwidth ({t.scope}), or the checkpoint window policy"))
     return tuple(out)
-
-
-def kv_report(m: Model, hw: Hardware, w: Workload) -> dict:
-    """`planner kv`: size the serving cluster (without the domain comparison), then its tiers."""
-    from planner.sizing import size
-    s = size(m, hw, w, compare_domains=False)
-    head = {"model": m.name, "hardware": hw.name, "workload": w.name, "feasible": s.feasible}
-    if s.kv is None or s.best is None:
-        return head | {"kv_tiers": [], "verdicts": [v.to_dict() for v in s.verdicts]}
-    c = s.best.cluster
-    return head | {"cluster": {"gpus": c.gpus, "nodes": c.nodes, "racks": c.racks},
-                   "requests_per_s": s.requests_per_s} | s.kv.to_dict()

@@ -25,7 +25,7 @@ from planner import models as M
 from planner.comm import Traffic, ep_all_to_all, kv_transfer, pp_sends, tp_allreduce
 from planner.hardware import Hardware
 from planner.layout import Layout
-from planner.memory import kv_share
+from planner.memory import expert_copies, kv_tp_share
 from planner.modelspec import Model
 from planner.efficiency import kernels
 from planner.precision import ComputeClass, Dtype, gemm_compute_class, weight_bytes_per_param
@@ -83,6 +83,18 @@ class PhaseTimes:
                 "scale_out_bytes_per_gpu": self.traffic.scale_out_bytes}
 
 
+def mix(parts: "list[tuple[float, PhaseTimes]]") -> PhaseTimes:
+    """The expected phase over outcomes with these probabilities (every field is linear)."""
+    def total(get) -> float:
+        return sum(p * get(t) for p, t in parts)
+    traffic = Traffic(*(total(lambda t, i=i: t.traffic.astuple()[i]) for i in range(len(Traffic().astuple()))))
+    return PhaseTimes(compute_s=total(lambda t: t.compute_s), hbm_s=total(lambda t: t.hbm_s),
+                      scale_up_s=total(lambda t: t.scale_up_s), scale_out_s=total(lambda t: t.scale_out_s),
+                      storage_s=total(lambda t: t.storage_s), overhead_s=total(lambda t: t.overhead_s),
+                      gpu_s=total(lambda t: t.gpu_s), time_s=total(lambda t: t.time_s), traffic=traffic,
+                      flops=total(lambda t: t.flops), hbm_bytes=total(lambda t: t.hbm_bytes))
+
+
 def _fabric_times(hw: Hardware, t: Traffic) -> tuple[float, float]:
     """(scale-up seconds, scale-out seconds) for a traffic bundle: bytes over effective bandwidth
     plus a fixed latency per collective."""
@@ -107,12 +119,13 @@ def _matrix_elements(m: Model, tp: int) -> float:
     return m.hidden_size * max(attn_width, mlp_width) / tp
 
 
-def _expert_hit_fraction(m: Model, tokens: float) -> float:
+def _expert_hit_fraction(m: Model, tokens: float, copies: float = 1.0) -> float:
     """Expected share of a GPU's experts that at least one of `tokens` routes to:
-    1 - (1 - k/E)^tokens, uniform routing (DESIGN.md, "Per-phase times")."""
+    1 - (1 - k/E)^tokens, uniform routing (DESIGN.md, "Per-phase times"). With redundant copies a
+    token goes to one of E x copies physical experts."""
     if m.moe is None:
         return 0.0
-    return 1.0 - (1.0 - m.moe.experts_per_token / m.moe.num_experts) ** tokens
+    return 1.0 - (1.0 - m.moe.experts_per_token / (m.moe.num_experts * copies)) ** tokens
 
 
 def _dense_weight_bytes(m: Model, with_mtp: bool) -> float:
@@ -163,10 +176,11 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     hbm_peak = hw.hbm.bandwidth_bytes_per_s
     dense_bytes = _dense_weight_bytes(m, with_mtp) / tp
     act_bytes = tokens_per_rank * elementwise_bytes_per_token(m, layout)
-    hit = _expert_hit_fraction(m, tokens_per_rank * layout.dp)
+    copies = expert_copies(m, layout)
+    hit = _expert_hit_fraction(m, tokens_per_rank * layout.dp, copies)
     routed = f.weights.routed_experts + (f.weights.mtp_experts if with_mtp else 0.0)
-    expert_bytes = routed * hit / gpus
-    share = kv_share(m, layout) * layout.pp   # per-GPU KV share across all layers of the model
+    expert_bytes = routed * copies * hit / gpus
+    share = kv_tp_share(m, layout.tp)   # per-GPU KV share across all layers of the model
     kv_bytes = (kv_read_per_rank + kv_write_per_rank) * share
     dense_bw = hbm_peak * k.weight_stream(dense_cls, _matrix_elements(m, tp))
     kv_bw = hbm_peak * (k.kv_stream(latent, p.kv == Dtype.fp8) if kind == "decode" else eff.hbm)

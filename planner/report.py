@@ -51,13 +51,13 @@ def markdown(results: list[CheckResult]) -> str:
     out = []
     for r in results:
         status = "✅ pass" if r.passed else "❌ fail"
-        s = r.to_dict()["summary"]
+        p = r.plan
         out += [f"### planner check: `{r.source}` — {status}", ""]
-        cluster = s.get("cluster") or {}
-        if cluster:
-            out += [f"{s['model']} on {s['hardware']} for {s['workload']}: {cluster['gpus']:,} GPUs, "
-                    f"{cluster['racks']:,} racks, {cluster['power_w'] / 1e3:,.1f} kW, TTFT "
-                    f"{U.format_seconds(s['ttft_s'])}, TPOT {U.format_seconds(s['tpot_s'])}", ""]
+        c = p.cluster
+        if c is not None and p.ttft_s is not None and p.tpot_s is not None:
+            out += [f"{p.model} on {p.hardware} for {p.workload}: {c.gpus:,} GPUs, "
+                    f"{c.racks:,} racks, {c.power_w / 1e3:,.1f} kW, TTFT "
+                    f"{U.format_seconds(p.ttft_s)}, TPOT {U.format_seconds(p.tpot_s)}", ""]
         out += ["| check | expected | actual | result |", "|---|---|---|---|"]
         for c in r.checks:
             out.append(f"| {c.name} | {c.expected} | {c.actual} | {'pass' if c.passed else '**fail**'} |")

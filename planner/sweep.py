@@ -2,14 +2,13 @@
 
 A sweep point is the base inputs, plus the `--set` overrides, plus one combination of the
 `--vary` values (cartesian product, or zipped). Each point is evaluated by `size` (the cheapest
-plan for the workload; 5-500 ms a point) or, with a fixed layout, by the same arithmetic as
-`estimate` (~60 µs a point), which is what makes 100,000-point sweeps take seconds:
+plan for the workload; 5-500 ms a point) or, with a fixed layout, exactly as `estimate` evaluates
+it: one replica of the layout at its capacity, through the same serving engine (a few hundred µs
+a point). What keeps large sweeps fast:
 
 - inputs are validated once per distinct override set of each section (a pin-speed × batch ×
   ISL sweep loads as many hardware objects as there are pin speeds, not one per point), so
   pydantic runs a handful of times, not per point, and the per-model facts cache stays warm;
-- prefill does not depend on the decode batch, so it is computed once per (inputs, layout
-  without batch, ISL, prefix);
 - the verdict texts are built only for infeasible points (for their reason column);
 - points are split into contiguous chunks over all cores; rows come back in point order.
 
@@ -29,19 +28,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from planner.api import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
 from planner.errors import InputError
 from planner.hardware import Hardware
 from planner.io import SECTIONS, load_hardware, load_model, load_workload, parse_value
-from planner.layout import Layout, parse_layout
-from planner.memory import hbm_budget
+from planner.layout import Layout, layout_problem, parse_layout
 from planner.modelspec import Model
-from planner.perf import PhaseTimes, decode_step, prefill
-from planner.verdicts import Severity, memory_verdicts, slo_verdicts
-from planner.workload import Workload
-
-DEFAULT_MODEL = "deepseek-v4-pro"
-DEFAULT_HARDWARE = "gb300-nvl72"
-DEFAULT_WORKLOAD = "agentic"
+from planner.rules import judge
+from planner.serving import Deployment, settle, size_deployment
+from planner.verdict import Severity
+from planner.workload import Workload, check_context
 LAYOUT_KEYS = ("layout.tp", "layout.dp", "layout.ep", "layout.pp", "layout.batch")
 KEY_ALIASES = {"batch": "layout.batch", "tp": "layout.tp", "dp": "layout.dp", "ep": "layout.ep",
                "pp": "layout.pp"}
@@ -49,9 +45,9 @@ MAX_POINTS = 10_000_000
 # Below these sizes a process pool costs more than it saves (fork + per-worker loading ~50 ms).
 PARALLEL_MIN_POINTS = {"estimate": 4000, "size": 2}
 CHUNKS_PER_WORKER = 8
-METRICS = ("feasible", "reason", "layout", "batch", "gpus", "racks", "power_w", "ttft_s", "tpot_s",
-           "tokens_per_s_per_gpu", "decode_time_s", "decode_bottleneck", "prefill_bottleneck",
-           "hbm_bandwidth_bytes_per_s")
+METRICS = ("feasible", "reason", "layout", "serving", "batch", "gpus", "nodes", "racks", "power_w", "ttft_s",
+           "tpot_s", "tokens_per_s_per_gpu", "tokens_per_s_per_gpu_at_demand", "decode_time_s", "decode_bottleneck",
+           "prefill_bottleneck", "hbm_bandwidth_bytes_per_s")
 _RANGE = re.compile(r"^\s*(-?[\d.]+(?:e-?\d+)?)\s*:\s*(-?[\d.]+(?:e-?\d+)?)\s*(?::\s*([\d.]+(?:e-?\d+)?))?\s*$")
 
 Spec = str | dict[str, Any] | Model | Hardware | Workload
@@ -69,14 +65,17 @@ class SweepRow:
     feasible: bool
     reason: str                        # why infeasible or invalid; "" when feasible
     layout: str | None = None          # decode layout, "tp=..,dp=..,ep=..,pp=.."
+    serving: str | None = None         # "colocated" or "disaggregated"
     batch: int | None = None           # decode sequences per attention-DP rank
     gpus: int | None = None
+    nodes: int | None = None
     racks: int | None = None
     power_w: float | None = None
     ttft_s: float | None = None
     tpot_s: float | None = None
-    tokens_per_s_per_gpu: float | None = None
-    decode_time_s: float | None = None
+    tokens_per_s_per_gpu: float | None = None            # capacity of the layout at its batch
+    tokens_per_s_per_gpu_at_demand: float | None = None  # the demand's output tokens/s ÷ GPUs
+    decode_time_s: float | None = None                   # one bare decode step
     decode_bottleneck: str | None = None
     prefill_bottleneck: str | None = None
     hbm_bandwidth_bytes_per_s: float | None = None
@@ -238,7 +237,6 @@ class Evaluator:
         self.mode = "estimate" if plan.layout is not None else "size"
         self._inputs: dict[tuple, Any] = {}
         self._layouts: dict[tuple, Layout] = {}
-        self._prefill: dict[tuple, tuple[PhaseTimes, str]] = {}
         self._sized: dict[tuple, SweepRow] = {}
         self._whole = {s for s in SECTIONS if s in plan.keys}
         # positions of the varied keys that feed each section (and the layout): the cache key of
@@ -312,55 +310,32 @@ class Evaluator:
             return SweepRow(index, values, False, f"{exc.__class__.__name__}: {exc}")
 
     def _size_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload) -> SweepRow:
-        from planner.sizing import size
         key = (id(m), id(hw), id(w))
         hit = self._sized.get(key)
         if hit is None:
-            hit = self._sized[key] = sizing_row(size(m, hw, w, compare_domains=False))
+            hit = self._sized[key] = deployment_row(size_deployment(m, hw, w, compare_domains=False))
         return SweepRow(index, values, *(getattr(hit, name) for name in METRICS))
 
     def _estimate_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload, lay: Layout) -> SweepRow:
-        # The arithmetic of planner.estimate.estimate, without building verdict texts for feasible points.
-        isl, osl, prefix = w.isl, w.osl, w.prefix
-        budget = hbm_budget(m, hw, lay, prefix + isl + osl, prefill_chunk=0 if lay.disaggregated else isl)
-        pkey = (id(m), id(hw), lay.tp, lay.dp, lay.ep, lay.pp, lay.disaggregated, lay.dual_microbatch, isl, prefix)
-        hit = self._prefill.get(pkey)
-        if hit is None:
-            pre = prefill(m, hw, lay, isl, prefix)   # independent of the batch
-            hit = self._prefill[pkey] = (pre, pre.bottleneck)
-        pre, pre_bound = hit
-        dec = decode_step(m, hw, lay, prefix + isl + osl / 2)
-        accepted = 1 + (lay.mtp_acceptance if lay.mtp and m.mtp_layers else 0.0)
-        tpot = dec.time_s / accepted
-        ttft = pre.time_s
-        ttft_target, tpot_target = w.slo.ttft_s, w.slo.tpot_s
-        feasible = (budget.weights_fit and budget.fits and not (tpot_target is not None and tpot > tpot_target)
-                    and not (ttft_target is not None and ttft > ttft_target))
-        reason = ""
-        if not feasible:
-            errors = [v for v in memory_verdicts(m, hw, lay, budget) + slo_verdicts(ttft, tpot, ttft_target, tpot_target)
-                      if v.severity == Severity.error]
-            reason = errors[0].message if errors else "infeasible"
-        gpus = lay.gpus
-        return SweepRow(index, values, feasible, reason, lay.label(), lay.batch, gpus,
-                        math.ceil(gpus / hw.gpus_per_rack), gpus * hw.power.gpu_w, ttft, tpot,
-                        lay.pp * lay.sequences / tpot / gpus, dec.time_s, dec.bottleneck, pre_bound,
-                        hw.hbm.bandwidth_bytes_per_s)
+        """One replica of the layout at its capacity: what `planner estimate` evaluates."""
+        lay = lay.model_copy(update={"routing": w.expert_routing})
+        problem = layout_problem(m, hw, lay)
+        if problem is not None:
+            return SweepRow(index, values, False, f"layout: {problem}")
+        check_context(m.name, m.max_context, w.final_context)
+        return deployment_row(settle(m, hw, w, lay, one_replica=True, pinned=True), index, values)
 
 
-def sizing_row(s: Any, index: int = 0, values: tuple = ()) -> SweepRow:
-    """The sweep/compare row of a planner.sizing.Sizing."""
-    reason = next((v.message for v in s.verdicts if v.severity == Severity.error), "")
-    bw = s.hardware.hbm.bandwidth_bytes_per_s
-    if s.best is None:
-        return SweepRow(index, values, False, reason or "no layout meets the workload",
-                        hbm_bandwidth_bytes_per_s=bw)
-    best, dec, pre = s.best, s.estimates[-1], s.estimates[0]
-    c = best.cluster
-    return SweepRow(index, values, s.feasible, "" if s.feasible else reason, dec.layout.label(), dec.layout.batch,
-                    c.gpus, c.racks, c.power_w, best.ttft_s, best.tpot_s,
-                    s.requests_per_s * s.workload.osl / c.gpus, dec.decode.time_s, dec.decode.bottleneck,
-                    pre.prefill.bottleneck, bw)
+def deployment_row(d: Deployment, index: int = 0, values: tuple = ()) -> SweepRow:
+    """The sweep/compare row of a deployment: the same numbers the plan reports."""
+    bw = d.hardware.hbm.bandwidth_bytes_per_s
+    reason = "" if d.feasible else next((v.message for v in judge(d) if v.severity == Severity.error), "infeasible")
+    u, c = d.unit, d.cluster
+    if u is None or c is None:
+        return SweepRow(index, values, False, reason or "no layout meets the workload", hbm_bandwidth_bytes_per_s=bw)
+    return SweepRow(index, values, d.feasible, reason, u.layout.label(), u.layout.serving.value, u.layout.batch,
+                    c.gpus, c.nodes, c.racks, c.power_w, u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu,
+                    d.tokens_per_s_per_gpu_at_demand, u.decode_step_s, u.decode.bottleneck, u.prefill.bottleneck, bw)
 
 
 # ---- running ----------------------------------------------------------------------------------

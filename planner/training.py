@@ -35,14 +35,14 @@ from pydantic import Field, PositiveInt, ValidationError, field_validator, model
 from planner import models as M
 from planner import units as U
 from planner.base import StrictModel
-from planner.cluster import power_per_gpu_w
+from planner.cluster import system_power_per_gpu_w
 from planner.errors import InputError
 from planner.layout import layout_words
 from planner.hardware import Hardware
 from planner.memory import FRAGMENTATION, RUNTIME_RESERVE_BYTES
 from planner.modelspec import GqaAttention, Model
 from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_per_param
-from planner.verdicts import BALANCED_WITHIN, Severity, Verdict
+from planner.verdict import BALANCED_WITHIN, Severity, Verdict
 
 # ZeRO paper (Rajbhandari et al. 2020, §3.1): mixed-precision Adam keeps 16 bytes per parameter:
 # 2 (BF16/FP16 weights) + 2 (gradients) + 12 (FP32 master weights, momentum, variance).
@@ -557,9 +557,11 @@ def evaluate(m: Model, hw: Hardware, lay: TrainLayout, tokens: float, *, budget_
     mfu = fl.per_token * tokens_per_step / (lay.gpus * peak * st.step_s)
     steps = tokens / tokens_per_step
     seconds = steps * st.step_s
+    # GPUs fill whole nodes in order; power counts the occupied nodes on the system basis every
+    # plan uses (planner.cluster)
     nodes = math.ceil(lay.gpus / hw.gpus_per_node)
     racks = math.ceil(nodes * hw.gpus_per_node / hw.gpus_per_rack)
-    power = lay.gpus * power_per_gpu_w(hw)
+    power = nodes * hw.gpus_per_node * system_power_per_gpu_w(hw)[0]
     result = TrainResult(model=m.name, hardware=hw.name, tokens=tokens, layout=lay, memory=mem, step=st, flops=fl,
                          mfu=mfu, steps=steps, gpu_hours=seconds * lay.gpus / 3600, days=seconds / 86400,
                          nodes=nodes, racks=racks, power_w=power, energy_j=power * seconds,

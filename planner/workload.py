@@ -53,6 +53,10 @@ class Workload(StrictModel):
     turn_gap_s: NonNegativeFloat = Field(0.0, description="think/tool time between turns")
     session_lifetime_s: NonNegativeFloat | None = Field(None, description="how long a session's KV is worth keeping")
     slo: Slo = Slo()
+    prefix_cache: Literal["tiers", "resident"] = Field(
+        "tiers", description="where reused prefixes live: 'tiers' = the KV tiers the plan sizes (G1 HBM to G4 "
+                             "shared storage), hit rates from the turn gaps, misses recomputed; 'resident' = "
+                             "always already in HBM (a perfect prefix cache, as `estimate --prefix` assumes)")
     kv_window_policy: Literal["full", "checkpoint", "recompute"] = Field(
         "checkpoint", description="window state in persistent KV tiers (DeepSeek-V4 §3.5.2)")
     kv_checkpoint_tokens: PositiveCount = Field(4096, description="period p of window-state checkpoints")

@@ -1,14 +1,16 @@
-"""Verdicts: small ordered rules, most specific first, thresholds as named constants.
+"""Verdicts: one ordered table of small rules, evaluated in one place (`judge`).
 
-Each verdict names the phase, the binding resource, the numbers behind it and the lever that
-would move it. Infeasibility is a verdict, never an exception.
+Each rule looks at a `Deployment` (the result of `size`, a pinned proposal or `estimate`) and
+returns the verdicts it finds: the phase, the binding resource, the numbers behind it and the lever
+that would move it. Errors first (infeasible: something does not fit, a target is missed, the
+demand is not carried), then warnings (a resource is wasted or exposed), then which resource
+binds each phase. Thresholds are named constants. Infeasibility is a verdict, never an exception.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from enum import StrEnum
+from typing import Callable, Iterable
 
 from planner import models as M
 from planner import units as U
@@ -18,29 +20,11 @@ from planner.memory import HbmBudget, weights_per_gpu
 from planner.modelspec import Model
 from planner.perf import PhaseTimes
 from planner.precision import gemm_compute_class
+from planner.serving import Deployment, DomainRow
+from planner.verdict import BALANCED_WITHIN, SEVERITY_ORDER, Severity, Verdict
 
 LATENT_NAMES = {"mla": "MLA latent", "compressed": "DeepSeek-V4 compressed (shared K=V)"}
-BALANCED_WITHIN = 0.15      # two terms within 15% of each other: call the phase balanced
 EXPOSED_COMM_MARGIN = 1.0   # machine balance above the model's EP intensity -> traffic exposed
-
-
-class Severity(StrEnum):
-    error = "error"      # infeasible
-    warning = "warning"  # works, but a resource is wasted or exposed
-    info = "info"        # which resource binds, and by how much
-
-
-@dataclass(frozen=True)
-class Verdict:
-    phase: str
-    resource: str
-    severity: Severity
-    message: str
-    lever: str = ""
-
-    def to_dict(self) -> dict:
-        return {"phase": self.phase, "resource": self.resource, "severity": self.severity.value,
-                "message": self.message, "lever": self.lever}
 
 
 def min_gpus_to_fit(m: Model, hw: Hardware, layout: Layout, budget: HbmBudget) -> Layout | None:
@@ -72,7 +56,13 @@ def memory_verdicts(m: Model, hw: Hardware, layout: Layout, budget: HbmBudget) -
                            f"batch {layout.batch} per DP rank needs {U.format_bytes(budget.kv_bytes)} of KV per GPU; "
                            f"only {budget.max_batch} sequences fit",
                            f"lower the batch to {budget.max_batch} or add attention-DP ranks"))
-    if M.facts(m).kv_latent_replicated and layout.tp > 1:
+    f = M.facts(m)
+    if not f.kv_latent_replicated and layout.tp > f.kv_heads:
+        out.append(Verdict("memory", "hbm", Severity.warning,
+                           f"tp={layout.tp} is wider than the {f.kv_heads} KV heads: each head is replicated on "
+                           f"{layout.tp // f.kv_heads} GPUs ({U.format_bytes(budget.kv_per_sequence_bytes)} of KV per "
+                           "sequence per GPU)", f"tp={f.kv_heads} stores each head once"))
+    if f.kv_latent_replicated and layout.tp > 1:
         out.append(Verdict("memory", "hbm", Severity.warning,
                            f"the {LATENT_NAMES.get(m.attention.kind, m.attention.kind)} KV cannot shard across heads: every one of the "
                            f"{layout.tp} TP ranks holds a full copy ({U.format_bytes(budget.kv_per_sequence_bytes)} "
@@ -149,20 +139,7 @@ def phase_verdict(name: str, m: Model, hw: Hardware, layout: Layout, t: PhaseTim
     return Verdict(name, first, Severity.info, detail, lever)
 
 
-def slo_verdicts(ttft_s: float, tpot_s: float, ttft_target: float | None, tpot_target: float | None) -> list[Verdict]:
-    out = []
-    if tpot_target is not None and tpot_s > tpot_target:
-        out.append(Verdict("decode", "slo", Severity.error,
-                           f"TPOT {U.format_seconds(tpot_s)} misses the {U.format_seconds(tpot_target)} target "
-                           f"by {tpot_s / tpot_target:.2f}×", "smaller batch, more TP/EP, or faster HBM"))
-    if ttft_target is not None and ttft_s > ttft_target:
-        out.append(Verdict("prefill", "slo", Severity.error,
-                           f"TTFT {U.format_seconds(ttft_s)} misses the {U.format_seconds(ttft_target)} target "
-                           f"by {ttft_s / ttft_target:.2f}×", "more GPUs per prefill, or prefix caching"))
-    return out
-
-
-def ep_crossing_verdict(m: Model, hw: Hardware, lay: Layout, t: PhaseTimes, rows: tuple = ()) -> Verdict | None:
+def ep_crossing_verdict(m: Model, hw: Hardware, lay: Layout, t: PhaseTimes, rows: tuple[DomainRow, ...] = ()) -> Verdict | None:
     """When a decode unit's EP group spans several scale-up domains: how much of each decode step goes
     over the NICs, and (given the domain comparison rows of `size`) what a larger domain would save."""
     if m.moe is None or lay.ep <= hw.scale_up.domain_size:
@@ -181,3 +158,122 @@ def ep_crossing_verdict(m: Model, hw: Hardware, lay: Layout, t: PhaseTimes, rows
             lever = (f"with a {alt.domain_size}-GPU domain the same workload needs {alt.gpus:,} GPUs instead of "
                      f"{here:,} ({1 - alt.gpus / here:.0%} fewer)")
     return Verdict("decode", "scale_out", Severity.warning, message, lever)
+
+
+# ---- the rule table --------------------------------------------------------------------------------
+
+Rule = Callable[[Deployment], Iterable[Verdict]]
+
+
+def no_layout(d: Deployment) -> Iterable[Verdict]:
+    """The search found no layout: why (weights, TPOT, TTFT, KV), from the most generous layouts."""
+    return d.problems
+
+
+def does_not_fit(d: Deployment) -> Iterable[Verdict]:
+    """Weights or the batch's KV do not fit a GPU of the unit (or of its prefill unit); KV replicated."""
+    u = d.unit
+    if u is None:
+        return []
+    out = memory_verdicts(d.model, d.hardware, u.layout, u.budget)
+    p = u.prefill_budget
+    if p is not None and not (p.fits and p.weights_fit):
+        out.insert(0, Verdict("prefill", "hbm", Severity.error,
+                              f"the prefill unit ({u.prefill_layout.label()}) cannot hold its weights and one request's "
+                              f"KV: {U.format_bytes(p.weights_bytes)} of weights and "
+                              f"{U.format_bytes(p.kv_per_sequence_bytes)} of KV per GPU in {U.format_bytes(p.capacity_bytes)}",
+                              "a wider prefill layout (more TP or EP)"))
+    return out
+
+
+def slo_missed(d: Deployment) -> Iterable[Verdict]:
+    """Each target the plan misses, by how much, and what the time is made of."""
+    u = d.unit
+    out = []
+    for s in d.slos:
+        if s.met or u is None:
+            continue
+        if s.name == "ttft":
+            queue = u.ttft_s - u.prefill.time_s
+            parts = [f"prefill {U.format_seconds(u.prefill.time_s)}"]
+            if u.prefill.storage_s:
+                parts.append(f"of which prefix loads {U.format_seconds(u.prefill.storage_s)}")
+            if d.reuse is not None and not d.reuse.resident and d.workload.prefix:
+                parts.append(f"{1 - d.reuse.hit_share:.0%} of prefixes recomputed")
+            parts.append(f"waiting {U.format_seconds(queue)}")
+            out.append(Verdict("prefill", "slo", Severity.error,
+                               f"TTFT {U.format_seconds(u.ttft_s)} misses the {U.format_seconds(s.target)} target by "
+                               f"{u.ttft_s / s.target:.2f}× ({', '.join(parts)})",
+                               "more GPUs per prefill (TP), faster KV tiers or a higher hit rate, disaggregated "
+                               "prefill, or a looser TTFT target"))
+        elif s.name == "tpot":
+            out.append(Verdict("decode", "slo", Severity.error,
+                               f"TPOT {U.format_seconds(u.tpot_s)} misses the {U.format_seconds(s.target)} target by "
+                               f"{u.tpot_s / s.target:.2f}× (decode step {U.format_seconds(u.decode_step_s)}"
+                               + (f", stretched {1 / (1 - u.prefill_share):.2f}× by co-located prefills" if u.prefill_share else "")
+                               + ")", "smaller batch, more TP/EP, disaggregated prefill, or faster HBM"))
+        else:
+            out.append(Verdict("decode", "slo", Severity.error,
+                               f"{1 / u.tpot_s:,.1f} tokens/s per user misses the {s.target:,.1f} target",
+                               "smaller batch, more TP/EP, or faster HBM"))
+    return out
+
+
+def demand_not_covered(d: Deployment) -> Iterable[Verdict]:
+    """Pinned GPUs hold fewer units than the demand needs."""
+    if not d.units_short or d.unit is None or d.cluster is None:
+        return []
+    pool = d.decode_pool
+    assert pool is not None and d.units_needed is not None
+    carried = pool.units * pool.requests_per_s_per_unit
+    other = d.cluster.gpus - pool.gpus
+    need = d.units_needed * pool.layout.gpus + other
+    return [Verdict("cluster", "gpus", Severity.error,
+                    f"{d.pinned_gpus:,} GPUs hold {pool.units} unit(s) of {pool.layout.gpus} GPUs serving "
+                    f"{carried:,.2f} requests/s; the demand is {d.requests_per_s:,.2f} "
+                    f"({d.requests_per_s / max(carried, 1e-12):.2f}× more)",
+                    f"needs {need:,} GPUs at this layout")]
+
+
+def expert_traffic(d: Deployment) -> Iterable[Verdict]:
+    """Whether EP traffic hides under compute, and what crosses the scale-out network."""
+    u = d.unit
+    if u is None:
+        return []
+    out = []
+    ep = ep_balance_verdict(d.model, d.hardware, u.layout)
+    if ep is not None:
+        out.append(ep)
+    crossing = ep_crossing_verdict(d.model, d.hardware, u.layout, u.decode, d.domain_rows)
+    if crossing is not None:
+        out.append(crossing)
+    return out
+
+
+def kv_tiers(d: Deployment) -> Iterable[Verdict]:
+    return d.kv.verdicts if d.kv is not None else ()
+
+
+def phase_bound(d: Deployment) -> Iterable[Verdict]:
+    u = d.unit
+    if u is None:
+        return []
+    return [phase_verdict("prefill", d.model, d.hardware, u.prefill_layout, u.prefill),
+            phase_verdict("decode", d.model, d.hardware, u.layout, u.decode)]
+
+
+RULES: tuple[Rule, ...] = (
+    no_layout,            # most specific first
+    does_not_fit,
+    slo_missed,
+    demand_not_covered,
+    expert_traffic,
+    kv_tiers,
+    phase_bound,
+)
+
+
+def judge(d: Deployment) -> tuple[Verdict, ...]:
+    """Every rule in order; errors, then warnings, then information (stable within each)."""
+    found = [v for rule in RULES for v in rule(d)]
+    return tuple(sorted(found, key=lambda v: SEVERITY_ORDER[v.severity]))

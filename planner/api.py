@@ -1,0 +1,99 @@
+"""The public functions. Each takes preset names, file paths or loaded objects, plus `sets`
+overrides as `--set` spells them, and returns a typed result:
+
+    from planner import size, estimate
+    plan = size("deepseek-v4-pro", "gb300-nvl72", "agentic")
+    plan.cluster.gpus, plan.ttft_s, plan.tokens_per_s_per_gpu
+
+`size` searches the cheapest layout; `evaluate` checks a pinned layout against a workload;
+`estimate` evaluates one replica of a layout at its capacity. All three return a `Plan` from the
+same serving engine, so the same deployment gives the same numbers through each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from planner import io
+from planner.hardware import Hardware
+from planner.layout import Layout, parse_layout
+from planner.modelspec import Model
+from planner.plan import Plan, build_plan
+from planner.serving import evaluate_layout, size_deployment
+from planner.workload import Workload
+
+DEFAULT_MODEL = "deepseek-v4-pro"
+DEFAULT_HARDWARE = "gb300-nvl72"
+DEFAULT_WORKLOAD = "agentic"
+
+Spec = str | Path | dict[str, Any]
+
+
+def _spec(value: Any) -> Any:
+    if isinstance(value, (Model, Hardware, Workload)):
+        return value.model_dump(mode="json")
+    return str(value) if isinstance(value, Path) else value
+
+
+def load(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Workload,
+         sets: Mapping[str, Any] | None = None) -> tuple[Model, Hardware, Workload]:
+    """The three inputs, each from a preset name, a file, a dict or a loaded object, with `sets`."""
+    overrides = dict(sets or {})
+    m = model if isinstance(model, Model) and not overrides else io.load_model(_spec(model), overrides)
+    hw = hardware if isinstance(hardware, Hardware) and not overrides else io.load_hardware(_spec(hardware), overrides)
+    w = workload if isinstance(workload, Workload) and not overrides else io.load_workload(_spec(workload), overrides)
+    return m, hw, w
+
+
+def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
+         workload: Spec | Workload = DEFAULT_WORKLOAD, *, sets: Mapping[str, Any] | None = None,
+         compare_domains: bool = True) -> Plan:
+    """The cheapest plan that meets the workload's demand and targets (see planner.serving)."""
+    m, hw, w = load(model, hardware, workload, sets)
+    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains))
+
+
+def _layout(layout: Layout | str, **fields: Any) -> Layout:
+    if isinstance(layout, Layout):
+        update = {k: v for k, v in fields.items() if v is not None}
+        return layout.model_copy(update=update) if update else layout
+    return parse_layout(layout, **fields)
+
+
+def evaluate(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Workload, layout: Layout | str, *,
+             batch: int | None = None, serving: str | None = None, prefill_layout: Layout | str | None = None,
+             gpus: int | None = None, replicas: int | None = None, sets: Mapping[str, Any] | None = None) -> Plan:
+    """A pinned layout for the workload: pools sized for its demand (or `gpus` pinned, or
+    `replicas=1`: one replica at its own capacity). Raises InputError for an impossible layout."""
+    m, hw, w = load(model, hardware, workload, sets)
+    lay = _layout(layout, batch=batch, serving=serving, routing=w.expert_routing)
+    p_lay = None if prefill_layout is None else _layout(prefill_layout, routing=w.expert_routing)
+    d = evaluate_layout(m, hw, w, lay, prefill_layout=p_lay, gpus=gpus, one_replica=replicas == 1)
+    if replicas == 1 and w.requests_per_s != d.requests_per_s:
+        # the replica carries its own capacity: record it as the demand so the plan reproduces itself
+        d = replace(d, workload=w.model_copy(update={"requests_per_s": d.requests_per_s, "concurrent_sessions": None}))
+    return build_plan(d)
+
+
+def estimate(model: Spec | Model, hardware: Spec | Hardware, layout: Layout | str, *, batch: int | None = None,
+             isl: int | None = None, osl: int | None = None, prefix: int | None = None,
+             workload: Spec | Workload | None = None, serving: str | None = None,
+             prefill_layout: Layout | str | None = None, sets: Mapping[str, Any] | None = None) -> Plan:
+    """One replica of `layout` at its capacity (`evaluate(..., replicas=1)`). Without a workload
+    the request shape is `isl`, `osl` and a `prefix` assumed resident in HBM (a perfect prefix
+    cache, no targets); with one, its shape, targets and KV tiers apply (isl/osl/prefix override)."""
+    overrides = dict(sets or {})
+    shape = {f"workload.{k}": v for k, v in (("isl", isl), ("osl", osl), ("prefix", prefix)) if v is not None}
+    if workload is None:
+        if isl is None or osl is None:
+            raise io.InputError("estimate needs --isl and --osl, or a --workload", field="--isl")
+        base: Any = {"name": "estimate", "requests_per_s": 1.0, "isl": isl, "osl": osl, "prefix": prefix or 0,
+                     "prefix_cache": "resident"}
+    else:
+        base = _spec(workload)
+    w = io.load_workload(base, {**{k: v for k, v in overrides.items() if k.startswith("workload")}, **shape})
+    others = {k: v for k, v in overrides.items() if not k.startswith("workload")}
+    return evaluate(model, hardware, w, layout, batch=batch, serving=serving, prefill_layout=prefill_layout,
+                    replicas=1, sets=others)
