@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,6 +11,11 @@ from cli import render
 from cli.common import (FormatOpt, HardwareOpt, ModelOpt, PrefillLayoutOpt, ServingOpt, SetOpt, TableJson,
                         count_option, handle_errors)
 from planner import api, io
+
+
+class Routing(StrEnum):
+    power_law = "power_law"
+    balanced = "balanced"
 
 
 @handle_errors
@@ -29,7 +35,7 @@ def estimate(
     disaggregated: Annotated[bool, typer.Option(help="Same as --serving disaggregated")] = False,
     overlap: Annotated[bool, typer.Option(help="Dual micro-batch overlap of communication")] = True,
     mtp: Annotated[bool, typer.Option(help="Speculative decoding with the model's MTP layers")] = False,
-    routing: Annotated[str | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) or balanced (EPLB)")] = None,
+    routing: Annotated[Routing | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) or balanced (EPLB)")] = None,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
@@ -49,7 +55,7 @@ def estimate(
             raise io.InputError("--disaggregated contradicts --serving colocated")
         serving = "disaggregated"
     if routing is not None:
-        sets["workload.expert_routing"] = routing
+        sets["workload.expert_routing"] = routing.value
     options = {"dual_microbatch": overlap, "mtp": mtp}
     from planner.layout import parse_layout
     lay = parse_layout(layout, batch=count_option("--batch", batch), serving=serving, **options)
@@ -60,5 +66,5 @@ def estimate(
     if fmt == TableJson.json:
         render.json_out(result.to_json_dict())
     else:
-        render.plan(result, heading="one replica of the layout at its capacity (what `estimate` evaluates)")
+        render.plan(result, estimate=True)
     raise typer.Exit(0 if result.feasible else 1)

@@ -32,8 +32,9 @@ def bold(text: str) -> tuple[str, str]:
 
 
 def line(*parts: str | tuple[str, str]) -> None:
-    """One line on stdout from plain strings and (text, style) pairs; nothing is parsed."""
-    out.print(Text.assemble(*parts), soft_wrap=True)
+    """One line on stdout from plain strings and (text, style) pairs, wrapped at word boundaries
+    to the terminal width; nothing is parsed."""
+    out.print(Text.assemble(*parts))
 
 
 def error(message: str) -> None:
@@ -195,12 +196,20 @@ def _phases(p: "Plan") -> Table:
                   right=(1, 2, 3, 4, 5, 6))
 
 
-def verdicts(items: "list[VerdictOut]") -> None:
+def verdicts(items: "Iterable[VerdictOut]") -> None:
+    """Verdicts of a plan (or of a training run: any objects with severity, message and lever),
+    wrapped with a hanging indent."""
     line(bold("Verdicts"))
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(width=1)
+    grid.add_column(width=7, no_wrap=True)
+    grid.add_column(ratio=1)
     for v in items:
-        line("  ", (f"{v.severity:7s}", SEVERITY_STYLE[v.severity]), " ", v.message)
+        severity = str(v.severity)
+        grid.add_row("", Text(severity, style=SEVERITY_STYLE[severity]), Text(v.message))
         if v.lever:
-            line("          → ", v.lever)
+            grid.add_row("", Text("      →", no_wrap=True), Text(v.lever))
+    out.print(grid)
 
 
 _RANGE_NOTE = "  (ranges: the central 80% of planner's error against measured-kernel references, docs/validation.md)"
@@ -258,7 +267,8 @@ def _latency_lines(p: "Plan") -> list[str]:
     stretch = (f", stretched {1 / (1 - p.prefill_share):.2f}× by co-located prefills" if p.prefill_share else "")
     mtp = (f", {p.accepted_tokens_per_step:.2f} tokens accepted per step" if p.accepted_tokens_per_step
            and p.accepted_tokens_per_step > 1 else "")
-    demand = (f"; {p.tokens_per_s_per_gpu_at_demand:,.1f} at the demand" if p.tokens_per_s_per_gpu_at_demand else "")
+    at_demand = p.tokens_per_s_per_gpu_at_demand
+    demand = f"; {at_demand:,.1f} at the demand" if at_demand and abs(at_demand - p.tokens_per_s_per_gpu) > 0.05 else ""
     return [f"TTFT {_ranged(p.ttft_s, p.ttft_s_low, p.ttft_s_high)}, TPOT {_ranged(p.tpot_s, p.tpot_s_low, p.tpot_s_high)} "
             f"({p.tokens_per_s_per_user:,.1f} tokens/s per user; decode step {U.format_seconds(p.decode_step_s)}"
             f"{stretch}{mtp})",
@@ -277,12 +287,16 @@ def _slo_line(p: "Plan") -> str | None:
     return "targets: " + "; ".join(parts)
 
 
-def plan(p: "Plan", heading: str | None = None) -> None:
+def plan(p: "Plan", estimate: bool = False) -> None:
     """The plan as `size` and `estimate` print it."""
-    line(bold(p.model), " on ", bold(p.hardware), " for ", bold(p.workload),
-         f": {p.requests_per_s:,.2f} requests/s, ISL {p.isl:,} + prefix {p.prefix:,}, OSL {p.osl:,}")
-    if heading:
-        line(heading)
+    if estimate and p.layout is not None:
+        lay = p.layout
+        line(bold(p.model), " on ", bold(p.hardware), f": {lay.label().replace(',', ' ')}, batch {lay.batch:,} per DP rank, "
+             f"{lay.serving}; ISL {p.isl:,} + prefix {p.prefix:,}, OSL {p.osl:,}; one replica at its capacity, "
+             f"{p.requests_per_s:,.2f} requests/s")
+    else:
+        line(bold(p.model), " on ", bold(p.hardware), " for ", bold(p.workload),
+             f": {p.requests_per_s:,.2f} requests/s, ISL {p.isl:,} + prefix {p.prefix:,}, OSL {p.osl:,}")
     if p.layout is None or p.cluster is None:
         slo = _slo_line(p)
         if slo:
@@ -464,7 +478,7 @@ def diff_markdown(old: str, new: str, rows: list[dict[str, Any]]) -> str:
 
 # ---- training ----------------------------------------------------------------------------------
 
-def train(d: dict[str, Any]) -> None:
+def train(d: dict[str, Any], found: "Iterable[Any]") -> None:
     lay, mem, st, c = d["layout"], d["per_gpu"], d["step"], d["cluster"]
     zero = "FSDP" if lay["zero"] == 3 else f"ZeRO-{lay['zero']}"
     line(bold(d["model"]), " on ", bold(d["hardware"]), f": {U.format_count(d['tokens'])} tokens; "
@@ -497,7 +511,7 @@ def train(d: dict[str, Any]) -> None:
               f"{d['steps']:,.0f} steps, {d['days']:,.1f} days, {d['gpu_hours'] / 1e6:,.3f}M GPU-hours")
     out.print(f"cluster: {c['gpus']:,} GPUs ({d['gpus_from']}) in {c['nodes']:,} nodes, {c['racks']:,} racks, "
               f"{c['power_w'] / 1e3:,.1f} kW, {c['energy_mwh']:,.0f} MWh")
-    verdicts(d["verdicts"])
+    verdicts(found)
 
 
 # ---- what-if ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import typer
 
 from cli import render
 from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, HardwareOpt, ModelOpt, SetOpt,
-                        WorkloadOpt, count_option, handle_errors, refuse_existing)
+                        ServingOpt, WorkloadOpt, count_option, handle_errors, refuse_existing)
 from planner import io
 from planner.io import write_atomic
 from planner.sweep import make_plan, parse_vary, run_plan, SweepResult
@@ -35,6 +35,7 @@ def sweep(
     fixed_layout: Annotated[str | None, typer.Option("--fixed-layout", help='Evaluate `estimate` at this layout '
                                                      'instead of sizing, e.g. "tp=1,dp=8,ep=8" (fast: ~10^4 points/s)')] = None,
     batch: Annotated[str | None, typer.Option(help="Sequences per attention-DP rank with --fixed-layout")] = None,
+    serving: ServingOpt = None,
     fmt: Annotated[SweepFormat, typer.Option("--format", "-f", help="Output format")] = SweepFormat.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout (atomic)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
@@ -51,7 +52,8 @@ def sweep(
     """
     sets = io.parse_overrides(overrides or [])
     plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,
-                     layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None)
+                     layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None,
+                     serving=serving)
     refuse_existing(force, output)
     with render.progress(plan.count) as tick:
         rows = run_plan(plan, jobs, tick)

@@ -79,5 +79,5 @@ def train(
     if fmt == TableJson.json:
         render.json_out(result.to_dict())
     else:
-        render.train(result.to_dict())
+        render.train(result.to_dict(), result.verdicts)
     raise typer.Exit(0 if result.feasible else 1)

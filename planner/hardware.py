@@ -209,16 +209,10 @@ class Hardware(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Hardware":
-        # Packing units onto nodes, domains and racks (planner.cluster) needs each level to nest in
-        # the next: nodes in racks, and the scale-up domain either inside a node, a whole number of
-        # nodes, and a whole number of domains per rack or of racks per domain.
-        node, rack, domain = self.gpus_per_node, self.gpus_per_rack, self.scale_up.domain_size
-        if rack % node:
+        # Nodes nest in racks. A scale-up domain that does not nest with nodes and racks (a what-if
+        # domain size) is packed contiguously (planner.cluster).
+        if self.gpus_per_rack % self.gpus_per_node:
             raise ValueError("gpus_per_rack must be a multiple of gpus_per_node")
-        if domain % node and node % domain:
-            raise ValueError(f"scale_up.domain_size {domain} must be a multiple or a divisor of gpus_per_node {node}")
-        if rack % domain and domain % rack:
-            raise ValueError(f"scale_up.domain_size {domain} must be a multiple or a divisor of gpus_per_rack {rack}")
         return self
 
     # Balance points: the arithmetic intensity (FLOPs per byte moved) at which the resource and the

@@ -351,8 +351,9 @@ def build_plan(d: Deployment) -> Plan:
     assumptions = [AT_CAPACITY, f"power: system IT power of the occupied nodes ({c.power_basis})"]
     if u.layout.pp > 1:
         assumptions.insert(0, IN_FLIGHT)
-    assumptions.append("prefix reuse: " + ("assumed resident in HBM" if w.prefix_cache == "resident"
-                                           else "through the KV tiers below (hits load, misses recompute)"))
+    if w.prefix:
+        assumptions.append("reused prefixes: " + ("resident in HBM (a perfect prefix cache)" if w.prefix_cache == "resident"
+                                                  else "from the KV tiers below (hits load, misses recompute)"))
     base |= {
         "assumptions": assumptions,
         "serving": u.layout.serving.value, "disaggregated": u.layout.disaggregated,

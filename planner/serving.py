@@ -28,8 +28,8 @@ from planner.kvtier import KvTiers, plan_tiers
 from planner.layout import Layout, Serving, layout_problem, validate_layout
 from planner.memory import FRAGMENTATION, RUNTIME_RESERVE_BYTES, hbm_budget, weights_per_gpu
 from planner.modelspec import Model
-from planner.perf import PhaseTimes
-from planner.unit import (PREFILL_UTILIZATION, RESIDENT, PrefixReuse, RequestShape, UnitResult, evaluate_unit,
+from planner.perf import PhaseTimes, decode_step
+from planner.unit import (NO_HITS, PREFILL_UTILIZATION, RESIDENT, PrefixReuse, RequestShape, UnitResult, evaluate_unit,
                           prefill_layout_for, request_prefill)
 from planner.verdict import Severity, Verdict
 from planner.workload import Workload, check_context
@@ -274,6 +274,7 @@ class _Search:
     w: Workload
     demand: float
     reuse: PrefixReuse
+    decode_steps: dict = field(default_factory=dict)   # layout -> decode step; shared by passes on one machine
     _prefill: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -291,8 +292,11 @@ class _Search:
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
         lay = layout.model_copy(update={"batch": batch})
         p_lay = prefill_layout_for(lay, prefill_layout)
+        dec = self.decode_steps.get(lay)
+        if dec is None:
+            dec = self.decode_steps[lay] = decode_step(self.m, self.hw, lay, self.shape.mean_decode_context)
         return evaluate_unit(self.m, self.hw, self.shape, lay, prefill_layout=prefill_layout, reuse=self.reuse,
-                             prefill=self.prefill(p_lay))
+                             prefill=self.prefill(p_lay), decode=dec)
 
     def excess(self, u: UnitResult) -> float:
         """Largest ratio of a time to its target (≤ 1: every latency target met)."""
@@ -448,26 +452,33 @@ def _deployment_key(d: Deployment) -> tuple:
 def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deployment | None:
     """Search, settle the choice, and search again with the reuse its tiers imply, until a choice
     repeats. The prefix reuse depends on the cluster the search picks (spare HBM and host memory
-    grow with it), so the rounds can alternate between plans; each settled plan is a
-    self-consistent evaluation, and the cheapest feasible one wins (else the cheapest)."""
-    reuse = RESIDENT
+    grow with it), so one assumption cannot serve every candidate: the rounds start twice, once
+    from prefixes always resident (the cheapest plans when hits are plentiful) and once from every
+    prefix recomputed (a plan that meets its targets this way only gets faster when it settles with
+    its tiers). Every settled plan is a self-consistent evaluation; the cheapest feasible one wins
+    (else the cheapest)."""
+    tiers = w.prefix_cache == "tiers" and w.prefix > 0
+    starts = (RESIDENT, NO_HITS) if tiers else (RESIDENT,)
     settled: list[Deployment] = []
     seen: set = set()
-    for _ in range(REUSE_ROUNDS):
-        best = _Search(m, hw, w, demand, reuse).run()
-        if best is None:
-            break
-        u = best.unit
-        choice = (u.layout, u.prefill_layout)
-        if choice in seen:
-            break
-        seen.add(choice)
-        d = settle(m, hw, w, u.layout, prefill_layout=u.prefill_layout if u.layout.disaggregated else None,
-                   reuse=reuse)
-        settled.append(d)
-        if w.prefix_cache != "tiers" or not w.prefix or d.reuse == reuse:
-            break
-        reuse = d.reuse
+    decode_steps: dict = {}
+    for start in starts:
+        reuse = start
+        for _ in range(REUSE_ROUNDS):
+            best = _Search(m, hw, w, demand, reuse, decode_steps).run()
+            if best is None:
+                break
+            u = best.unit
+            choice = (u.layout, u.prefill_layout)
+            if choice in seen:
+                break
+            seen.add(choice)
+            d = settle(m, hw, w, u.layout, prefill_layout=u.prefill_layout if u.layout.disaggregated else None,
+                       reuse=reuse)
+            settled.append(d)
+            if not tiers or d.reuse == reuse:
+                break
+            reuse = d.reuse
     return min(settled, key=_deployment_key) if settled else None
 
 

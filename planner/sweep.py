@@ -38,8 +38,8 @@ from planner.rules import judge
 from planner.serving import Deployment, settle, size_deployment
 from planner.verdict import Severity
 from planner.workload import Workload, check_context
-LAYOUT_KEYS = ("layout.tp", "layout.dp", "layout.ep", "layout.pp", "layout.batch")
-KEY_ALIASES = {"batch": "layout.batch", "tp": "layout.tp", "dp": "layout.dp", "ep": "layout.ep",
+LAYOUT_KEYS = ("layout.tp", "layout.dp", "layout.ep", "layout.pp", "layout.batch", "layout.serving")
+KEY_ALIASES = {"batch": "layout.batch", "serving": "layout.serving", "tp": "layout.tp", "dp": "layout.dp", "ep": "layout.ep",
                "pp": "layout.pp"}
 MAX_POINTS = 10_000_000
 # Below these sizes a process pool costs more than it saves (fork + per-worker loading ~50 ms).
@@ -396,19 +396,21 @@ def run_plan(plan: _Plan, jobs: int | None = None, progress: Callable[[int], Non
     return rows
 
 
-def _layout_arg(layout: Layout | str | None, batch: int | None) -> Layout | None:
+def _layout_arg(layout: Layout | str | None, batch: int | None, serving: str | None) -> Layout | None:
     if layout is None:
-        if batch is not None:
-            raise InputError("--batch needs --fixed-layout", hint='e.g. --fixed-layout "tp=1,dp=8,ep=8" --batch 64')
+        if batch is not None or serving is not None:
+            raise InputError("--batch and --serving need --fixed-layout",
+                             hint='e.g. --fixed-layout "tp=1,dp=8,ep=8" --batch 64')
         return None
     if isinstance(layout, Layout):
-        return layout if batch is None else layout.model_copy(update={"batch": batch})
-    return parse_layout(layout, batch=batch or 1)
+        update = {k: v for k, v in (("batch", batch), ("serving", serving)) if v is not None}
+        return layout.model_copy(update=update) if update else layout
+    return parse_layout(layout, batch=batch or 1, serving=serving)
 
 
 def make_plan(vary: Mapping[str, Sequence[Any] | str], *, model: Spec, hardware: Spec, workload: Spec,
               sets: Mapping[str, Any] | None, zipped: bool, layout: Layout | str | None,
-              batch: int | None) -> _Plan:
+              batch: int | None, serving: str | None = None) -> _Plan:
     keys: list[str] = []
     values: list[tuple[Any, ...]] = []
     for key, vals in vary.items():
@@ -422,7 +424,7 @@ def make_plan(vary: Mapping[str, Sequence[Any] | str], *, model: Spec, hardware:
         values.append(tuple(vals))
     if not keys:
         raise InputError("nothing to vary", hint="e.g. --vary hardware.hbm.pin_speed_gbps=8,10,12")
-    lay = _layout_arg(layout, batch)
+    lay = _layout_arg(layout, batch, serving)
     if lay is None and any(k in LAYOUT_KEYS for k in keys):
         raise InputError("varying the layout or batch needs a fixed layout",
                          hint='e.g. --fixed-layout "tp=1,dp=8,ep=8" --batch 64 --vary batch=16,32,64')
@@ -443,7 +445,8 @@ def make_plan(vary: Mapping[str, Sequence[Any] | str], *, model: Spec, hardware:
 
 def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODEL, hardware: Spec = DEFAULT_HARDWARE,
           workload: Spec = DEFAULT_WORKLOAD, sets: Mapping[str, Any] | None = None, zipped: bool = False,
-          layout: Layout | str | None = None, batch: int | None = None, jobs: int | None = None,
+          layout: Layout | str | None = None, batch: int | None = None, serving: str | None = None,
+          jobs: int | None = None,
           progress: Callable[[int], None] | None = None) -> SweepResult:
     """Evaluate every combination of the `vary` values on top of the base inputs and `sets`.
 
@@ -462,7 +465,7 @@ def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODE
         >>> [round(row.decode_time_s * 1e3, 2) for row in r]
     """
     plan = make_plan(vary, model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,
-                     layout=layout, batch=batch)
+                     layout=layout, batch=batch, serving=serving)
     rows = run_plan(plan, jobs, progress)
     return SweepResult(keys=plan.keys, mode="estimate" if plan.layout is not None else "size", rows=tuple(rows))
 

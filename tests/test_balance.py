@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import balance, load_hardware, load_model, load_workload
+from planner import load_hardware, load_model, load_workload
+from planner.balance import balance
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 FP4 = {"model.precision.expert_activations": "nvfp4"}

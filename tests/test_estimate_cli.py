@@ -145,7 +145,9 @@ def test_estimate_json_has_every_design_key():
     for key in ("gpus", "replicas", "nodes", "racks", "power_w"):
         assert key in d["cluster"]
     assert d["cluster"]["gpus"] == 8 and d["cluster"]["nodes"] == 1
-    assert d["cluster"]["power_w"] == pytest.approx(8 * 700)      # h200 preset: 700 W per GPU
+    # one DGX H200 at its published 10.2 kW maximum (the preset's node power basis)
+    assert d["cluster"]["power_w"] == pytest.approx(10_200)
+    assert d["cluster"]["power_basis"].startswith("node figure")
     assert isinstance(d["kv_tiers"], list)
     assert d["verdicts"]
     for v in d["verdicts"]:
@@ -197,8 +199,9 @@ def test_estimate_mtp_flag_lowers_tpot():
     mtp = json_of("estimate", *CASE, "--mtp")
     assert mtp["layout"]["mtp"] is True
     assert mtp["tpot_s"] < base["tpot_s"]
-    # TPOT = decode step / (1 + acceptance 0.85) with MTP
-    assert mtp["tpot_s"] == pytest.approx(mtp["phases"]["decode"]["time_s"] / 1.85, rel=1e-12)
+    # TPOT = decode step / (1 + acceptance 0.85) with MTP, stretched by the co-located prefills
+    assert mtp["accepted_tokens_per_step"] == 1.85 and mtp["decode_step_s"] == mtp["phases"]["decode"]["time_s"]
+    assert mtp["tpot_s"] == pytest.approx(mtp["decode_step_s"] / 1.85 / (1 - mtp["prefill_share"]), rel=1e-12)
 
 
 @pytest.mark.parametrize("flag, value", [("--batch", "0"), ("--isl", "lots"), ("--osl", "-3")])

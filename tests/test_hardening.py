@@ -19,7 +19,7 @@ import typer.testing
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import plan as plan_module
+from planner import io as plan_module
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

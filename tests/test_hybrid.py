@@ -67,6 +67,6 @@ def test_linear_layers_without_their_fields_name_what_is_missing(tmp_path):
 
 
 def test_sizes_on_a_machine():
-    from planner.sizing import size
-    s = size(QWEN3_NEXT, io.load_hardware("h200-sxm"), io.load_workload("chat"), compare_domains=False)
-    assert s.best is not None and s.feasible
+    from planner.serving import size_deployment
+    s = size_deployment(QWEN3_NEXT, io.load_hardware("h200-sxm"), io.load_workload("chat"), compare_domains=False)
+    assert s.unit is not None and s.feasible

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner import io
-from planner.kvtier import RETENTION_GAPS, WindowPolicy, disk_format, kv_report, plan_tiers
-from planner.sizing import size
+from planner import api, io
+from planner.kvtier import RETENTION_GAPS, WindowPolicy, disk_format, plan_tiers
+from planner.serving import size_deployment
 from planner.workload import Workload
 
 # models.md §1.3 / §7 (exact integers)
@@ -131,10 +131,9 @@ def test_littles_law_retention_and_capacity():
     w = Workload(name="t", requests_per_s=4.0, isl=2000, prefix=30_000, osl=500, turns_per_session=10,
                  turn_gap_s=30)
     assert w.session_lifetime_s is None
-    s = size(m, hw, w, compare_domains=False)
-    assert s.best is not None
-    c = s.best.cluster
-    kv = plan_tiers(m, hw, w, s.estimates[-1], s.requests_per_s, c.gpus, c.nodes, c.racks)
+    s = size_deployment(m, hw, w, compare_domains=False)
+    assert s.unit is not None and s.cluster is not None
+    kv = plan_tiers(m, hw, w, s.unit, s.requests_per_s, s.cluster)
     assert kv.retention_s == pytest.approx(5 * 30, rel=1e-12) and RETENTION_GAPS == 5
     assert kv.turn_end_rate == pytest.approx(4 * (1 - 1 / 10), rel=1e-12)
     disk = 70_272 * 32_500
@@ -156,7 +155,7 @@ def test_session_lifetime_caps_retention():
     m, hw = _model("deepseek-v3"), io.load_hardware("h200-sxm", {})
     w = Workload(name="t", requests_per_s=4.0, isl=2000, prefix=30_000, osl=500, turns_per_session=10,
                  turn_gap_s=30, session_lifetime_s=60)
-    s = size(m, hw, w, compare_domains=False)
+    s = size_deployment(m, hw, w, compare_domains=False)
     assert s.kv is not None
     assert s.kv.retention_s == 60
     assert s.kv.tiers[0].capacity_needed_bytes == pytest.approx(4 * 0.9 * 60 * 70_272 * 32_500, rel=1e-9)
@@ -165,31 +164,31 @@ def test_session_lifetime_caps_retention():
 # ---- 4. zero capacity, hit-rate bounds and monotonicity in capacity -----------------------------------
 
 @lru_cache(maxsize=None)
-def _day6(*sets: str) -> dict:
-    """deepseek-v3 / deepseek-day6 on h200-sxm with overrides, through kv_report (the `kv` command)."""
-    ov = io.parse_overrides(list(sets))
-    return kv_report(_model("deepseek-v3"), io.load_hardware("h200-sxm", ov), io.load_workload("deepseek-day6", ov))
+def _day6(*sets: str):
+    """deepseek-v3 / deepseek-day6 on h200-sxm with overrides, sized as the `kv` command does."""
+    return api.size("deepseek-v3", "h200-sxm", "deepseek-day6", sets=io.parse_overrides(list(sets)),
+                    compare_domains=False)
 
 
-def _tier(d: dict, name: str) -> dict:
-    return next(t for t in d["kv_tiers"] if t["tier"] == name)
+def _tier(p, name: str):
+    return next(t for t in p.kv_tiers if t.tier == name)
 
 
 def test_zero_capacity_tiers_give_zero_hits():
     d = _day6("hardware.nvme.drives_per_node=0", "hardware.host.capacity_gb_per_node=0")
     for name in ("G2", "G3"):
         t = _tier(d, name)
-        assert t["capacity_available_bytes"] == 0 and t["hit_rate"] == 0, t
+        assert t.capacity_available_bytes == 0 and t.hit_rate == 0, t
     # present but zero-sized drives: still no hits
     d = _day6("hardware.nvme.drive_capacity_tb=0", "hardware.host.capacity_gb_per_node=0")
     g3 = _tier(d, "G3")
-    assert g3["present"] and g3["capacity_available_bytes"] == 0 and g3["hit_rate"] == 0, g3
+    assert g3.present and g3.capacity_available_bytes == 0 and g3.hit_rate == 0, g3
     # a zero-capacity pod flash tier on vr200
     ov = io.parse_overrides(["hardware.pod_flash.capacity_tb_per_rack=0", "hardware.host.capacity_gb_per_node=0",
                              "hardware.nvme.drives_per_node=0"])
-    d = kv_report(_model("deepseek-v3"), io.load_hardware("vr200-nvl72", ov), io.load_workload("deepseek-day6", {}))
+    d = api.size("deepseek-v3", "vr200-nvl72", "deepseek-day6", sets=ov, compare_domains=False)
     g35 = _tier(d, "G3.5")
-    assert g35["present"] and g35["capacity_available_bytes"] == 0 and g35["hit_rate"] == 0, g35
+    assert g35.present and g35.capacity_available_bytes == 0 and g35.hit_rate == 0, g35
 
 
 @FAST
@@ -204,14 +203,14 @@ def test_hit_rate_never_falls_with_more_nvme_capacity(drives, tb):
     big = _day6(f"hardware.nvme.drives_per_node={d2}", f"hardware.nvme.drive_capacity_tb={t2}",
                 "hardware.host.capacity_gb_per_node=0")
     for d in (small, big):
-        rates = [t["hit_rate"] for t in d["kv_tiers"]]
+        rates = [t.hit_rate for t in d.kv_tiers]
         assert all(0 <= r <= 1 for r in rates) and sum(rates) <= 1 + 1e-12, rates
-        assert d["hit_rate"] == pytest.approx(sum(rates), abs=1e-12)
-        if _tier(d, "G3")["capacity_available_bytes"] == 0:
-            assert _tier(d, "G3")["hit_rate"] == 0
-    assert _tier(small, "G3")["capacity_available_bytes"] <= _tier(big, "G3")["capacity_available_bytes"]
-    assert _tier(big, "G3")["hit_rate"] >= _tier(small, "G3")["hit_rate"] - 1e-12, (d1, t1, d2, t2)
-    assert big["hit_rate"] >= small["hit_rate"] - 1e-12, (small["hit_rate"], big["hit_rate"])
+        assert d.kv.hit_rate == pytest.approx(sum(rates), abs=1e-12)
+        if _tier(d, "G3").capacity_available_bytes == 0:
+            assert _tier(d, "G3").hit_rate == 0
+    assert _tier(small, "G3").capacity_available_bytes <= _tier(big, "G3").capacity_available_bytes
+    assert _tier(big, "G3").hit_rate >= _tier(small, "G3").hit_rate - 1e-12, (d1, t1, d2, t2)
+    assert big.kv.hit_rate >= small.kv.hit_rate - 1e-12, (small.kv.hit_rate, big.kv.hit_rate)
 
 
 # ---- 9. monotonicity in read bandwidth and turn gap -----------------------------------------------------
@@ -225,17 +224,17 @@ def test_faster_nvme_never_lowers_hits_or_raises_ttft(reads):
     fast = _day6(f"hardware.nvme.drive_read_gbps={hi}", "hardware.host.capacity_gb_per_node=0")
     # Hits may move between tiers (a G3 slower than break-even is skipped and G4 serves instead), so
     # the invariants are the upgraded tier's own hits, the total, and TTFT.
-    assert _tier(fast, "G3")["hit_rate"] >= _tier(slow, "G3")["hit_rate"] - 1e-12, (lo, hi)
-    assert fast["hit_rate"] >= slow["hit_rate"] - 1e-12
-    assert fast["ttft_with_tiers_s"] <= slow["ttft_with_tiers_s"] * (1 + 1e-9), \
-        (lo, hi, slow["ttft_with_tiers_s"], fast["ttft_with_tiers_s"])
+    assert _tier(fast, "G3").hit_rate >= _tier(slow, "G3").hit_rate - 1e-12, (lo, hi)
+    assert fast.kv.hit_rate >= slow.kv.hit_rate - 1e-12
+    assert fast.kv.ttft_with_tiers_s <= slow.kv.ttft_with_tiers_s * (1 + 1e-9), \
+        (lo, hi, slow.kv.ttft_with_tiers_s, fast.kv.ttft_with_tiers_s)
 
 
 def test_unreadable_tier_is_not_faster_than_a_slow_one():
     zero = _day6("hardware.nvme.drive_read_gbps=0", "hardware.host.capacity_gb_per_node=0")
     slow = _day6("hardware.nvme.drive_read_gbps=0.001", "hardware.host.capacity_gb_per_node=0")
-    assert zero["ttft_with_tiers_s"] >= slow["ttft_with_tiers_s"], \
-        (zero["ttft_with_tiers_s"], slow["ttft_with_tiers_s"], _tier(zero, "G3")["hit_rate"])
+    assert zero.kv.ttft_with_tiers_s >= slow.kv.ttft_with_tiers_s, \
+        (zero.kv.ttft_with_tiers_s, slow.kv.ttft_with_tiers_s, _tier(zero, "G3").hit_rate)
 
 
 @FAST
@@ -245,9 +244,9 @@ def test_longer_turn_gap_never_lowers_needed_capacity(gaps):
     lo, hi = sorted(gaps)
     a = _day6(f"workload.turn_gap_s={lo}")
     b = _day6(f"workload.turn_gap_s={hi}")
-    need_a, need_b = _tier(a, "G1")["capacity_needed_bytes"], _tier(b, "G1")["capacity_needed_bytes"]
+    need_a, need_b = _tier(a, "G1").capacity_needed_bytes, _tier(b, "G1").capacity_needed_bytes
     assert need_b >= need_a * (1 - 1e-12), (lo, hi, need_a, need_b)
-    assert _tier(b, "G3")["alone"]["capacity_needed_bytes"] >= _tier(a, "G3")["alone"]["capacity_needed_bytes"] * (1 - 1e-12)
+    assert _tier(b, "G3").alone.capacity_needed_bytes >= _tier(a, "G3").alone.capacity_needed_bytes * (1 - 1e-12)
     expected = 1603 * 0.75 * min(3600, 5 * max(hi, 1e-3)) * 70_272 * 5_595
     assert need_b == pytest.approx(expected, rel=1e-9)
 
@@ -255,9 +254,8 @@ def test_longer_turn_gap_never_lowers_needed_capacity(gaps):
 # ---- 10. no prefix, no reuse --------------------------------------------------------------------------
 
 def test_no_prefix_means_no_hits():
-    d = kv_report(_model("deepseek-v3"), io.load_hardware("h200-sxm", {}), io.load_workload("rag", {}))
-    assert all(t["hit_rate"] == 0 for t in d["kv_tiers"])
-    assert d["hit_rate"] == 0
-    assert any("reuses no prefix" in v["message"] for v in d["verdicts"])
-    be = d["break_even_bytes_per_s_per_gpu"]
-    assert be is None or not math.isfinite(be), be   # nothing to load: no break-even
+    d = api.size("deepseek-v3", "h200-sxm", "rag", compare_domains=False)
+    assert all(t.hit_rate == 0 for t in d.kv_tiers)
+    assert d.kv.hit_rate == 0
+    assert any("reuses no prefix" in v.message for v in d.verdicts)
+    assert d.kv.break_even_bytes_per_s_per_gpu is None   # nothing to load: no break-even

@@ -63,8 +63,6 @@ def test_pp_multiplies_gpus():
     ("tp=1.5", "tp"),
     ("foo=2", "foo"),               # unknown word
     ("tp", "tp"),                   # no '='
-    ("tp=2,dp=2,ep=3", "ep=3"),     # ep must divide tp*dp = 4
-    ("tp=1,dp=8,ep=16", "ep=16"),
 ])
 def test_parse_layout_errors(text, where):
     with pytest.raises(InputError) as info:
@@ -75,7 +73,7 @@ def test_parse_layout_errors(text, where):
     assert "--layout" in line
 
 
-@pytest.mark.parametrize("bad", ["tp=2,dp=2,ep=3", "tp=0", "foo=2", "tp=x"])
+@pytest.mark.parametrize("bad", ["tp=2,dp=2,ep=3", "tp=0", "foo=2", "tp=x", "tp=3", "ep=2"])
 def test_estimate_cli_bad_layout_exits_2_with_one_line(bad):
     result = CliRunner().invoke(app, ["estimate", "--model", "deepseek-v3", "--hardware", "h200-sxm",
                                       "--layout", bad, "--batch", "1", "--isl", "1024", "--osl", "128"],

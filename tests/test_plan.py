@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import io
+from planner import api, io
 from planner.errors import InputError
-from planner.plan import build_plan, evaluate_plan_file, load_plan_inputs, plan_toml, write_atomic
-from planner.sizing import size
+from planner.io import write_atomic
+from planner.plan import Plan, evaluate_plan_file, load_plan_inputs, plan_toml, read_plan
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 
@@ -39,9 +39,8 @@ def stderr_of(result) -> str:
         return result.output
 
 
-def sizing(model: str, hardware: str, workload: str, sets=()):
-    o = io.parse_overrides(list(sets))
-    return size(io.load_model(model, o), io.load_hardware(hardware, o), io.load_workload(workload, o))
+def sizing(model: str, hardware: str, workload: str, sets=()) -> Plan:
+    return api.size(model, hardware, workload, sets=io.parse_overrides(list(sets)))
 
 
 # ---- CLI round trip ------------------------------------------------------------------------------
@@ -160,24 +159,24 @@ def test_write_atomic_refuses_then_replaces(tmp_path):
 def test_evaluate_plan_file_equals_size_on_the_same_inputs(tmp_path):
     s = sizing("deepseek-v4-pro", "gb300-nvl72", "agentic")
     path = tmp_path / "plan.toml"
-    write_atomic(path, plan_toml(build_plan(s)), force=False)
+    write_atomic(path, plan_toml(s), force=False)
     again = evaluate_plan_file(path)
-    assert again.best is not None
-    assert again.best.cluster.gpus == s.best.cluster.gpus
-    assert again.best.tpot_s == s.best.tpot_s
-    assert again.best.ttft_s == s.best.ttft_s
-    assert again.feasible == s.feasible
-    m, hw, w = load_plan_inputs(path)
-    assert (m, hw, w) == (s.model, s.hardware, s.workload)
+    assert again.cluster is not None and s.cluster is not None
+    assert again.cluster == s.cluster
+    assert (again.tpot_s, again.ttft_s, again.feasible) == (s.tpot_s, s.ttft_s, s.feasible)
+    inputs = load_plan_inputs(path)
+    assert inputs == s.inputs
 
 
 # ---- plan -> TOML -> plan is identity ------------------------------------------------------------
 
 @pytest.mark.parametrize("model, hardware, workload, sets", COMBOS)
-def test_plan_toml_round_trip_is_identity(model, hardware, workload, sets):
+def test_plan_toml_round_trip_is_identity(model, hardware, workload, sets, tmp_path):
     s = sizing(model, hardware, workload, sets)
-    text = plan_toml(build_plan(s))
-    raw = tomllib.loads(text)["inputs"]
-    s2 = size(io.load_model(raw["model"]), io.load_hardware(raw["hardware"]), io.load_workload(raw["workload"]))
-    # TOML has no null, so compare after the None-stripping plan_toml does
-    assert plan_toml(build_plan(s2)) == text
+    text = plan_toml(s)
+    path = tmp_path / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    # the typed plan read back is the plan written (TOML has no null: None fields are their defaults)
+    assert read_plan(path) == s
+    # and re-evaluating its inputs gives the same plan again
+    assert plan_toml(evaluate_plan_file(path)) == text

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from cli.roofline import INSTALL, roofline_data
-from planner import build_plan, load_hardware, load_model, load_workload, size
+from planner import load_hardware, size
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 ARGS = ["size", "--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat"]
@@ -21,13 +21,13 @@ def run(*args: str):
 
 def test_roofline_points_from_phase_times():
     hw = load_hardware("h200-sxm")
-    s = size(load_model("llama-3.1-70b"), hw, load_workload("chat"), compare_domains=False)
-    d = roofline_data(build_plan(s), hw)
+    s = size("llama-3.1-70b", hw, "chat", compare_domains=False)
+    d = roofline_data(s, hw)
     assert [r["precision"] for r in d["roofs"]] == ["bf16", "fp8"]          # H200 has no native FP4
     pts = {p["phase"]: p for p in d["points"]}
-    dec = s.estimates[-1].decode
-    assert pts["decode"]["flops_per_byte"] == pytest.approx(dec.flops / dec.hbm_bytes)
-    assert pts["decode"]["flops_per_s"] == pytest.approx(dec.flops / dec.time_s)
+    dec = s.phases.decode
+    assert pts["decode"]["flops_per_byte"] == pytest.approx(dec.flops_per_gpu / dec.hbm_bytes_per_gpu)
+    assert pts["decode"]["flops_per_s"] == pytest.approx(dec.flops_per_gpu / dec.time_s)
     # decode sits left of the ridge (HBM-bound), prefill right of it
     ridge = d["roofs"][0]["ridge_flops_per_byte"]
     assert pts["decode"]["flops_per_byte"] < ridge < pts["prefill"]["flops_per_byte"]

@@ -76,7 +76,9 @@ def test_size_json_has_the_documented_keys():
     parts = sum(per_gpu[f"{k}_bytes"] for k in ("weights", "kv", "activation", "reserve", "free"))
     assert parts == pytest.approx(per_gpu["capacity_bytes"], rel=1e-9)
     assert d["cluster"]["gpus"] == sum(p["gpus"] for p in d["pools"])
-    assert d["tokens_per_s_per_gpu"] == pytest.approx(d["requests_per_s"] * 400 / d["cluster"]["gpus"])
+    # capacity of the layout at its batch vs the demand spread over the cluster
+    assert d["tokens_per_s_per_gpu_at_demand"] == pytest.approx(d["requests_per_s"] * 400 / d["cluster"]["gpus"])
+    assert d["tokens_per_s_per_gpu"] >= d["tokens_per_s_per_gpu_at_demand"]
 
 
 def test_size_toml_format_parses():
@@ -106,7 +108,7 @@ def test_impossible_tpot_exits_1_with_the_ratio():
     assert_no_traceback(result)
     assert "infeasible" in result.stdout
     d = size_json(*args, exit_code=1)
-    assert d["feasible"] is False and "layout" not in d
+    assert d["feasible"] is False and d["layout"] is None and d["cluster"] is None
     errors = [v for v in d["verdicts"] if v["severity"] == "error"]
     assert errors and errors[0]["resource"] == "slo"
     assert "TPOT" in errors[0]["message"] and "×" in errors[0]["message"]
@@ -203,12 +205,12 @@ def test_domain_comparison_in_the_table():
 
 # ---- cluster arithmetic, hand-checked against the preset numbers ---------------------------------
 
-# (gpus_per_node, gpus_per_rack, watts per GPU) from presets/hardware/*.toml
+# (gpus_per_node, gpus_per_rack, system watts per GPU) from presets/hardware/*.toml
 MACHINES = {
-    "gb300-nvl72": (4, 72, 142_000 / 72),   # rack_w = 142 kW
-    "h100-sxm": (8, 32, 10_200 / 8),        # node_w = 10.2 kW, no rack_w
-    "h200-sxm": (8, 32, 700.0),             # only gpu_w
-    "h800-sxm": (8, 32, 700.0),
+    "gb300-nvl72": (4, 72, 142_000 / 72),   # power basis rack: 142 kW per 72 GPUs
+    "h100-sxm": (8, 32, 10_200 / 8),        # basis node: DGX H100 10.2 kW
+    "h200-sxm": (8, 32, 10_200 / 8),        # basis node: DGX H200 10.2 kW
+    "h800-sxm": (8, 32, 700.0 * 1.8),       # basis gpu: 700 W TDP x 1.8 system overhead (assumed)
 }
 
 
@@ -223,9 +225,13 @@ def test_cluster_arithmetic(model, hardware, workload):
     d = size_json("--model", model, "--hardware", hardware, "--workload", workload)
     c, pools = d["cluster"], d["pools"]
     assert c["gpus"] == sum(p["units"] * p["layout"]["gpus"] for p in pools)
-    assert c["nodes"] == sum(p["units"] * math.ceil(p["layout"]["gpus"] / per_node) for p in pools)
+    if all(p["layout"]["gpus"] <= per_node and per_node % p["layout"]["gpus"] == 0 for p in pools):
+        # units that divide a node pack into whole nodes: nodes = ceil(GPUs / GPUs per node)
+        assert c["nodes"] == math.ceil(c["gpus"] / per_node)
+    assert c["nodes"] >= math.ceil(c["gpus"] / per_node)
+    assert c["gpus_provisioned"] == c["nodes"] * per_node
     assert c["racks"] == math.ceil(c["nodes"] * per_node / per_rack)
-    assert c["power_w"] == pytest.approx(c["gpus"] * watts, rel=1e-12)
+    assert c["power_w"] == pytest.approx(c["gpus_provisioned"] * watts, rel=1e-12)
     assert c["replicas"] == sum(p["units"] for p in pools)
     if len(pools) == 2:
         assert c["prefill_gpus"] == pools[0]["gpus"] and c["decode_gpus"] == pools[1]["gpus"]
@@ -235,14 +241,14 @@ def test_h800_plan_is_priced_at_its_preset_rate():
     # h800-sxm carries price_per_gpu_hour = 2.0 (DeepSeek's rental price)
     d = size_json("--model", "llama-3.1-70b", "--hardware", "h800-sxm", "--workload", "chat")
     c = d["cluster"]
-    assert c["cost_per_hour"] == 2.0 * c["gpus"]
-    assert c["cost_per_month"] == pytest.approx(2.0 * c["gpus"] * 730)
+    assert c["cost_per_hour"] == 2.0 * c["gpus_provisioned"]      # whole nodes are rented
+    assert c["cost_per_month"] == pytest.approx(2.0 * c["gpus_provisioned"] * 730)
 
 
 def test_price_override_sets_cost_per_hour():
     d = size_json("--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat",
                   "--set", "hardware.price_per_gpu_hour=2")
-    assert d["cluster"]["cost_per_hour"] == 2.0 * d["cluster"]["gpus"]
+    assert d["cluster"]["cost_per_hour"] == 2.0 * d["cluster"]["gpus_provisioned"]
     plain = size_json("--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat")
     assert plain["cluster"]["cost_per_hour"] is None
 

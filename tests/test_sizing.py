@@ -1,5 +1,5 @@
-"""`planner.sizing.size` and `planner.cluster`: the layout search, the cluster count and the
-scale-up domain comparison (DESIGN.md "The math" -> Scale-up domain, Cluster).
+"""`planner.serving.size_deployment` and `planner.cluster`: the layout search, the cluster count and
+the scale-up domain comparison (DESIGN.md "The math" -> Scale-up domain, Cluster).
 
 Property tests (DESIGN.md "Quality bar"): more demand, a tighter TPOT or less HBM never lowers
 the GPU count; an infeasible plan counts as +infinity GPUs. The combinations are kept small
@@ -16,9 +16,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from planner import io
-from planner.cluster import cluster, power_per_gpu_w
-from planner.sizing import DOMAIN_SIZES, DomainRow, demand_requests_per_s, size
-from planner.verdicts import Severity, ep_crossing_verdict
+from planner.cluster import DEFAULT_SYSTEM_OVERHEAD, PoolUnits, cluster, system_power_per_gpu_w
+from planner.layout import Layout
+from planner.rules import ep_crossing_verdict, judge
+from planner.serving import DOMAIN_SIZES, DomainRow, demand_requests_per_s, size_deployment
+from planner.unit import PREFILL_UTILIZATION
+from planner.verdict import Severity
 
 COMBOS = [("llama-3.1-70b", "h200-sxm"), ("qwen3-30b-a3b", "h100-sxm")]
 WORKLOADS = ["chat", "batch"]
@@ -27,13 +30,13 @@ PROPERTY = settings(max_examples=25, deadline=None)
 
 def sized(model: str, hardware: str, workload: str, *sets: str, compare_domains: bool = False):
     o = io.parse_overrides(list(sets))
-    return size(io.load_model(model, o), io.load_hardware(hardware, o), io.load_workload(workload, o),
-                compare_domains=compare_domains)
+    return size_deployment(io.load_model(model, o), io.load_hardware(hardware, o), io.load_workload(workload, o),
+                           compare_domains=compare_domains)
 
 
 def gpus(s) -> float:
     """GPUs of the chosen plan; infeasible is +infinity so that 'never fewer' stays one comparison."""
-    return math.inf if s.best is None else s.best.cluster.gpus
+    return s.cluster.gpus if s.feasible and s.cluster is not None else math.inf
 
 
 # ---- properties ----------------------------------------------------------------------------------
@@ -100,24 +103,31 @@ def test_demand_from_concurrency_by_littles_law():
 ])
 def test_best_meets_slos_and_covers_demand(model, hardware, workload):
     s = sized(model, hardware, workload)
-    assert s.feasible and s.best is not None
+    assert s.feasible and s.unit is not None and s.cluster is not None
     w = s.workload
-    assert s.best.tpot_s <= w.slo.tpot_s * (1 + 1e-9)
-    assert s.best.ttft_s <= w.slo.ttft_s * (1 + 1e-9)
-    for pool in s.best.pools:
+    assert s.unit.tpot_s <= w.slo.tpot_s * (1 + 1e-9)
+    assert s.unit.ttft_s <= w.slo.ttft_s * (1 + 1e-9)
+    for pool in s.pools:
         assert pool.units * pool.requests_per_s_per_unit >= s.requests_per_s * (1 - 1e-9)
-    assert s.best.cluster.gpus == sum(p.gpus for p in s.best.pools)
-    assert len(s.estimates) == len(s.best.pools)
+    assert s.cluster.gpus == sum(p.gpus for p in s.pools)
+    assert not [v for v in judge(s) if v.severity == Severity.error]
+
+
+def test_feasible_means_no_error_verdict_and_every_target_met():
+    # `feasible` and the verdict table agree, for a feasible plan and for one whose tiers break TTFT
+    for s in (sized("llama-3.1-70b", "h200-sxm", "chat"), sized("deepseek-v4-pro", "tpu-v7", "agentic", "workload.slo.ttft_ms=2000")):
+        errors = [v for v in judge(s) if v.severity == Severity.error]
+        assert s.feasible == (not errors) == all(x.met for x in s.slos), (s.feasible, errors)
 
 
 # ---- scale-up domain: V4-Pro on an 8-GPU domain vs NVL72 -----------------------------------------
 
 def test_v4_pro_on_h200_ep_crosses_the_8_gpu_domain():
     s = sized("deepseek-v4-pro", "h200-sxm", "agentic", compare_domains=True)
-    assert s.best is not None
-    assert s.best.decode.layout.ep > 8
-    assert s.estimates[-1].decode.scale_out_s > 0
-    crossing = [v for v in s.verdicts if v.resource == "scale_out" and "cross the scale-out network" in v.message]
+    assert s.unit is not None
+    assert s.unit.layout.ep > 8
+    assert s.unit.decode.scale_out_s > 0
+    crossing = [v for v in judge(s) if v.resource == "scale_out" and "cross the scale-out network" in v.message]
     assert len(crossing) == 1 and crossing[0].severity == Severity.warning
 
 
@@ -125,33 +135,33 @@ def test_v4_pro_on_h200_ep_crosses_the_8_gpu_domain():
 def test_larger_domain_never_needs_more_gpus(model, workload):
     # A larger scale-up domain only makes placement cheaper, so the best plan can only shrink.
     s = sized(model, "h200-sxm", workload, compare_domains=True)
-    gpus = [r.gpus for r in s.domain_rows]
-    assert all(a is None or b is None or b <= a for a, b in zip(gpus, gpus[1:])), gpus
+    counts = [r.gpus for r in s.domain_rows]
+    assert all(a is None or b is None or b <= a for a, b in zip(counts, counts[1:])), counts
 
 
 def test_crossing_lever_names_the_domain_that_saves_gpus():
     # The lever reads the domain comparison rows: when a domain that holds the EP group needs fewer
     # GPUs, it names that domain and the saving; otherwise it names the domain size EP needs.
     s = sized("deepseek-v4-pro", "h200-sxm", "agentic", compare_domains=True)
-    dec = s.estimates[-1]
-    assert dec.layout.ep > 8
-    here = s.best.cluster.gpus
+    u = s.unit
+    assert u.layout.ep > 8
+    here = s.cluster.gpus
     rows = (DomainRow(8, here, True, None), DomainRow(36, here // 2, False, None), DomainRow(72, here // 2, False, None))
-    v = ep_crossing_verdict(s.model, s.hardware, dec.layout, dec.decode, rows)
+    v = ep_crossing_verdict(s.model, s.hardware, u.layout, u.decode, rows)
     assert v.phase == "decode" and v.resource == "scale_out" and v.severity == Severity.warning
     assert "cross the scale-out network" in v.message
     assert v.lever == (f"with a 36-GPU domain the same workload needs {here // 2:,} GPUs instead of {here:,} "
                        f"({1 - (here // 2) / here:.0%} fewer)")
-    no_saving = ep_crossing_verdict(s.model, s.hardware, dec.layout, dec.decode, rows[:1])
-    assert no_saving.lever == f"a scale-up domain of ≥ {dec.layout.ep} GPUs keeps EP traffic on NVLink-class links"
+    no_saving = ep_crossing_verdict(s.model, s.hardware, u.layout, u.decode, rows[:1])
+    assert no_saving.lever == f"a scale-up domain of ≥ {u.layout.ep} GPUs keeps EP traffic on NVLink-class links"
 
 
 def test_v4_pro_on_gb300_keeps_ep_inside_the_domain():
     s = sized("deepseek-v4-pro", "gb300-nvl72", "agentic", compare_domains=True)
-    assert s.best is not None
-    assert s.best.decode.layout.ep <= 72
-    assert s.estimates[-1].decode.scale_out_s == 0
-    assert not any("cross the scale-out network" in v.message for v in s.verdicts)
+    assert s.unit is not None
+    assert s.unit.layout.ep <= 72
+    assert s.unit.decode.scale_out_s == 0
+    assert not any("cross the scale-out network" in v.message for v in judge(s))
 
 
 def test_domain_rows_match_sizing_at_that_domain_size():
@@ -160,8 +170,9 @@ def test_domain_rows_match_sizing_at_that_domain_size():
     assert [r.domain_size for r in s.domain_rows] == sorted(DOMAIN_SIZES)
     for row in s.domain_rows:
         alt = sized("deepseek-v4-pro", "h200-sxm", "agentic", f"hardware.scale_up.domain_size={row.domain_size}")
-        assert row.gpus == gpus(alt), row
-        assert row.ep_crosses_domain == (alt.best.decode.layout.ep > row.domain_size)
+        assert (row.gpus if row.gpus is not None else math.inf) == gpus(alt), row
+        if row.gpus is not None:
+            assert row.ep_crosses_domain == (alt.unit.layout.ep > row.domain_size)
 
 
 def test_domain_rows_add_the_machines_own_size():
@@ -194,75 +205,133 @@ def test_dense_model_has_no_domain_comparison():
 
 def test_impossible_tpot_is_an_error_verdict_with_the_ratio():
     s = sized("llama-3.1-405b", "h100-sxm", "agentic", "workload.slo.tpot_ms=1")
-    assert s.best is None and not s.feasible
-    errors = [v for v in s.verdicts if v.severity == Severity.error]
+    assert s.unit is None and not s.feasible
+    errors = [v for v in judge(s) if v.severity == Severity.error]
     assert [(v.phase, v.resource) for v in errors] == [("decode", "slo")]
     assert "TPOT" in errors[0].message and "× over" in errors[0].message
 
 
 def test_weights_that_cannot_fit_are_an_hbm_error():
     s = sized("llama-3.1-70b", "h100-sxm", "chat", "hardware.hbm.capacity_gib=1")
-    assert s.best is None and not s.feasible
-    (v,) = s.verdicts
+    assert s.unit is None and not s.feasible
+    (v,) = judge(s)
     assert (v.phase, v.resource, v.severity) == ("memory", "hbm", Severity.error)
     assert "1.074 GB" in v.message     # 1 GiB = 1.074 x 10^9 B, what the machine holds
 
 
-# ---- cluster arithmetic (hand-derived) -----------------------------------------------------------
+def test_tier_reloads_that_break_ttft_make_the_plan_infeasible():
+    # TPU v7 has no host memory, NVMe or pod flash: a returning turn of the agentic workload (120k
+    # prefix) recomputes its prefix unless spare HBM holds it, and recomputing 128k tokens takes
+    # longer than 2 s on any layout. The old search assumed prefixes resident, printed a plan with
+    # a 12.9 s TTFT against the target and exited 0; the plan must say it misses TTFT (exit 1).
+    s = sized("deepseek-v4-pro", "tpu-v7", "agentic", "workload.slo.ttft_ms=2000")
+    assert not s.feasible
+    errors = [v for v in judge(s) if v.severity == Severity.error]
+    assert errors and any(v.resource == "slo" and "TTFT" in v.message for v in errors), errors
+
+
+# ---- cluster packing (hand-derived) ----------------------------------------------------------------
+
+def unit(gpus: int, **kw) -> Layout:
+    return Layout(tp=gpus, **kw)
+
 
 def test_cluster_packs_units_into_nodes_racks_and_domains():
-    # GB300 NVL72: 4 GPUs per tray, 72 per rack, 142 kW per rack (preset). A 16-GPU prefill pool x 3
-    # and an 8-GPU decode pool x 2: 64 GPUs; nodes 3 x 16/4 + 2 x 8/4 = 16; racks ceil(16 x 4 / 72) = 1.
+    # GB300 NVL72: 4 GPUs per tray, 72 per rack = one scale-up domain, 142 kW per rack (preset). A
+    # 16-GPU prefill pool x 3 and an 8-GPU decode pool x 2: largest first, four 16s fit a domain, so
+    # the three take 48 GPUs of one domain and the two 8s fill 16 more: 1 domain, 64 GPUs, 16 trays,
+    # 1 rack.
     hw = io.load_hardware("gb300-nvl72")
-    c = cluster(hw, [(3, 16), (2, 8)], 5)
-    assert (c.gpus, c.prefill_gpus, c.decode_gpus, c.nodes, c.racks, c.domains, c.replicas) == (64, 48, 16, 16, 1, 1, 5)
+    c = cluster(hw, [PoolUnits("prefill", unit(8, dp=2, ep=16), 3), PoolUnits("decode", unit(8), 2)])
+    assert (c.gpus, c.gpus_provisioned, c.prefill_gpus, c.decode_gpus, c.nodes, c.racks, c.domains, c.replicas) == \
+        (64, 64, 48, 16, 16, 1, 1, 5)
     assert c.power_w == pytest.approx(64 * 142_000 / 72, rel=1e-12)
     assert c.cost_per_hour is None
 
 
-def test_cluster_units_smaller_than_a_node_take_a_node_each():
-    # H800: 8 GPUs per node, 32 per rack, no node or rack power -> GPU TDP 700 W, $2.0/GPU-hour
+def test_units_smaller_than_a_node_share_it():
+    # H800: 8 GPUs per node = one NVLink domain, 32 per rack, $2.0/GPU-hour, power from the GPU TDP.
+    # 9 units of 4 GPUs: two per node -> 5 nodes (the last half used), 40 GPUs provisioned,
+    # ceil(5 / 4) = 2 racks. Power and cost count the provisioned GPUs: 40 x 700 W x 1.8.
     hw = io.load_hardware("h800-sxm")
-    c = cluster(hw, [(9, 4)], 9)
-    assert (c.gpus, c.nodes, c.racks, c.domains) == (36, 9, 3, 5)     # racks ceil(72/32), domains ceil(36/8)
-    assert c.power_w == 36 * 700
-    assert c.cost_per_hour == 72.0
-    assert c.to_dict()["cost_per_month"] == pytest.approx(72.0 * 730)
+    c = cluster(hw, [PoolUnits("colocated", unit(4), 9)])
+    assert (c.gpus, c.gpus_provisioned, c.nodes, c.racks, c.domains) == (36, 40, 5, 2, 5)
+    assert c.power_w == pytest.approx(40 * 700 * DEFAULT_SYSTEM_OVERHEAD)
+    assert c.cost_per_hour == 80.0
+    assert c.cost_per_month == pytest.approx(80.0 * 730)
 
 
-@pytest.mark.parametrize("hardware, watts", [
-    ("gb300-nvl72", 142_000 / 72),   # rack_w / gpus_per_rack
-    ("h100-sxm", 10_200 / 8),        # node_w / gpus_per_node
-    ("h200-sxm", 700),               # gpu_w alone
+def test_a_stage_wider_than_the_domain_takes_whole_domains():
+    # H200: EP 16 spans two 8-GPU domains (on purpose: expert parallelism over the NICs): 2 units ->
+    # 4 nodes. Pipeline stages that fit a domain are placed one by one: tp=4, pp=4 is four 4-GPU
+    # blocks, two per node.
+    hw = io.load_hardware("h200-sxm")
+    c = cluster(hw, [PoolUnits("decode", Layout(tp=2, dp=8, ep=16), 2)])
+    assert (c.gpus, c.nodes, c.domains) == (32, 4, 4)
+    c = cluster(hw, [PoolUnits("colocated", Layout(tp=4, pp=4), 1)])
+    assert (c.gpus, c.nodes, c.domains) == (16, 2, 2)
+
+
+@pytest.mark.parametrize("hardware, watts, basis", [
+    ("gb300-nvl72", 142_000 / 72, "rack figure"),   # rack_w / gpus_per_rack
+    ("h100-sxm", 10_200 / 8, "node figure"),        # node_w / gpus_per_node
+    ("h200-sxm", 10_200 / 8, "node figure"),        # DGX H200: same 10.2 kW system as DGX H100
+    ("h800-sxm", 700 * DEFAULT_SYSTEM_OVERHEAD, "GPU TDP"),   # GPU TDP x the stated overhead
 ])
-def test_power_per_gpu_prefers_rack_then_node_then_gpu(hardware, watts):
-    assert power_per_gpu_w(io.load_hardware(hardware)) == pytest.approx(watts, rel=1e-12)
+def test_power_per_gpu_is_system_power_on_one_basis(hardware, watts, basis):
+    w, how = system_power_per_gpu_w(io.load_hardware(hardware))
+    assert w == pytest.approx(watts, rel=1e-12)
+    assert how.startswith(basis)
+
+
+def test_default_system_overhead_comes_from_published_8_gpu_systems():
+    # DGX H100 10.2 kW / (8 x 700 W) = 1.82; DGX B200 14.3 kW / (8 x 1,000 W) = 1.79 (presets' sources)
+    h100, b200 = io.load_hardware("h100-sxm"), io.load_hardware("b200-hgx")
+    ratios = [hw.power.node_w / (hw.gpus_per_node * hw.power.gpu_w) for hw in (h100, b200)]
+    assert ratios == [pytest.approx(1.821, abs=1e-3), pytest.approx(1.7875, abs=1e-4)]
+    assert min(ratios) <= DEFAULT_SYSTEM_OVERHEAD <= max(ratios)
 
 
 def test_pods_count_racks_sharing_the_pod_flash_tier():
     # vr200-nvl72: pod flash scope 8 racks (a labelled assumption in the preset); no tier, no pods.
-    from planner.cluster import cluster
     vr = io.load_hardware("vr200-nvl72")
     assert vr.pod_flash is not None and vr.pod_flash.scope_racks == 8
-    c = cluster(vr, [(20, 72)], 20)                 # 20 racks of 72 GPUs
+    c = cluster(vr, [PoolUnits("colocated", Layout(tp=8, dp=9, ep=72), 20)])   # 20 racks of 72 GPUs
     assert c.racks == 20 and c.pods == math.ceil(20 / 8) == 3
-    assert cluster(io.load_hardware("h200-sxm"), [(4, 8)], 4).pods is None
+    assert cluster(io.load_hardware("h200-sxm"), [PoolUnits("colocated", unit(8), 4)]).pods is None
+
+
+MACHINES = ("h200-sxm", "gb300-nvl72", "tpu-v7", "rubin-ultra-nvl144", "mi355x")
+
+
+@PROPERTY
+@given(machine=st.sampled_from(MACHINES), tp=st.sampled_from([1, 2, 4, 8]), dp=st.sampled_from([1, 2, 3, 4, 8, 16, 36]),
+       pp=st.sampled_from([1, 2, 4]), units=st.integers(1, 400), p_tp=st.sampled_from([1, 2, 4, 8]),
+       p_units=st.integers(0, 50))
+def test_packing_never_counts_fewer_nodes_or_racks_than_the_gpus_need(machine, tp, dp, pp, units, p_tp, p_units):
+    hw = io.load_hardware(machine)
+    pools = [PoolUnits("decode", Layout(tp=tp, dp=dp, ep=tp * dp, pp=pp), units)]
+    if p_units:
+        pools.insert(0, PoolUnits("prefill", Layout(tp=p_tp), p_units))
+    c = cluster(hw, pools)
+    n, r = hw.gpus_per_node, hw.gpus_per_rack
+    assert c.gpus == sum(p.units * p.layout.gpus for p in pools)
+    assert c.nodes >= c.gpus / n and c.gpus_provisioned == c.nodes * n >= c.gpus
+    assert c.racks >= c.nodes / (r // n)
+    assert c.domains >= c.gpus / hw.scale_up.domain_size
+    assert c.power_w == pytest.approx(c.gpus_provisioned * system_power_per_gpu_w(hw)[0])
 
 
 def test_plan_folds_tier_loads_into_prefill_and_ttft():
-    # The search times prefill with the prefix resident in HBM; the plan adds the expected tier load
-    # (prefill storage term) and the extra time of loads and misses, scaled by the prefill pool's
-    # M/D/1 queueing factor when disaggregated.
-    from planner.sizing import PREFILL_UTILIZATION
+    # The unit's prefill is the expected one: prefix loads from the tiers (the storage term) and, for
+    # the share that misses every tier, recomputation; TTFT adds the prefill pool's M/D/1 wait.
     s = sized("deepseek-v4-pro", "gb300-nvl72", "agentic")
-    kv, pre = s.kv, s.estimates[0]
-    assert pre.prefill.storage_s == pytest.approx(kv.expected_load_s) and kv.expected_load_s > 0
-    extra = kv.ttft_with_s - kv.prefill_resident_s
-    assert extra > 0
-    queueing = 1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION)) if s.best.disaggregated else 1.0
-    resident = s.best.ttft_s - extra * queueing               # what the search itself found
-    assert resident > 0 and s.best.ttft_s == pytest.approx(resident + extra * queueing)
-    assert pre.prefill.time_s == pytest.approx(kv.prefill_resident_s + extra, rel=0.05)
+    u, kv = s.unit, s.kv
+    assert u.prefill.storage_s > 0 and u.layout.disaggregated
+    assert kv.prefill_resident_s < u.prefill.time_s < kv.prefill_recompute_s
+    assert u.ttft_s == pytest.approx(u.prefill.time_s * (1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION))))
+    # the reuse the prefill assumed is the one the plan's own tiers give (the loop settled)
+    assert s.reuse == kv.reuse
 
 
 def test_balanced_routing_never_needs_more_gpus():
@@ -270,4 +339,4 @@ def test_balanced_routing_never_needs_more_gpus():
     skewed = sized("deepseek-v3", "h200-sxm", "chat")
     balanced = sized("deepseek-v3", "h200-sxm", "chat", "workload.expert_routing=balanced")
     assert gpus(balanced) <= gpus(skewed)
-    assert balanced.estimates[-1].layout.routing == "balanced"
+    assert balanced.unit.layout.routing == "balanced"

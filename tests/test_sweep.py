@@ -11,12 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import estimate, load_hardware, load_model, load_workload, parse_layout, sweep
+from planner import api
+from planner.sweep import sweep
 from planner.errors import InputError
 from planner.sweep import parse_values
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
-FAST = ["--model", "deepseek-v4-pro", "--hardware", "gb200-nvl72", "--fixed-layout", "tp=1,dp=8,ep=8", "--batch", "64"]
+FAST = ["--model", "deepseek-v4-pro", "--hardware", "gb200-nvl72", "--fixed-layout", "tp=1,dp=8,ep=8", "--batch", "64",
+        "--serving", "disaggregated"]
 
 
 def run(*args: str):
@@ -25,8 +27,9 @@ def run(*args: str):
 
 def test_pin_speed_sweep_is_monotone():
     # gb200-nvl72: 8 stacks x 1024 bits; HBM bandwidth = 8 x 1024 x pin / 8 GB/s = 1.024 TB/s per Gb/s
+    # disaggregated: TPOT is the bare decode step, which is what the pin speed moves
     r = sweep({"hardware.hbm.pin_speed_gbps": "6:12:0.5"}, hardware="gb200-nvl72", layout="tp=1,dp=8,ep=8",
-              batch=64, jobs=1)
+              batch=64, serving="disaggregated", jobs=1)
     rows = list(r)
     assert len(rows) == 13 and all(row.decode_time_s is not None for row in rows)
     assert not rows[0].feasible and "TPOT" in rows[0].reason     # 6 Gb/s misses agentic's 30 ms TPOT
@@ -50,15 +53,14 @@ def test_size_mode_pin_sweep_monotone():
 def test_estimate_rows_match_estimate():
     r = sweep({"layout.batch": [16, 64], "workload.isl": [2048, 8192]}, hardware="gb200-nvl72",
               layout="tp=1,dp=8,ep=8", jobs=1)
-    m, hw = load_model("deepseek-v4-pro"), load_hardware("gb200-nvl72")
     for row in r:
         batch, isl = row.values
-        w = load_workload("agentic", {"workload.isl": isl})
-        e = estimate(m, hw, parse_layout("tp=1,dp=8,ep=8", batch=batch), w.isl, w.osl, w.prefix,
-                     w.slo.ttft_s, w.slo.tpot_s)
-        assert row.tpot_s == pytest.approx(e.tpot_s, rel=1e-12)
-        assert row.ttft_s == pytest.approx(e.ttft_s, rel=1e-12)
-        assert row.tokens_per_s_per_gpu == pytest.approx(e.tokens_per_s_per_gpu, rel=1e-12)
+        # `estimate` with the same workload: one replica of the layout, through the same engine
+        e = api.estimate("deepseek-v4-pro", "gb200-nvl72", "tp=1,dp=8,ep=8", batch=batch, workload="agentic",
+                         isl=isl)
+        assert (row.tpot_s, row.ttft_s, row.tokens_per_s_per_gpu) == (e.tpot_s, e.ttft_s, e.tokens_per_s_per_gpu)
+        assert (row.gpus, row.nodes, row.racks, row.power_w) == \
+            (e.cluster.gpus, e.cluster.nodes, e.cluster.racks, e.cluster.power_w)
         assert row.feasible == e.feasible
 
 
@@ -73,7 +75,7 @@ def test_parallel_equals_serial():
 
 def test_invalid_value_is_a_row_and_the_sweep_continues():
     r = sweep({"hardware.hbm.pin_speed_gbps": [8, "abc", 12]}, hardware="gb200-nvl72",
-              layout="tp=1,dp=8,ep=8", batch=64, jobs=1)
+              layout="tp=1,dp=8,ep=8", batch=64, serving="disaggregated", jobs=1)
     assert [row.feasible for row in r] == [True, False, True]
     assert r.rows[1].reason.startswith("hardware.hbm.pin_speed_gbps: ")
     assert r.rows[2].tpot_s < r.rows[0].tpot_s
