@@ -39,6 +39,7 @@ from planner.workload import Workload
 HOST_MEMORY_FOR_KV = 0.8      # share of host DRAM a KV cache may take (OS, runtime, pinned buffers)
 RETENTION_GAPS = 5.0          # keep a state 5 mean gaps: 99.3% of exponentially distributed returns
 NOT_WORTH_MARGIN = 1.0        # a tier slower than break-even is not worth reading from
+REUSE_SHARE_DIGITS = 6        # hit shares the engine uses, to a millionth of requests
 
 
 class WindowPolicy(StrEnum):
@@ -158,9 +159,12 @@ class KvTiers:
     @property
     def reuse(self) -> PrefixReuse:
         """What the serving engine needs: the share of requests each tier serves, at its read rate
-        per GPU (the rest recompute their prefix)."""
-        return PrefixReuse(reads=tuple(TierRead(t.tier, t.hit_rate, t.read_bytes_per_s_per_gpu)
-                                       for t in self.tiers if t.hit_rate > 0), resident=False)
+        per GPU (the rest recompute their prefix). Shares are rounded to REUSE_SHARE_DIGITS so that
+        the tiers -> prefill -> cluster loop of planner.serving.settle reaches an exact fixed point,
+        whichever way a deployment is evaluated (one replica, or the same replica's demand given)."""
+        reads = tuple(TierRead(t.tier, round(t.hit_rate, REUSE_SHARE_DIGITS), t.read_bytes_per_s_per_gpu)
+                      for t in self.tiers if round(t.hit_rate, REUSE_SHARE_DIGITS) > 0)
+        return PrefixReuse(reads=reads, resident=False)
 
 
 def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_per_gpu: float) -> list[Tier]:

@@ -134,10 +134,10 @@ def layout_problem(model: "Model", hardware: "Hardware", layout: Layout) -> str 
     """The first rule the layout breaks on this model and machine, as one sentence; None when it is
     possible. The rules, in order:
 
-    1. TP divides the attention (query) heads, and the KV heads or a multiple of them (a TP wider
+    1. TP fits one scale-up domain: a TP all-reduce runs in every layer and cannot leave it.
+    2. TP divides the attention (query) heads, and the KV heads or a multiple of them (a TP wider
        than the KV heads replicates each head tp / kv_heads times; the KV share counts it);
        linear-attention heads likewise.
-    2. TP fits one scale-up domain: a TP all-reduce runs in every layer and cannot leave it.
     3. A dense model has no expert parallelism and no attention-DP (its replicas come from the demand).
     4. EP divides the GPUs of a stage (tp x dp), covers whole attention-DP ranks (ep = 1 or a
        multiple of dp, so expert-TP groups stay inside a TP group) and divides the physical experts
@@ -149,6 +149,9 @@ def layout_problem(model: "Model", hardware: "Hardware", layout: Layout) -> str 
     a = model.attention
     tp, dp, ep, pp = layout.tp, layout.dp, layout.ep, layout.pp
     domain = hardware.scale_up.domain_size
+    if tp > domain:
+        return (f"tp={tp} exceeds the {domain}-GPU scale-up domain of {hardware.name}: the TP all-reduce runs "
+                "in every layer and cannot leave the domain")
     if a.num_heads % tp:
         return f"tp={tp} does not divide the {a.num_heads} attention heads"
     kv_heads = getattr(a, "num_kv_heads", None)
@@ -160,9 +163,6 @@ def layout_problem(model: "Model", hardware: "Hardware", layout: Layout) -> str 
         for heads, what in ((linear.num_key_heads, "linear-attention key"), (linear.num_value_heads, "linear-attention value")):
             if heads % tp and tp % heads:
                 return f"tp={tp} neither divides the {heads} {what} heads nor is a multiple of them"
-    if tp > domain:
-        return (f"tp={tp} exceeds the {domain}-GPU scale-up domain of {hardware.name}: the TP all-reduce runs "
-                "in every layer and cannot leave the domain")
     if model.moe is None:
         if ep > 1:
             return f"ep={ep} on a dense model: expert parallelism needs MoE layers"

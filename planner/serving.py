@@ -46,7 +46,7 @@ KNEE_GAIN = 0.05            # a larger domain "pays" while it saves at least 5% 
 MAX_REDUNDANT_SHARE = 1 / 8
 # Rounds of the reuse fixed point (tiers -> prefill time -> cluster -> tiers); it settles in two
 # or three when the hit rates barely move with the cluster size.
-REUSE_ROUNDS = 4
+REUSE_ROUNDS = 8
 
 
 @dataclass(frozen=True)
