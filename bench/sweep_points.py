@@ -20,7 +20,8 @@ from planner import sweep  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=100_000, help="estimate sweep size (10 pins × 100 batches × N ISLs)")
+    parser.add_argument("--points", type=int, default=100_000,
+                        help="estimate sweep size (10 pins × 100 batches × N ISLs)")
     parser.add_argument("--size-points", type=int, default=40, help="size sweep size (pins × ISLs)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     ns = parser.parse_args()

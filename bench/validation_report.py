@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.validation import compare, group_of, load_cases, median_abs  # noqa: E402
+from planner.accuracy.validation import compare, group_of, load_cases, median_abs  # noqa: E402
 
 HEADER = """# Validation against aiconfigurator
 
@@ -81,7 +81,8 @@ def main() -> None:
             "- **Qwen3-30B-A3B FP8 at batch 8 on H100 (TPOT about +80%).** At 0.5 tokens per expert the FP8",
             "  grouped-GEMM curve (fitted on the DeepSeek shape) is far outside its measured range.", ""]
     out += ["## Cases", "",
-            "| case | TTFT planner | TTFT aic static | err | TPOT planner | TPOT aic static | err | aic agg TTFT / TPOT |",
+            "| case | TTFT planner | TTFT aic static | err | "
+            "TPOT planner | TPOT aic static | err | aic agg TTFT / TPOT |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         c = r.case
@@ -113,8 +114,8 @@ TRAINING_RUNS = (
 def training_section() -> list[str]:
     """The "## Training" section: the two published runs predicted with the presets' efficiency
     factors as shipped (no fitting), with the commands that reproduce them."""
-    from planner.io import load_hardware, load_model
-    from planner.training import train, train_flops, train_layout
+    from planner.inputs.io import load_hardware, load_model
+    from planner.training.run import train, train_flops, train_layout
 
     out = ["", "## Training", "",
            "`planner train` predicts published pre-training runs from their published layouts and the hardware",
@@ -134,7 +135,8 @@ def training_section() -> list[str]:
         fpt = train_flops(m, 4096).per_token
         bound = next(v.resource for v in r.verdicts if v.phase == "train" and v.severity.value == "info")
         reported_mfu = f"{mfu[0]:.0%}–{mfu[1]:.0%}" if mfu else "not published"
-        out.append(f"| {label} | {fpt / 1e9:,.0f} G ({fpt / published[model] - 1:+.1%}) | {published[model] / 1e9:,.0f} G | "
+        out.append(f"| {label} | {fpt / 1e9:,.0f} G ({fpt / published[model] - 1:+.1%}) | "
+                   f"{published[model] / 1e9:,.0f} G | "
                    f"{r.gpu_hours / 1e6:,.2f}M | {hours / 1e6:,.3f}M | {r.gpu_hours / hours - 1:+.0%} | {r.mfu:.1%} | "
                    f"{reported_mfu} | {r.step.step_s:,.1f} s | {bound.replace('_', '-')} |")
         zero = "fsdp" if opts["zero"] == 3 else str(opts["zero"])
@@ -148,7 +150,8 @@ def training_section() -> list[str]:
             "  about 2.6× the FP8 GEMM time, so DualPipe-style overlap cannot hide it. The agreement is partly",
             "  cancellation: planner does not model V3's node-limited routing (each token reaches at most 4 nodes",
             "  and crosses IB once per node, ISCA '25 §4.3), which would roughly halve the IB bytes and move the",
-            "  prediction to about −50% (hand estimate); nor does it model what makes the real step slower than FP8 peak × 0.75",
+            "  prediction to about −50% (hand estimate); "
+            "nor does it model what makes the real step slower than FP8 peak × 0.75",
             "  (20 of 132 SMs reserved for communication, fine-grained FP8 scaling, routing imbalance, the MTP",
             "  module, BF16 MLA attention at low efficiency). DeepSeek does not publish MFU; the predicted 19% is",
             "  of the FP8 dense peak (39% of BF16 peak).",
@@ -167,8 +170,8 @@ def print_training_section() -> None:
 
 
 def print_bands() -> None:
-    """presets/validation/error_bands.toml: the signed-error quantiles planner.uncertainty reads."""
-    from planner.validation import BAND_QUANTILES, error_bands, validate_all
+    """presets/validation/error_bands.toml: the signed-error quantiles planner.accuracy.uncertainty reads."""
+    from planner.accuracy.validation import BAND_QUANTILES, error_bands, validate_all
     report = validate_all()
     lo, hi = (int(q * 100) for q in BAND_QUANTILES)
     print("# Signed error quantiles (predicted / reference - 1) of planner against the shipped reference")

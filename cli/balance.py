@@ -7,11 +7,23 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, FormatOpt, HardwareOpt, ModelOpt, SetOpt,
-                        TableJson, WorkloadOpt, count_option, handle_errors)
-from planner import io
-from planner.balance import balance as run_balance, default_batch
-from planner.layout import parse_layout, validate_layout
+from cli.common import (
+    DEFAULT_HARDWARE,
+    DEFAULT_MODEL,
+    DEFAULT_WORKLOAD,
+    FormatOpt,
+    HardwareOpt,
+    ModelOpt,
+    SetOpt,
+    TableJson,
+    WorkloadOpt,
+    count_option,
+    handle_errors,
+)
+from planner.inputs import io
+from planner.inputs.layout import parse_layout, validate_layout
+from planner.whatif.balance import balance as run_balance
+from planner.whatif.balance import default_batch
 
 
 @handle_errors
@@ -22,7 +34,8 @@ def balance(
     overrides: SetOpt = None,
     layout: Annotated[str | None, typer.Option(help='Hold this layout instead of the one `size` picks, '
                                                'e.g. "tp=1,dp=8,ep=8"')] = None,
-    batch: Annotated[str | None, typer.Option(help="Batch per DP rank with --layout (default: the largest that fits)")] = None,
+    batch: Annotated[str | None, typer.Option(help="Batch per DP rank with --layout "
+                                                   "(default: the largest that fits)")] = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
     """What each resource would need for the bottleneck to move.
@@ -31,7 +44,8 @@ def balance(
     per GPU at which each resource would stop binding, at the layout `planner size` picks for the
     workload (or --layout). Exit 1 when the workload is infeasible.
 
-    Example: planner balance --model deepseek-v4-pro --hardware gb200-nvl72 --set model.precision.expert_activations=nvfp4
+    Example: planner balance --model deepseek-v4-pro --hardware gb200-nvl72
+    --set model.precision.expert_activations=nvfp4
     """
     sets = io.parse_overrides(overrides or [])
     m, hw, w = io.load_inputs(model, hardware, workload, sets)

@@ -10,9 +10,9 @@ import typer
 
 from cli import render
 from cli.common import handle_errors
-from planner import report
-from planner.check import check_file
-from planner.io import to_json, write_atomic
+from planner.inputs.io import to_json, write_atomic
+from planner.plan import report
+from planner.plan.check import check_file
 
 
 class CheckFormat(StrEnum):

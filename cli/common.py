@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any, Callable
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from pathlib import Path
-
-from planner.api import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD  # noqa: F401  (the commands' defaults)
 from planner.errors import InputError
+from planner.inputs.presets import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD  # noqa: F401  (the commands' defaults)
 from planner.units import parse_count
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model TOML, or HF config.json (or its folder)")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model TOML, "
+                                                             "or HF config.json (or its folder)")]
 HardwareOpt = Annotated[str, typer.Option("--hardware", "-H", help="Preset name or hardware TOML")]
 WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset name or workload TOML")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override any input field: KEY=VALUE (repeatable)")]

@@ -7,10 +7,18 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import DEFAULT_WORKLOAD, FormatOpt, SetOpt, TableJson, WorkloadOpt, handle_errors
-from cli.common import DEFAULT_HARDWARE, DEFAULT_MODEL
-from planner import io
-from planner.sweep import compare as run_compare
+from cli.common import (
+    DEFAULT_HARDWARE,
+    DEFAULT_MODEL,
+    DEFAULT_WORKLOAD,
+    FormatOpt,
+    SetOpt,
+    TableJson,
+    WorkloadOpt,
+    handle_errors,
+)
+from planner.inputs import io
+from planner.whatif.sweep import compare as run_compare
 
 
 def _names(text: str) -> list[str]:
@@ -19,12 +27,15 @@ def _names(text: str) -> list[str]:
 
 @handle_errors
 def compare(
-    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Comma-separated presets or TOML files")] = DEFAULT_HARDWARE,
-    model: Annotated[str, typer.Option("--model", "-m", help="Comma-separated presets, model TOMLs or HF configs")] = DEFAULT_MODEL,
+    hardware: Annotated[str, typer.Option("--hardware", "-H", help="Comma-separated presets "
+                                                                   "or TOML files")] = DEFAULT_HARDWARE,
+    model: Annotated[str, typer.Option("--model", "-m", help="Comma-separated presets, "
+                                                             "model TOMLs or HF configs")] = DEFAULT_MODEL,
     workload: WorkloadOpt = DEFAULT_WORKLOAD,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes "
+                                                                         "(default: all cores)")] = None,
 ) -> None:
     """Size one workload on several machines or models, side by side.
 

@@ -10,7 +10,7 @@ import typer
 
 from cli import render
 from cli.common import handle_errors
-from planner.diff import diff_plans, load_plan_like
+from planner.plan.diff import diff_plans, load_plan_like
 
 
 class DiffFormat(StrEnum):

@@ -8,9 +8,19 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import (FormatOpt, HardwareOpt, ModelOpt, PrefillLayoutOpt, ServingOpt, SetOpt, TableJson,
-                        count_option, handle_errors)
-from planner import api, io
+from cli.common import (
+    FormatOpt,
+    HardwareOpt,
+    ModelOpt,
+    PrefillLayoutOpt,
+    ServingOpt,
+    SetOpt,
+    TableJson,
+    count_option,
+    handle_errors,
+)
+from planner import api
+from planner.inputs import io
 
 
 class Routing(StrEnum):
@@ -35,7 +45,8 @@ def estimate(
     disaggregated: Annotated[bool, typer.Option(help="Same as --serving disaggregated")] = False,
     overlap: Annotated[bool, typer.Option(help="Dual micro-batch overlap of communication")] = True,
     mtp: Annotated[bool, typer.Option(help="Speculative decoding with the model's MTP layers")] = False,
-    routing: Annotated[Routing | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) or balanced (EPLB)")] = None,
+    routing: Annotated[Routing | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) "
+                                                         "or balanced (EPLB)")] = None,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
@@ -57,7 +68,7 @@ def estimate(
     if routing is not None:
         sets["workload.expert_routing"] = routing.value
     options = {"dual_microbatch": overlap, "mtp": mtp}
-    from planner.layout import parse_layout
+    from planner.inputs.layout import parse_layout
     lay = parse_layout(layout, batch=count_option("--batch", batch), serving=serving, **options)
     result = api.estimate(model, hardware, lay, isl=count_option("--isl", isl) if isl is not None else None,
                           osl=count_option("--osl", osl) if osl is not None else None,

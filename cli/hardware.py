@@ -8,8 +8,8 @@ import typer
 
 from cli import render
 from cli.common import FormatOpt, SetOpt, TableJson, handle_errors
-from planner import io, presets
-from planner.hwsummary import hardware_dict
+from planner.inputs import io, presets
+from planner.machine.summary import hardware_dict
 
 app = typer.Typer(help="Hardware presets and machine balance points.", no_args_is_help=True)
 

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-import typer
-
 from typing import TYPE_CHECKING
 
+import typer
+
 from cli import render
-from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, FormatOpt, HardwareOpt, ModelOpt, SetOpt,
-                        TableJson, WorkloadOpt, handle_errors)
-from planner import api, io
+from cli.common import (
+    DEFAULT_HARDWARE,
+    DEFAULT_MODEL,
+    DEFAULT_WORKLOAD,
+    FormatOpt,
+    HardwareOpt,
+    ModelOpt,
+    SetOpt,
+    TableJson,
+    WorkloadOpt,
+    handle_errors,
+)
+from planner import api
+from planner.inputs import io
 
 if TYPE_CHECKING:
-    from planner.plan import Plan
+    from planner.plan.schema import Plan
 
 
 @handle_errors
@@ -40,7 +51,7 @@ def kv(
     raise typer.Exit(0 if result.feasible else 1)
 
 
-def kv_json(p: "Plan") -> dict:
+def kv_json(p: Plan) -> dict:
     """The KV part of the plan `size` makes: its tier entries, the reuse figures, the cluster."""
     head = {"model": p.model, "hardware": p.hardware, "workload": p.workload, "feasible": p.feasible,
             "verdicts": [v.model_dump(mode="json") for v in p.verdicts]}

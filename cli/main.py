@@ -7,7 +7,10 @@ from typing import Annotated
 import typer
 
 from cli import balance, compare, estimate, hardware, kv, models, size, sweep, train
-from cli import check as check_cmd, diff as diff_cmd, schema as schema_cmd, validate as validate_cmd
+from cli import check as check_cmd
+from cli import diff as diff_cmd
+from cli import schema as schema_cmd
+from cli import validate as validate_cmd
 from cli.common import set_debug
 
 app = typer.Typer(

@@ -8,9 +8,9 @@ import typer
 
 from cli import render
 from cli.common import FormatOpt, SetOpt, TableJson, handle_errors
-from planner import io, presets
-from planner.summary import summarize
-from planner.workload import check_context
+from planner.inputs import io, presets
+from planner.inputs.workload import check_context
+from planner.model.summary import summarize
 from planner.units import parse_count
 
 app = typer.Typer(help="Model presets and model facts (parameters, bytes, KV, FLOPs).", no_args_is_help=True)
@@ -39,7 +39,8 @@ def list_(fmt: FormatOpt = TableJson.table) -> None:
 @handle_errors
 def show(
     model: Annotated[str, typer.Argument(help="Preset name, model TOML, or HF config.json (or its folder)")],
-    context: Annotated[str | None, typer.Option(help="Context in tokens for KV and FLOPs (default: the model's max), e.g. 128k, 1Mi")] = None,
+    context: Annotated[str | None, typer.Option(help="Context in tokens for KV and FLOPs (default: the model's max), "
+                                                     "e.g. 128k, 1Mi")] = None,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:

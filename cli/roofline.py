@@ -15,9 +15,9 @@ from typing import Any
 
 import typer
 
-from planner.hardware import Hardware
-from planner.hwsummary import CLASSES
-from planner.plan import Plan
+from planner.inputs.hardware import Hardware
+from planner.machine.summary import CLASSES
+from planner.plan.schema import Plan
 
 INSTALL = "install the plot extra: pip install 'llm-capacity-planner[plot]'"
 SUFFIXES = (".svg", ".png")
@@ -40,7 +40,8 @@ def check_path(value: Path | None) -> Path | None:
 def roofline_data(plan: Plan, hw: Hardware) -> dict[str, Any]:
     """Roofs and phase points in base units (FLOPs/byte, FLOP/s), without drawing anything."""
     bw = hw.hbm.bandwidth_bytes_per_s
-    roofs = [{"precision": c.value, "peak_flops": hw.peak.flops_per_s(c), "ridge_flops_per_byte": hw.peak.flops_per_s(c) / bw}
+    roofs = [{"precision": c.value, "peak_flops": hw.peak.flops_per_s(c),
+              "ridge_flops_per_byte": hw.peak.flops_per_s(c) / bw}
              for c in CLASSES if hw.peak.native(c)]
     points = []
     phases = (("prefill", plan.phases.prefill), ("decode", plan.phases.decode)) if plan.phases else ()
@@ -60,6 +61,7 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from cli import render
     from planner.errors import InputError
 
@@ -75,7 +77,8 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
     for r in d["roofs"]:
         ys = [min(r["peak_flops"], x * bw) for x in xs]
         ax.plot(xs, ys, color=colours.get(r["precision"], "grey"), lw=2,
-                label=f"{r['precision'].upper()} roof: {r['peak_flops'] / 1e15:g} PFLOP/s, ridge {r['ridge_flops_per_byte']:,.0f} FLOPs/B")
+                label=f"{r['precision'].upper()} roof: {r['peak_flops'] / 1e15:g} PFLOP/s, "
+                      f"ridge {r['ridge_flops_per_byte']:,.0f} FLOPs/B")
     eff = d["hbm_bandwidth_achievable_bytes_per_s"]
     top = max(r["peak_flops"] for r in d["roofs"])
     ax.plot([x for x in xs if x * eff <= top], [x * eff for x in xs if x * eff <= top], color="grey", ls="--", lw=1,
@@ -84,7 +87,8 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
     for p in d["points"]:
         marker, colour = markers.get(p["phase"], ("^", "black"))
         ax.scatter([p["flops_per_byte"]], [p["flops_per_s"]], s=70, marker=marker, color=colour, zorder=5,
-                   label=f"{p['phase']}: {p['flops_per_byte']:,.0f} FLOPs/B, {p['flops_per_s'] / 1e12:,.0f} TFLOP/s ({p['bottleneck']}-bound)")
+                   label=f"{p['phase']}: {p['flops_per_byte']:,.0f} FLOPs/B, "
+                         f"{p['flops_per_s'] / 1e12:,.0f} TFLOP/s ({p['bottleneck']}-bound)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOPs per byte of HBM traffic)")

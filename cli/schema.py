@@ -9,7 +9,7 @@ import typer
 
 from cli import render
 from cli.common import handle_errors
-from planner.schemas import json_schema
+from planner.plan.jsonschema import json_schema
 
 
 class SchemaName(StrEnum):

@@ -9,11 +9,29 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import (BatchOpt, HardwareOpt, LayoutOpt, ModelOpt, PrefillLayoutOpt, ServingOpt, SetOpt, WorkloadOpt,
-                        count_option, handle_errors, refuse_existing)
+from cli.common import (
+    BatchOpt,
+    HardwareOpt,
+    LayoutOpt,
+    ModelOpt,
+    PrefillLayoutOpt,
+    ServingOpt,
+    SetOpt,
+    WorkloadOpt,
+    count_option,
+    handle_errors,
+    refuse_existing,
+)
 from cli.roofline import check_path, write_roofline
-from planner import api, io
-from planner.plan import PlanInputs, build_plan, evaluate_inputs, load_plan_inputs, plan_toml
+from planner import api
+from planner.inputs import io
+from planner.plan.schema import (
+    PlanInputs,
+    build_plan,
+    evaluate_inputs,
+    load_plan_inputs,
+    plan_toml,
+)
 
 
 class SizeFormat(StrEnum):
@@ -29,7 +47,8 @@ def size(
     hardware: HardwareOpt = api.DEFAULT_HARDWARE,
     workload: WorkloadOpt = api.DEFAULT_WORKLOAD,
     overrides: SetOpt = None,
-    plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan (its resolved inputs)")] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan "
+                                                             "(its resolved inputs)")] = None,
     layout: LayoutOpt = None,
     batch: BatchOpt = None,
     serving: ServingOpt = None,
@@ -40,7 +59,9 @@ def size(
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
-    roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path, help="Draw each phase on the machine's roofline: FILE.svg or FILE.png (needs the plot extra)")] = None,
+    roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path,
+                                                  help="Draw each phase on the machine's roofline: FILE.svg or "
+                                                       "FILE.png (needs the plot extra)")] = None,
 ) -> None:
     """Size HBM, the scale-up domain, KV tiers and the cluster for a workload.
 
@@ -54,7 +75,8 @@ def size(
     refuse_existing(force, export, roofline)            # before any work, not after it
     pinned = (layout, batch, serving, prefill_layout, gpus, replicas)
     if layout is None and any(v is not None for v in pinned):
-        raise io.InputError("--batch, --serving, --prefill-layout, --gpus and --replicas pin a layout: give --layout too",
+        raise io.InputError("--batch, --serving, --prefill-layout, --gpus and --replicas "
+                            "pin a layout: give --layout too",
                             hint='e.g. --layout "tp=4" --batch 140')
     if plan is not None:
         if layout is not None:

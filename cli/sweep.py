@@ -9,11 +9,22 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import (DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD, HardwareOpt, ModelOpt, SetOpt,
-                        ServingOpt, WorkloadOpt, count_option, handle_errors, refuse_existing)
-from planner import io
-from planner.io import write_atomic
-from planner.sweep import make_plan, parse_vary, run_plan, SweepResult
+from cli.common import (
+    DEFAULT_HARDWARE,
+    DEFAULT_MODEL,
+    DEFAULT_WORKLOAD,
+    HardwareOpt,
+    ModelOpt,
+    ServingOpt,
+    SetOpt,
+    WorkloadOpt,
+    count_option,
+    handle_errors,
+    refuse_existing,
+)
+from planner.inputs import io
+from planner.inputs.io import write_atomic
+from planner.whatif.sweep import SweepResult, make_plan, parse_vary, run_plan
 
 
 class SweepFormat(StrEnum):
@@ -33,22 +44,27 @@ def sweep(
     zipped: Annotated[bool, typer.Option("--zip", help="Pair the --vary lists element by element (equal lengths) "
                                          "instead of taking every combination")] = False,
     fixed_layout: Annotated[str | None, typer.Option("--fixed-layout", help='Evaluate `estimate` at this layout '
-                                                     'instead of sizing, e.g. "tp=1,dp=8,ep=8" (fast: ~10^4 points/s)')] = None,
+                                                     'instead of sizing, e.g. "tp=1,dp=8,ep=8" '
+                                                     '(fast: ~10^4 points/s)')] = None,
     batch: Annotated[str | None, typer.Option(help="Sequences per attention-DP rank with --fixed-layout")] = None,
     serving: ServingOpt = None,
     fmt: Annotated[SweepFormat, typer.Option("--format", "-f", help="Output format")] = SweepFormat.csv,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout (atomic)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout "
+                                                                       "(atomic)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes "
+                                                                         "(default: all cores)")] = None,
 ) -> None:
     """Evaluate a what-if grid over any input fields.
 
     Every combination of the --vary values (or, with --zip, the lists side by side) on top of the
     inputs and --set. Each point is sized like `planner size`, or with --fixed-layout and --batch
-    evaluated exactly like `planner estimate` (one replica of the layout at its capacity). An invalid value or an infeasible point is a row with
+    evaluated exactly like `planner estimate` (one replica of the layout at its capacity).
+    An invalid value or an infeasible point is a row with
     feasible=false and its reason; the sweep never stops at one.
 
-    Example: planner sweep --hardware gb200-nvl72 --fixed-layout "tp=1,dp=8,ep=8" --batch 64 --vary hardware.hbm.pin_speed_gbps=8:12:1 --vary workload.isl=2048,8192
+    Example: planner sweep --hardware gb200-nvl72 --fixed-layout "tp=1,dp=8,ep=8" --batch 64
+    --vary hardware.hbm.pin_speed_gbps=8:12:1 --vary workload.isl=2048,8192
     """
     sets = io.parse_overrides(overrides or [])
     plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,

@@ -7,9 +7,17 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import FormatOpt, HardwareOpt, ModelOpt, SetOpt, TableJson, handle_errors
-from planner import io
-from planner.training import Recompute, TrainPrecision, train as run_train, train_layout
+from cli.common import (
+    FormatOpt,
+    HardwareOpt,
+    ModelOpt,
+    SetOpt,
+    TableJson,
+    handle_errors,
+)
+from planner.inputs import io
+from planner.training.run import Recompute, TrainPrecision, train_layout
+from planner.training.run import train as run_train
 from planner.units import parse_count
 
 TOKEN_SUFFIXES = ("tokens", "token", "tok")
@@ -51,9 +59,11 @@ def train(
     recompute: Annotated[Recompute, typer.Option(help="Activation recompute")] = Recompute.selective,
     micro_batch: Annotated[str, typer.Option("--micro-batch", help="Sequences per micro-batch")] = "1",
     global_batch: Annotated[str | None, typer.Option(
-        "--global-batch", help="Sequences per step, or tokens with a suffix: '16M tokens' [default: 1024 sequences]")] = None,
+        "--global-batch", help="Sequences per step, or tokens with a suffix: '16M tokens' "
+                               "[default: 1024 sequences]")] = None,
     seq: Annotated[str, typer.Option(help="Sequence length, tokens")] = "4096",
-    precision: Annotated[TrainPrecision, typer.Option(help="GEMM precision (attention core stays BF16)")] = TrainPrecision.bf16,
+    precision: Annotated[TrainPrecision, typer.Option(help="GEMM precision "
+                                                           "(attention core stays BF16)")] = TrainPrecision.bf16,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:

@@ -18,7 +18,7 @@ def validate(fmt: FormatOpt = TableJson.table) -> None:
 
     Example: planner validate --format json
     """
-    from planner.validation import validate_all
+    from planner.accuracy.validation import validate_all
     report = validate_all()
     data = report.to_dict()
     if fmt == TableJson.json:

@@ -20,17 +20,18 @@ __version__ = "0.2.0"
 
 _EXPORTS = {
     "size": "planner.api", "evaluate": "planner.api", "estimate": "planner.api", "load": "planner.api",
-    "Plan": "planner.plan", "build_plan": "planner.plan", "evaluate_plan_file": "planner.plan",
-    "Deployment": "planner.serving",
-    "load_hardware": "planner.io", "load_model": "planner.io", "load_workload": "planner.io",
-    "parse_overrides": "planner.io",
-    "Layout": "planner.layout", "parse_layout": "planner.layout", "validate_layout": "planner.layout",
-    "summarize": "planner.summary",
-    "Balance": "planner.balance", "balance": "planner.balance",
-    "CompareResult": "planner.sweep", "SweepResult": "planner.sweep", "SweepRow": "planner.sweep",
-    "compare": "planner.sweep", "sweep": "planner.sweep",
-    "train": "planner.training", "TrainResult": "planner.training",
-    "check_file": "planner.check",
+    "Plan": "planner.plan.schema", "build_plan": "planner.plan.schema", "evaluate_plan_file": "planner.plan.schema",
+    "Deployment": "planner.serving.deployment",
+    "load_hardware": "planner.inputs.io", "load_model": "planner.inputs.io", "load_workload": "planner.inputs.io",
+    "parse_overrides": "planner.inputs.io",
+    "Layout": "planner.inputs.layout", "parse_layout": "planner.inputs.layout",
+    "validate_layout": "planner.inputs.layout",
+    "summarize": "planner.model.summary",
+    "Balance": "planner.whatif.balance", "balance": "planner.whatif.balance",
+    "CompareResult": "planner.whatif.sweep", "SweepResult": "planner.whatif.sweep", "SweepRow": "planner.whatif.sweep",
+    "compare": "planner.whatif.sweep", "sweep": "planner.whatif.sweep",
+    "train": "planner.training.run", "TrainResult": "planner.training.run",
+    "check_file": "planner.plan.check",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

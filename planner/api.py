@@ -12,21 +12,19 @@ same serving engine, so the same deployment gives the same numbers through each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from planner import io
-from planner.hardware import Hardware
-from planner.layout import Layout, parse_layout
-from planner.modelspec import Model
-from planner.plan import Plan, build_plan
-from planner.serving import evaluate_layout, size_deployment
-from planner.workload import Workload
-
-DEFAULT_MODEL = "deepseek-v4-pro"
-DEFAULT_HARDWARE = "gb300-nvl72"
-DEFAULT_WORKLOAD = "agentic"
+from planner.inputs import io
+from planner.inputs.hardware import Hardware
+from planner.inputs.layout import Layout, parse_layout
+from planner.inputs.model import Model
+from planner.inputs.presets import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
+from planner.inputs.workload import Workload
+from planner.plan.schema import Plan, build_plan
+from planner.serving.deployment import evaluate_layout, size_deployment
 
 Spec = str | Path | dict[str, Any]
 
@@ -50,7 +48,7 @@ def load(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Worklo
 def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
          workload: Spec | Workload = DEFAULT_WORKLOAD, *, sets: Mapping[str, Any] | None = None,
          compare_domains: bool = True) -> Plan:
-    """The cheapest plan that meets the workload's demand and targets (see planner.serving)."""
+    """The cheapest plan that meets the workload's demand and targets (see planner.serving.deployment)."""
     m, hw, w = load(model, hardware, workload, sets)
     return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains))
 

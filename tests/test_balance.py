@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from planner import load_hardware, load_model, load_workload
-from planner.balance import balance
+from planner.whatif.balance import balance
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 FP4 = {"model.precision.expert_activations": "nvfp4"}
@@ -44,7 +44,8 @@ def test_hbm_needed_matches_pin_speed_and_moves_decode():
     assert b.hbm_pin_speed_gbps_needed == pytest.approx(b.hbm_bandwidth_bytes_per_s_needed / 1.024e12, rel=1e-9)
     dec = b.phases[1]
     others = max(v for k, v in dec.terms_s.items() if k != "hbm")
-    assert dec.terms_s["hbm"] * hw.hbm.bandwidth_bytes_per_s / b.hbm_bandwidth_bytes_per_s_needed == pytest.approx(others)
+    assert (dec.terms_s["hbm"] * hw.hbm.bandwidth_bytes_per_s / b.hbm_bandwidth_bytes_per_s_needed
+            == pytest.approx(others))
 
 
 def test_fp8_experts_hide_better():

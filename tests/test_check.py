@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner.check import check_file, find_line
+from planner.plan.check import check_file, find_line
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "proposals"
 EXPECTED = {  # documented exit codes of the shipped examples (docs/ci.md)
@@ -154,7 +154,8 @@ def test_diff_of_two_plans(tmp_path):
     fields = {c["field"]: c for c in data["changes"]}
     old_plan, new_plan = tomllib.loads(old.read_text()), tomllib.loads(new.read_text())
     assert fields["GPUs"]["old"] == old_plan["cluster"]["gpus"] and fields["GPUs"]["new"] == new_plan["cluster"]["gpus"]
-    assert fields["GPUs"]["relative_change"] == pytest.approx(new_plan["cluster"]["gpus"] / old_plan["cluster"]["gpus"] - 1)
+    assert fields["GPUs"]["relative_change"] == pytest.approx(
+        new_plan["cluster"]["gpus"] / old_plan["cluster"]["gpus"] - 1)
     assert run("diff", str(old), str(new), "--format", "markdown").stdout.startswith("### planner diff:")
     assert run("diff", str(old), str(old)).stdout.strip().endswith("no changes")
 

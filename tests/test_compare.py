@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner.sweep import compare
+from planner.whatif.sweep import compare
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 MACHINES = ["h200-sxm", "b200-hgx", "gb200-nvl72"]

@@ -21,7 +21,6 @@ import io as _io
 import json
 
 import pytest
-
 from clihelp import run, stderr_of
 
 GRID = [

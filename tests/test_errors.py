@@ -23,17 +23,21 @@ CASES = [
     ("bad-toml", ["size", "-H", "bad.toml"], "bad.toml: invalid TOML: Invalid value (at line 2, column 12)"),
     ("unknown-key", ["check", "unknown.toml"], "unknown.toml: assert.max_gpu: unknown key"),
     ("bad-json", ["models", "show", "broken.json"], "broken.json: invalid JSON at line 1 column 22"),
-    ("unknown-architecture", ["models", "show", "mamba.json"], "model_type 'mamba2': fields state_size announce recurrent-state"),
+    ("unknown-architecture", ["models", "show", "mamba.json"],
+     "model_type 'mamba2': fields state_size announce recurrent-state"),
     ("missing-field", ["models", "show", "nolayers.json"], "model_type 'llama': the decoder needs num_hidden_layers"),
     ("zero-size", ["size", "--set", "workload.isl=0"], "isl: Input should be greater than 0"),
-    ("negative-size", ["size", "--set", "hardware.hbm.capacity_gib=-1"], "hbm.capacity_gib: Input should be greater than 0"),
-    ("wrong-type", ["size", "--set", "hardware.hbm.pin_speed_gbps=fast"], "hbm.pin_speed_gbps: Input should be a valid number"),
+    ("negative-size", ["size", "--set", "hardware.hbm.capacity_gib=-1"],
+     "hbm.capacity_gib: Input should be greater than 0"),
+    ("wrong-type", ["size", "--set", "hardware.hbm.pin_speed_gbps=fast"],
+     "hbm.pin_speed_gbps: Input should be a valid number"),
     ("not-finite", ["size", "--set", "workload.requests_per_s=inf"], "requests_per_s: Input should be a finite number"),
     ("wrong-unit", ["models", "show", "llama-3.1-8b", "--context", "12q"], "--context: not a count: '12q'"),
     ("bad-override-key", ["size", "--set", "foo=1"], "--set foo: keys start with model., hardware. or workload."),
     ("override-without-value", ["size", "--set", "workload.isl"], "--set 'workload.isl': expected KEY=VALUE"),
     ("bad-enum", ["size", "--set", "model.precision.kv=fp7"], "precision.kv: Input should be 'fp32'"),
-    ("context-too-long", ["size", "--set", "workload.context=2M"], "workload context 2,000,000 tokens exceeds deepseek-v4-pro's maximum"),
+    ("context-too-long", ["size", "--set", "workload.context=2M"],
+     "workload context 2,000,000 tokens exceeds deepseek-v4-pro's maximum"),
     ("contradictory-layout", ["estimate", "-m", "qwen3-30b-a3b", "-H", "h100-sxm", "--layout", "tp=2,dp=2,ep=3",
                               "--batch", "1", "--isl", "1k", "--osl", "1"],
      "--layout: ep=3 does not divide the 4 GPUs of a stage"),
@@ -43,7 +47,8 @@ CASES = [
      "this machine's HBM has no stacks and bus width"),
     ("overwrite-without-force", ["size", "-m", "llama-3.1-8b", "-w", "chat", "--export", "exists.toml"],
      "exists.toml: file exists (use --force to replace it)"),
-    ("not-a-plan", ["size", "--plan", "chat.toml"], "not a plan: no [inputs.model], [inputs.hardware] and [inputs.workload]"),
+    ("not-a-plan", ["size", "--plan", "chat.toml"],
+     "not a plan: no [inputs.model], [inputs.hardware] and [inputs.workload]"),
     ("days-and-gpus", ["train", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--tokens", "1T", "--gpus", "8", "--days", "3"],
      "give --days or --gpus, not both"),
     ("zip-length", ["sweep", "-m", "llama-3.1-8b", "--vary", "workload.isl=1,2", "--vary", "workload.osl=1", "--zip"],
@@ -95,6 +100,6 @@ def test_debug_shows_the_traceback(files, capsys, monkeypatch):
 
 def test_errors_doc_lists_every_case():
     doc = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
-    for case, args, text in CASES:
+    for case, _args, text in CASES:
         assert f"`{case}`" in doc, case
         assert text in doc, (case, text)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from clihelp import ENV, run, stderr_of  # noqa: F401
-from planner import presets
 
-
+from planner.inputs import presets
 
 
 def json_of(*args: str, exit_code: int = 0) -> dict:

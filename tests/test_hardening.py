@@ -8,18 +8,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from unittest import mock
 
+import pytest
 import typer
 import typer.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import io as plan_module
+from planner.inputs import io as plan_module
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -188,7 +187,7 @@ def _walk(value):
     ("size", "-m", "llama-3.1-8b", "-w", "chat", "--set", "workload.requests_per_s=1e9"),          # ~10^7 GPUs
     ("size", "-m", "llama-3.1-8b", "-w", "chat", "--set", "workload.context=1000000000",
      "--set", "model.max_context=2000000000"),                                                      # 10^9-token context
-    ("kv", "-m", "deepseek-v4-flash", "-H", "gb300-nvl72", "-w", "rag"),                            # G4 capacity unbounded
+    ("kv", "-m", "deepseek-v4-flash", "-H", "gb300-nvl72", "-w", "rag"),                         # G4 capacity unbounded
     ("train", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--tokens", "1e20", "--gpus", "8"),
 ])
 def test_huge_inputs_give_finite_json(args):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.hardware import Hardware, Status
+from planner.inputs.hardware import Hardware, Status
 from planner.precision import ComputeClass
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets" / "hardware"
@@ -71,7 +71,7 @@ def test_status(path: Path):
 
 
 def test_aliases_unique_and_resolvable():
-    from planner import presets
+    from planner.inputs import presets
     seen: dict[str, str] = {}
     for f in FILES:
         hw = load(f.stem)

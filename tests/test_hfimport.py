@@ -1,4 +1,4 @@
-"""planner.hfimport: a Hugging Face config.json gives the same model facts as the preset built
+"""planner.inputs.hfimport: a Hugging Face config.json gives the same model facts as the preset built
 from it, and configs we cannot model are one clear InputError."""
 
 from __future__ import annotations
@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from planner import io
 from planner.errors import InputError
-from planner.hfimport import import_hf
-from planner.models import ep_flops_per_comm_byte, facts, kv_bytes_per_sequence, kv_bytes_per_token
+from planner.inputs import io
+from planner.inputs.hfimport import import_hf
+from planner.model.facts import (
+    ep_flops_per_comm_byte,
+    facts,
+    kv_bytes_per_sequence,
+    kv_bytes_per_token,
+)
 from planner.precision import Dtype
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"

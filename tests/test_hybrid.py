@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from planner import io
-from planner import models as M
 from planner.errors import InputError
-from planner.hfimport import import_hf
+from planner.inputs import io
+from planner.inputs.hfimport import import_hf
+from planner.model import facts as M
 
 QWEN3_NEXT = io.load_model("qwen3-next-80b-a3b")
 
@@ -67,6 +67,6 @@ def test_linear_layers_without_their_fields_name_what_is_missing(tmp_path):
 
 
 def test_sizes_on_a_machine():
-    from planner.serving import size_deployment
+    from planner.serving.deployment import size_deployment
     s = size_deployment(QWEN3_NEXT, io.load_hardware("h200-sxm"), io.load_workload("chat"), compare_domains=False)
     assert s.unit is not None and s.feasible

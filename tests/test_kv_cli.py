@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import io
 from planner import units as U
+from planner.inputs import io
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 TIERS = ["G1", "G2", "G3", "G3.5", "G4"]
@@ -31,7 +31,7 @@ def run(*args: str):
     return CliRunner().invoke(app, list(args), env=ENV)
 
 
-@lru_cache(maxsize=None)
+@cache
 def kv_json(*args: str) -> dict:
     r = run("kv", *args, "--format", "json")
     assert r.exit_code == 0, r.output
@@ -82,7 +82,8 @@ def test_acceptance_v4_reload_from_nvme_beats_recompute_by_far():
         f"V4 margin {v4_margin:.1f}× (break-even {v4_be:.3g}) vs Llama {ll_margin:.1f}× (break-even {ll_be:.3g})"
     ratio = v4["ttft_without_tiers_s"] / v4["ttft_with_tiers_s"]
     assert ratio >= 10, \
-        f"V4 TTFT {v4['ttft_with_tiers_s']:.3g} s with tiers vs {v4['ttft_without_tiers_s']:.3g} s without ({ratio:.1f}×)"
+        (f"V4 TTFT {v4['ttft_with_tiers_s']:.3g} s with tiers vs "
+         f"{v4['ttft_without_tiers_s']:.3g} s without ({ratio:.1f}×)")
     # and the NVMe load itself is far faster than recomputing the prefix
     assert tier(v4, "G3")["load_time_s"] * 100 <= v4["recompute_s"], (tier(v4, "G3")["load_time_s"], v4["recompute_s"])
 
@@ -204,7 +205,7 @@ def test_size_plan_kv_tiers_json_toml_round_trip(tmp_path):
     assert r.stdout.count("[[kv_tiers]]") == 5
     toml = tomllib.loads(r.stdout)
     assert [t["tier"] for t in toml["kv_tiers"]] == TIERS
-    for t, j in zip(toml["kv_tiers"], plan["kv_tiers"]):
+    for t, j in zip(toml["kv_tiers"], plan["kv_tiers"], strict=True):
         for k in TIER_KEYS:
             assert k in t or j[k] is None, (t["tier"], k)
     # export then re-evaluate: same kv_tiers and kv section

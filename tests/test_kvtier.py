@@ -10,17 +10,17 @@ Tolerances are stated per assertion; integer formulas are exact.
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner import api, io
-from planner.kvtier import RETENTION_GAPS, WindowPolicy, disk_format, plan_tiers
-from planner.serving import size_deployment
-from planner.workload import Workload
+from planner import api
+from planner.inputs import io
+from planner.inputs.workload import Workload
+from planner.kv.tiers import RETENTION_GAPS, WindowPolicy, disk_format, plan_tiers
+from planner.serving.deployment import size_deployment
 
 # models.md §1.3 / §7 (exact integers)
 ENTRY = 584                       # V4 KV entry, MODEL1_FP8Sparse
@@ -35,7 +35,7 @@ FAST = settings(max_examples=20, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model(name: str):
     return io.load_model(name, {})
 
@@ -163,7 +163,7 @@ def test_session_lifetime_caps_retention():
 
 # ---- 4. zero capacity, hit-rate bounds and monotonicity in capacity -----------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def _day6(*sets: str):
     """deepseek-v3 / deepseek-day6 on h200-sxm with overrides, sized as the `kv` command does."""
     return api.size("deepseek-v3", "h200-sxm", "deepseek-day6", sets=io.parse_overrides(list(sets)),

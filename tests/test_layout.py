@@ -1,4 +1,4 @@
-"""planner.layout: parsing the --layout words and the unit they describe.
+"""planner.inputs.layout: parsing the --layout words and the unit they describe.
 
 Conventions checked against DESIGN.md "Command surface" (meaning of the layout words): `batch` is
 per attention-DP rank, ep must divide the tp*dp attention GPUs of a stage, bad input is an
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from planner.errors import InputError
-from planner.layout import Layout, parse_layout
+from planner.inputs.layout import Layout, parse_layout
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 

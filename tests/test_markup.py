@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from clihelp import run, stderr_of
 
 PRESETS = Path(__file__).parent.parent / "presets"

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from clihelp import ENV, run, stderr_of  # noqa: F401
-from planner import io, presets
-from planner.models import decode_flops_per_token, facts, train_flops_per_token
+
+from planner.inputs import io, presets
+from planner.model.facts import decode_flops_per_token, facts, train_flops_per_token
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 MILLION = 2**20
@@ -70,7 +70,8 @@ def test_show_v4_pro_json_at_1m():
     assert d["kv"]["bytes_per_sequence"] == pytest.approx(5.28e9, rel=0.01)  # models.md §1.3, window included; ±1%
     assert d["kv"]["context"] == MILLION
     assert d["flops"]["decode_per_token"] == pytest.approx(decode_flops_per_token(m, MILLION), rel=1e-12)
-    assert d["flops"]["train_per_token"] == pytest.approx(train_flops_per_token(m, 1_048_576), rel=1e-12)   # at --context (DESIGN.md)
+    # at --context (DESIGN.md)
+    assert d["flops"]["train_per_token"] == pytest.approx(train_flops_per_token(m, 1_048_576), rel=1e-12)
     assert d["ep"]["flops_per_comm_byte"] == 6144                            # V4 paper §3.1; exact
 
 
@@ -155,8 +156,8 @@ def test_zero_context():
 
 def test_train_flops_follow_context_default_4096():
     # DESIGN.md command surface: flops.train_per_token at --context, default 4096.
-    from planner import io
-    from planner import models as M
+    from planner.inputs import io
+    from planner.model import facts as M
     m = io.load_model("llama-3.1-405b")
     default = json.loads(run("models", "show", "llama-3.1-405b", "--format", "json").stdout)["flops"]
     at8k = json.loads(run("models", "show", "llama-3.1-405b", "--context", "8192", "--format", "json").stdout)["flops"]

@@ -1,4 +1,4 @@
-"""planner.models against published values (shared/reference/models.md §7) and hand-derived cases.
+"""planner.model.facts against published values (shared/reference/models.md §7) and hand-derived cases.
 
 Each expected value names its source and tolerance next to it. "exact" means integer formulas
 and config integers; derived values that involve division get ±1%; parameter and FLOP counts
@@ -13,11 +13,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import io, presets
-from planner.models import (Term, decode_flops_per_token, ep_flops_per_comm_byte, facts,
-                            indexer_key_bytes, kv_bytes_per_sequence, kv_bytes_per_token,
-                            kv_read_bytes_per_step, kv_window_state_bytes, packed_entry_bytes,
-                            prefill_flops, train_flops_per_token)
+from planner.inputs import io, presets
+from planner.model.facts import (
+    Term,
+    decode_flops_per_token,
+    ep_flops_per_comm_byte,
+    facts,
+    indexer_key_bytes,
+    kv_bytes_per_sequence,
+    kv_bytes_per_token,
+    kv_read_bytes_per_step,
+    kv_window_state_bytes,
+    packed_entry_bytes,
+    prefill_flops,
+    train_flops_per_token,
+)
 from planner.precision import Dtype, weight_bytes_per_param
 
 MILLION = 2**20   # "1M context" in the V4 paper: max_position_embeddings 1048576
@@ -288,5 +298,5 @@ def test_narrower_precision_never_adds_weight_bytes(name, field):
     for dtype in NARROWING:
         w = facts(model(name, io.parse_overrides([f"model.precision.{field}={dtype}"]))).weights
         totals.append((w.total, w.total_with_mtp))
-    for wider, narrower in zip(totals, totals[1:]):
+    for wider, narrower in zip(totals, totals[1:], strict=False):
         assert narrower[0] <= wider[0] and narrower[1] <= wider[1]

@@ -1,5 +1,5 @@
-"""The per-phase performance model (planner.perf), its traffic (planner.comm), the HBM budget
-(planner.memory) and the verdicts they produce (planner.verdicts via planner.estimate).
+"""The per-phase performance model (planner.perf.phases), its traffic (planner.perf.comm), the HBM budget
+(planner.perf.memory) and the verdicts they produce (planner.verdicts via planner.estimate).
 
 Each test states its source or hand derivation and its tolerance. Property tests check the
 monotonicity DESIGN.md "Quality bar" asks for.
@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import io
-from planner import models as M
-from planner.comm import ep_all_to_all
-from planner.layout import parse_layout
-from planner.rules import judge
-from planner.serving import evaluate_layout
-from planner.workload import Workload
-from planner.memory import hbm_budget, kv_share, weights_per_gpu
-from planner.perf import _expert_hit_fraction, decode_step, phase, prefill
+from planner.inputs import io
+from planner.inputs.layout import parse_layout
+from planner.inputs.workload import Workload
+from planner.model import facts as M
+from planner.perf.comm import ep_all_to_all
+from planner.perf.memory import hbm_budget, kv_share, weights_per_gpu
+from planner.perf.phases import _expert_hit_fraction, decode_step, phase, prefill
+from planner.plan.verdicts import judge
+from planner.serving.deployment import evaluate_layout
 
 PROPS = settings(max_examples=40, deadline=None)
 
@@ -317,8 +317,8 @@ def test_v4_pro_decode_on_vr200_improves_with_pin_speed():
         hw = hardware("vr200-nvl72", f"hardware.hbm.pin_speed_gbps={pin}")
         bws.append(hw.hbm.bandwidth_bytes_per_s)
         times.append(estimate(m, hw, lay, isl=4096, osl=1024).decode.time_s)
-    assert all(b2 == pytest.approx(b1 * (p + 1) / p) for b1, b2, p in zip(bws, bws[1:], (8, 9, 10, 11)))
-    assert all(t2 <= t1 for t1, t2 in zip(times, times[1:])), times
+    assert all(b2 == pytest.approx(b1 * (p + 1) / p) for b1, b2, p in zip(bws, bws[1:], (8, 9, 10, 11), strict=False))
+    assert all(t2 <= t1 for t1, t2 in zip(times, times[1:], strict=False)), times
     assert times[-1] < times[0]
 
 

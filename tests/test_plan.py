@@ -13,10 +13,17 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner import api, io
+from planner import api
 from planner.errors import InputError
-from planner.io import write_atomic
-from planner.plan import Plan, evaluate_plan_file, load_plan_inputs, plan_toml, read_plan
+from planner.inputs import io
+from planner.inputs.io import write_atomic
+from planner.plan.schema import (
+    Plan,
+    evaluate_plan_file,
+    load_plan_inputs,
+    plan_toml,
+    read_plan,
+)
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from planner import io, presets
-from planner.modelspec import Model
+from planner.inputs import io, presets
+from planner.inputs.model import Model
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets" / "models"
 FILES = sorted(PRESET_DIR.glob("*.toml"))

@@ -12,12 +12,13 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from clihelp import run, stderr_of
-from planner import io
-from planner.layout import Layout, layout_problem
-from planner.unit import RequestShape, evaluate_unit
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.inputs import io
+from planner.inputs.layout import Layout, layout_problem
+from planner.perf.unit import RequestShape, evaluate_unit
 
 # ---- impossible layouts: one rule, every command ----------------------------------------------------
 
@@ -132,7 +133,8 @@ def test_tokens_per_s_per_gpu_is_capacity_and_demand_is_its_own_key():
     pool = d["pools"][-1]
     # capacity: one unit's output tokens/s at its batch over its GPUs (plus the prefill GPUs it needs)
     if not d["disaggregated"]:
-        assert d["tokens_per_s_per_gpu"] == pytest.approx(pool["requests_per_s_per_unit"] * d["osl"] / pool["layout"]["gpus"])
+        assert d["tokens_per_s_per_gpu"] == pytest.approx(
+            pool["requests_per_s_per_unit"] * d["osl"] / pool["layout"]["gpus"])
     assert d["tokens_per_s_per_gpu"] >= d["tokens_per_s_per_gpu_at_demand"] * (1 - 1e-12)
 
 
@@ -210,7 +212,7 @@ def test_adding_pp_at_a_fixed_micro_batch_never_raises_tokens_per_gpu(case, batc
         lay = Layout(tp=tp, dp=dp, ep=tp * dp if m.is_moe else 1, pp=pp, batch=batch, serving=serving)
         assert layout_problem(m, hw, lay) is None
         per_gpu.append(evaluate_unit(m, hw, SHAPE, lay).tokens_per_s_per_gpu)
-    assert all(b <= a * (1 + 1e-9) for a, b in zip(per_gpu, per_gpu[1:])), per_gpu
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(per_gpu, per_gpu[1:], strict=False)), per_gpu
 
 
 @settings(max_examples=30, deadline=None)

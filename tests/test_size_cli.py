@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import typer.main
-
 from clihelp import ENV, run, stderr_of  # noqa: F401
+
 from cli.main import app
-from planner import io
+from planner.inputs import io
 
 GOLDEN = Path(__file__).parent / "golden"
 README = Path(__file__).parent.parent / "README.md"
@@ -153,7 +153,8 @@ def test_v4_pro_on_h200_crosses_the_scale_out_network():
     decode = next(p for p in d["pools"] if p["role"] in ("decode", "colocated"))
     assert decode["layout"]["ep"] > 8
     assert d["phases"]["decode"]["scale_out_s"] > 0
-    crossing = [v for v in d["verdicts"] if v["resource"] == "scale_out" and "cross the scale-out network" in v["message"]]
+    crossing = [v for v in d["verdicts"]
+                if v["resource"] == "scale_out" and "cross the scale-out network" in v["message"]]
     assert len(crossing) == 1
     lever = crossing[0]["lever"]
     inside = min((r for r in d["domain"]["comparison"] if r["gpus"] is not None and not r["ep_crosses_domain"]),

@@ -1,4 +1,4 @@
-"""`planner.serving.size_deployment` and `planner.cluster`: the layout search, the cluster count and
+"""`planner.serving.deployment.size_deployment` and `planner.machine.cluster`: the layout search, the cluster count and
 the scale-up domain comparison (DESIGN.md "The math" -> Scale-up domain, Cluster).
 
 Property tests (DESIGN.md "Quality bar"): more demand, a tighter TPOT or less HBM never lowers
@@ -13,14 +13,25 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from planner import io
-from planner.cluster import DEFAULT_SYSTEM_OVERHEAD, PoolUnits, cluster, system_power_per_gpu_w
-from planner.layout import Layout
-from planner.rules import ep_crossing_verdict, judge
-from planner.serving import DOMAIN_SIZES, DomainRow, demand_requests_per_s, size_deployment
-from planner.unit import PREFILL_UTILIZATION
+from planner.inputs import io
+from planner.inputs.layout import Layout
+from planner.machine.cluster import (
+    DEFAULT_SYSTEM_OVERHEAD,
+    PoolUnits,
+    cluster,
+    system_power_per_gpu_w,
+)
+from planner.perf.unit import PREFILL_UTILIZATION
+from planner.plan.verdicts import ep_crossing_verdict, judge
+from planner.serving.deployment import (
+    DOMAIN_SIZES,
+    DomainRow,
+    demand_requests_per_s,
+    size_deployment,
+)
 from planner.verdict import Severity
 
 COMBOS = [("llama-3.1-70b", "h200-sxm"), ("qwen3-30b-a3b", "h100-sxm")]
@@ -115,7 +126,8 @@ def test_best_meets_slos_and_covers_demand(model, hardware, workload):
 
 def test_feasible_means_no_error_verdict_and_every_target_met():
     # `feasible` and the verdict table agree, for a feasible plan and for one whose tiers break TTFT
-    for s in (sized("llama-3.1-70b", "h200-sxm", "chat"), sized("deepseek-v4-pro", "tpu-v7", "agentic", "workload.slo.ttft_ms=2000")):
+    for s in (sized("llama-3.1-70b", "h200-sxm", "chat"),
+              sized("deepseek-v4-pro", "tpu-v7", "agentic", "workload.slo.ttft_ms=2000")):
         errors = [v for v in judge(s) if v.severity == Severity.error]
         assert s.feasible == (not errors) == all(x.met for x in s.slos), (s.feasible, errors)
 
@@ -136,7 +148,7 @@ def test_larger_domain_never_needs_more_gpus(model, workload):
     # A larger scale-up domain only makes placement cheaper, so the best plan can only shrink.
     s = sized(model, "h200-sxm", workload, compare_domains=True)
     counts = [r.gpus for r in s.domain_rows]
-    assert all(a is None or b is None or b <= a for a, b in zip(counts, counts[1:])), counts
+    assert all(a is None or b is None or b <= a for a, b in zip(counts, counts[1:], strict=False)), counts
 
 
 def test_crossing_lever_names_the_domain_that_saves_gpus():
@@ -146,7 +158,8 @@ def test_crossing_lever_names_the_domain_that_saves_gpus():
     u = s.unit
     assert u.layout.ep > 8
     here = s.cluster.gpus
-    rows = (DomainRow(8, here, True, None), DomainRow(36, here // 2, False, None), DomainRow(72, here // 2, False, None))
+    rows = (DomainRow(8, here, True, None), DomainRow(36, here // 2, False, None),
+            DomainRow(72, here // 2, False, None))
     v = ep_crossing_verdict(s.model, s.hardware, u.layout, u.decode, rows)
     assert v.phase == "decode" and v.resource == "scale_out" and v.severity == Severity.warning
     assert "cross the scale-out network" in v.message

@@ -1,4 +1,4 @@
-"""`planner sweep` and planner.sweep: monotone pin-speed sweeps, invalid values as rows, formats,
+"""`planner sweep` and planner.whatif.sweep: monotone pin-speed sweeps, invalid values as rows, formats,
 zipping, ranges, and agreement with `estimate` point by point. No timing here (bench/ does that)."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from planner import api
-from planner.sweep import sweep
 from planner.errors import InputError
-from planner.sweep import parse_values
+from planner.whatif.sweep import parse_values, sweep
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 FAST = ["--model", "deepseek-v4-pro", "--hardware", "gb200-nvl72", "--fixed-layout", "tp=1,dp=8,ep=8", "--batch", "64",
@@ -37,8 +36,8 @@ def test_pin_speed_sweep_is_monotone():
     bw = [row.hbm_bandwidth_bytes_per_s for row in rows]
     dec = [row.decode_time_s for row in rows]
     assert bw[0] == pytest.approx(6 * 1.024e12) and bw[-1] == pytest.approx(12 * 1.024e12)
-    assert all(b2 > b1 for b1, b2 in zip(bw, bw[1:]))
-    assert all(d2 <= d1 for d1, d2 in zip(dec, dec[1:]))
+    assert all(b2 > b1 for b1, b2 in zip(bw, bw[1:], strict=False))
+    assert all(d2 <= d1 for d1, d2 in zip(dec, dec[1:], strict=False))
     assert dec[-1] < dec[0]
 
 

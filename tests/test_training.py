@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
-from planner.io import load_hardware, load_model
-from planner.training import Recompute, train, train_flops, train_layout, train_memory
+from planner.inputs.io import load_hardware, load_model
+from planner.training.run import (
+    Recompute,
+    train,
+    train_flops,
+    train_layout,
+    train_memory,
+)
 
 ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 V3, L405 = load_model("deepseek-v3"), load_model("llama-3.1-405b")
@@ -66,9 +72,10 @@ SMALL = dict(seq=4096, global_batch=256, micro_batch=1)
 @given(tp=st.sampled_from([1, 2, 8]), pp=st.sampled_from([1, 2, 4, 8]), dp=st.sampled_from([1, 4, 16]),
        recompute=st.sampled_from(list(Recompute)))
 def test_higher_zero_never_raises_memory(tp, pp, dp, recompute):
-    used = [train_memory(L405, H100, train_layout(f"tp={tp},pp={pp},dp={dp}", zero=z, recompute=recompute, **SMALL)).used_bytes
+    used = [train_memory(L405, H100,
+                         train_layout(f"tp={tp},pp={pp},dp={dp}", zero=z, recompute=recompute, **SMALL)).used_bytes
             for z in (0, 1, 2, 3)]
-    assert all(b <= a + 1e-6 for a, b in zip(used, used[1:]))
+    assert all(b <= a + 1e-6 for a, b in zip(used, used[1:], strict=False))
 
 
 @settings(max_examples=30, deadline=None)
@@ -107,7 +114,8 @@ def test_cli_json_keys():
               "--layout", "tp=8,pp=16", "--zero", "2", "--seq", "8192", "--global-batch", "2048", "--format", "json")
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
-    assert set(d["per_gpu"]) >= {"weights_bytes", "gradients_bytes", "optimizer_bytes", "activation_bytes", "free_bytes"}
+    assert set(d["per_gpu"]) >= {"weights_bytes", "gradients_bytes", "optimizer_bytes", "activation_bytes",
+                                 "free_bytes"}
     for key in ("step_time_s", "mfu", "gpus", "gpu_hours", "days", "flops_per_token", "verdicts"):
         assert key in d
     assert d["gpus"] == 16384 and d["gpu_hours"] == pytest.approx(llama_405b_run().gpu_hours)

@@ -7,11 +7,17 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from clihelp import run
-from planner.uncertainty import bands, time_range
-from planner.validation import (GROUP_BOUND, OVERALL_TPOT_BOUND, OVERALL_TTFT_BOUND, error_bands, group_of,
-                                validate_all)
+
+from planner.accuracy.uncertainty import bands, time_range
+from planner.accuracy.validation import (
+    GROUP_BOUND,
+    OVERALL_TPOT_BOUND,
+    OVERALL_TTFT_BOUND,
+    error_bands,
+    group_of,
+    validate_all,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = validate_all()
@@ -74,4 +80,5 @@ def test_ranges_in_estimate_and_size_json():
         for key in ("ttft_s", "tpot_s", "tokens_per_s_per_gpu"):
             assert d[f"{key}_low"] <= d[f"{key}_high"]
         # throughput moves inversely with TPOT
-        assert d["tokens_per_s_per_gpu_low"] == pytest.approx(d["tokens_per_s_per_gpu"] * d["tpot_s"] / d["tpot_s_high"])
+        assert d["tokens_per_s_per_gpu_low"] == pytest.approx(
+            d["tokens_per_s_per_gpu"] * d["tpot_s"] / d["tpot_s_high"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.validation import compare, group_of, load_cases, median_abs
+from planner.accuracy.validation import compare, group_of, load_cases, median_abs
 
 CASES = load_cases()
 DENSE = [compare(c) for c in CASES if "dense" in group_of(c)]

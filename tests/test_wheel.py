@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("PLANNER_WHEEL_TEST") != "1", reason="set PLANNER_WHEEL_TEST=1 to build the wheel"),
+    pytest.mark.skipif(os.environ.get("PLANNER_WHEEL_TEST") != "1",
+                       reason="set PLANNER_WHEEL_TEST=1 to build the wheel"),
 ]
 
 
@@ -39,8 +40,8 @@ def test_wheel_installs_and_runs(tmp_path):
     cwd.mkdir()
     # the installed copy, not the editable checkout, answers
     # (planner/ has no __init__.py, so ask a module inside it rather than the package)
-    where = sh(python, "-c", "import cli.main, planner.models, presets; "
-               "print(cli.main.__file__); print(planner.models.__file__); print(presets.__file__)", cwd=cwd)
+    where = sh(python, "-c", "import cli.main, planner.model.facts, presets; "
+               "print(cli.main.__file__); print(planner.model.facts.__file__); print(presets.__file__)", cwd=cwd)
     for line in where.stdout.split():
         assert Path(line).resolve().is_relative_to(venv.resolve()), line
 

@@ -1,0 +1,66 @@
+"""`planner hardware list|show`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cli.render.console import bold, line, out, table
+from planner import units as U
+
+if TYPE_CHECKING:
+    pass
+
+
+def _peak(x: float | None) -> str:
+    return U.format_flops(x) if x else "—"
+
+
+def _bal(x: float | None) -> str:
+    return f"{x:,.0f}" if x else "—"
+
+
+def hardware_list(rows: list[dict[str, Any]]) -> None:
+    out.print(table("Hardware presets", ["name", "status", "HBM", "HBM B/W", "FP8 dense", "FP4 dense",
+                                          "scale-up/GPU", "domain"],
+                     ([r["name"], r["status"], U.format_bytes(r["hbm"]["capacity_bytes"]),
+                       U.format_rate(r["hbm"]["bandwidth_bytes_per_s"]), _peak(r["peak_flops"]["fp8"]),
+                       _peak(r["peak_flops"]["fp4"]), U.format_rate(r["scale_up"]["bandwidth_bytes_per_s"]),
+                       str(r["scale_up"]["domain_size"])] for r in rows), right=(2, 3, 4, 5, 6, 7)))
+
+
+def _label(key: str) -> str:
+    """'read_bytes_per_s_per_node' -> 'read per node'."""
+    return key.replace("_bytes_per_s", "").replace("_bytes", "").replace("_", " ")
+
+
+def hardware_show(d: dict[str, Any]) -> None:
+    h = d["hbm"]
+    line(bold(d["name"]), f" ({d['status']})  ", d["description"])
+    pins = f", {h['stacks']} stacks at {h['pin_speed_gbps']:.2f} Gb/s per pin" if h["pin_speed_gbps"] else ""
+    out.print(f"HBM: {U.format_bytes(h['capacity_bytes'])} usable ({U.format_gib(h['capacity_bytes'])}), "
+              f"{U.format_rate(h['bandwidth_bytes_per_s'])}{pins}")
+    su, so = d["scale_up"], d["scale_out"]
+    out.print(f"scale-up: {su['technology']}, {U.format_rate(su['bandwidth_bytes_per_s'])} per GPU per direction, "
+              f"domain {su['domain_size']} GPUs; scale-out: {so['technology']}, "
+              f"{U.format_rate(so['bandwidth_bytes_per_s'])} per GPU")
+    pw = d["power"]
+    line(f"GPUs per node {d['gpus_per_node']}, per rack {d['gpus_per_rack']}; "
+         f"power {pw['gpu_w']:,.0f} W per GPU (TDP), "
+         f"{pw['system_w_per_gpu']:,.0f} W per GPU system IT power ({pw['system_basis']})")
+    rows = []
+    for cls in ("bf16", "fp8", "fp4"):
+        rows.append((cls.upper(), _peak(d["peak_flops"][cls]), _bal(d["balance"]["hbm"][cls]),
+                     _bal(d["balance"]["scale_up"][cls]), _bal(d["balance"]["scale_out"][cls])))
+    out.print(table("Dense peaks and balance points (FLOPs per byte; above it the link binds)",
+                     ["precision", "dense peak", "HBM", "scale-up", "scale-out"], rows, right=(1, 2, 3, 4)))
+    for tier, t in d["tiers"].items():
+        parts = [f"{_label(k)} {U.format_rate(v) if 'per_s' in k else U.format_bytes(v) if 'bytes' in k else v}"
+                 for k, v in t.items() if v is not None and k != "assumption"]
+        out.print(f"{tier}: " + "; ".join(parts))
+        if t.get("assumption"):
+            out.print(f"    assumption: {t['assumption']}")
+    eff = d["efficiency"]
+    out.print(f"efficiency: compute {eff['compute']}, HBM {eff['hbm']}, scale-up {eff['scale_up']}, "
+              f"scale-out {eff['scale_out']} ({eff['origin']})")
+    for n in d["notes"]:
+        out.print(f"note: {n}")

@@ -1,0 +1,190 @@
+"""`planner sweep`, `compare` and `balance`: tables, CSV, JSON lines and the progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+
+from cli.render.console import bold, err, line, out, table
+from planner import units as U
+
+if TYPE_CHECKING:
+    pass
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: empty for None, true/false, full-precision floats, JSON for lists."""
+    import json
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def sweep_csv(columns: Iterable[str], records: Iterable[dict[str, Any]]) -> str:
+    import csv
+    import io as _io
+    buf = _io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    cols = list(columns)
+    writer.writerow(cols)
+    for rec in records:
+        writer.writerow([_cell(rec[c]) for c in cols])
+    return buf.getvalue()
+
+
+def sweep_jsonl(records: Iterable[dict[str, Any]]) -> str:
+    import json
+
+    from planner.inputs.io import _finite
+    return "".join(json.dumps(_finite(rec), ensure_ascii=False) + "\n" for rec in records)
+
+
+def _fmt_opt(value: Any, fmt: Any) -> str:
+    return "" if value is None else fmt(value)
+
+
+def _whatif_rows(records: Iterable[dict[str, Any]], lead: list[str]) -> list[list[str]]:
+    rows = []
+    for r in records:
+        rows.append([*(_cell(r[k]) for k in lead),
+                     "yes" if r["feasible"] else "no",
+                     _fmt_opt(r["gpus"], lambda x: f"{x:,}"),
+                     _fmt_opt(r["power_w"], lambda x: f"{x / 1e3:,.1f} kW"),
+                     _fmt_opt(r["ttft_s"], U.format_seconds), _fmt_opt(r["tpot_s"], U.format_seconds),
+                     _fmt_opt(r["tokens_per_s_per_gpu"], lambda x: f"{x:,.0f}"),
+                     r["decode_bottleneck"] or ""])
+    return rows
+
+
+def _reasons(records: Iterable[dict[str, Any]], key: str) -> None:
+    for r in records:
+        if r["reason"]:
+            line(f"{r[key]}: {r['reason']}")
+
+
+_WHATIF_COLS = ["ok", "GPUs", "power", "TTFT", "TPOT", "tok/s/GPU", "bound"]
+
+
+def _whatif_table(title: str, columns: list[str], rows: list[list[str]], right: tuple[int, ...]) -> Table:
+    """Like _table, but cells stay on one line (reasons follow the table, one line each)."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="right" if i in right else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def sweep_table(keys: list[str], records: list[dict[str, Any]], title: str) -> None:
+    lead = ["point", *keys]
+    n = len(lead)
+    headers = ["#", *(k.split(".")[-1] for k in keys)]
+    out.print(_whatif_table(title, [*headers, *_WHATIF_COLS], _whatif_rows(records, lead),
+                            right=(0, *range(n + 1, n + 6))))
+    _reasons(records, "point")
+
+
+def compare_table(axis: str, records: list[dict[str, Any]], workload: str) -> None:
+    out.print(_whatif_table(f"{axis.capitalize()} compared on {workload}", [axis, *_WHATIF_COLS],
+                            _whatif_rows(records, [axis]), right=tuple(range(2, 7))))
+    _reasons(records, axis)
+
+
+class _Progress:
+    def __init__(self, total: int, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=err, transient=True)
+        self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self) -> Any:
+        self.bar.start()
+        return lambda done: self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.stop()
+
+
+class _NoProgress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def progress(total: int, label: str = "sweep", threshold: int = 1000) -> Any:
+    """A context manager yielding a callback(done) that drives a bar on stderr, or None when
+    stderr is not a terminal or the job is short."""
+    import sys
+    if total > threshold and sys.stderr.isatty():
+        return _Progress(total, label)
+    return _NoProgress()
+
+
+def balance(d: dict[str, Any]) -> None:
+    lay = d["layout"]
+    where = (f"tp={lay['tp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}, batch {lay['batch']:,} per DP rank"
+             if lay else "no feasible layout")
+    line(bold(d["model"]), " on ", bold(d["hardware"]), " for ", bold(d["workload"]), f": {where}")
+    h, su, nv = d["hbm"], d["scale_up"], d["nvme"]
+    rate = lambda x: "" if x is None else U.format_rate(x)   # noqa: E731
+    rows = []
+    pin = f" ({h['pin_speed_gbps']:.2f} Gb/s/pin)" if h["pin_speed_gbps"] else ""
+    pin_need = f" ({h['pin_speed_gbps_needed']:.2f} Gb/s/pin)" if h["pin_speed_gbps_needed"] else ""
+    rows.append(["HBM bandwidth", rate(h["bandwidth_bytes_per_s"]) + pin,
+                 rate(h["bandwidth_bytes_per_s_needed"]) + pin_need,
+                 "binds decode: this moves the bottleneck" if h["binding"]
+                 else "does not bind decode: it could fall to this"])
+    if su["rule"] == "ep_hidden":
+        note = (f"hides EP traffic at {su['expert_compute_class'].upper()}: "
+                f"{U.format_flops(su['expert_peak_flops'])} ÷ "
+                f"{su['ep_flops_per_comm_byte']:,.0f} FLOPs/B; machine {su['machine_flops_per_byte']:,.0f} FLOPs/B"
+                + ("" if su["hidden"] else " (exposed)"))
+    else:
+        note = "balances decode's scale-up time against its next term"
+    rows.append(["scale-up per GPU", rate(su["bandwidth_bytes_per_s"]), rate(su["bandwidth_bytes_per_s_needed"]), note])
+    rows.append(["scale-up domain", f"{su['domain_size']} GPUs",
+                 "" if su["domain_size_needed"] is None else f"{su['domain_size_needed']} GPUs",
+                 ("smallest domain that keeps EP inside" if su["rule"] == "ep_hidden"
+                  else "smallest domain that holds the TP group")
+                 + (f"; knee at {su['knee_domain_size']}" if su["knee_domain_size"] else "")])
+    if nv["bandwidth_bytes_per_s_per_gpu_needed"] is not None or nv["bandwidth_bytes_per_s_per_gpu"] is not None:
+        parts = []
+        if nv["break_even_bytes_per_s_per_gpu"] is not None:
+            parts.append(f"break-even vs recompute {rate(nv['break_even_bytes_per_s_per_gpu'])}")
+        if nv["ttft_bytes_per_s_per_gpu_needed"] is not None:
+            parts.append(f"TTFT {U.format_seconds(nv['ttft_target_s'])} "
+                         f"on a hit {rate(nv['ttft_bytes_per_s_per_gpu_needed'])}")
+        rows.append(["NVMe read per GPU", rate(nv["bandwidth_bytes_per_s_per_gpu"]) or "absent",
+                     rate(nv["bandwidth_bytes_per_s_per_gpu_needed"]), "; ".join(parts)])
+    out.print(table("What each resource would need (per GPU; one direction)", ["resource", "has", "needs", "why"],
+                     rows, right=(1, 2)))
+    if d["phases"]:
+        prow = []
+        for name, p in d["phases"].items():
+            t = p["terms_s"]
+            prow.append([name, p["bottleneck"],
+                         *(U.format_seconds(t[k]) for k in ("compute", "hbm", "scale_up", "scale_out")),
+                         rate(p["hbm_bandwidth_bytes_per_s_needed"]), rate(p["scale_up_bandwidth_bytes_per_s_needed"])])
+        out.print(table("Per phase: each resource alone, and what would equal the next term",
+                         ["phase", "bound by", "compute", "HBM", "scale-up", "scale-out", "HBM needed",
+                          "scale-up needed"],
+                         prow, right=(2, 3, 4, 5, 6, 7)))
+    if not d["feasible"]:
+        line(("infeasible", "bold red"), f": {d['reason']}")

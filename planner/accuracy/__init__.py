@@ -1,0 +1,1 @@
+"""Accuracy: reference cases, validation against them, and the error ranges they imply."""

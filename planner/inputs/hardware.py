@@ -1,0 +1,233 @@
+"""Hardware: one accelerator plus the system around it, and the balance points it implies.
+
+Field names carry their units. Decimal throughout (1 TB/s = 1e12 B/s) except where a field
+says GiB. Peaks are dense (no 2:4 sparsity). Scale-up bandwidth is per GPU, one direction.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
+
+from planner.inputs.base import StrictModel
+from planner.precision import ComputeClass
+
+
+class Status(StrEnum):
+    shipping = "shipping"
+    announced = "announced"
+
+
+class HbmSpec(StrictModel):
+    capacity_gb: PositiveFloat | None = Field(None, description="usable capacity, 10^9 bytes")
+    capacity_gib: PositiveFloat | None = Field(None, description="usable capacity, 2^30 bytes")
+    marketed_capacity_gb: PositiveFloat | None = Field(None, description="datasheet capacity, display only")
+    generation: str | None = Field(None, description="HBM3, HBM3e, HBM4 ...")
+    stacks: PositiveInt | None = None
+    bus_width_bits: PositiveInt | None = Field(None, description="per stack: 1024 HBM3/3e, 2048 HBM4")
+    pin_speed_gbps: PositiveFloat | None = Field(None, description="per pin, Gb/s")
+    bandwidth_tbps: PositiveFloat | None = Field(None, description="10^12 B/s; derived when pins are given")
+
+    @model_validator(mode="after")
+    def _one_capacity_and_bandwidth(self) -> HbmSpec:
+        if (self.capacity_gb is None) == (self.capacity_gib is None):
+            raise ValueError("give exactly one of capacity_gb (10^9 B) or capacity_gib (2^30 B)")
+        pins = (self.stacks, self.bus_width_bits, self.pin_speed_gbps)
+        if self.bandwidth_tbps is None and None in pins:
+            raise ValueError("give bandwidth_tbps, or stacks, bus_width_bits and pin_speed_gbps")
+        return self
+
+    @property
+    def capacity_bytes(self) -> float:
+        return self.capacity_gb * 1e9 if self.capacity_gb is not None else self.capacity_gib * 2**30
+
+    @property
+    def pins_known(self) -> bool:
+        return None not in (self.stacks, self.bus_width_bits, self.pin_speed_gbps)
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        # stacks x bus width (bits) x pin speed (Gb/s) / 8 -> bytes/s. When both are given the pin
+        # product wins, so a pin-speed what-if moves bandwidth; presets keep the two consistent.
+        if self.pins_known:
+            return self.stacks * self.bus_width_bits * self.pin_speed_gbps * 1e9 / 8
+        return self.bandwidth_tbps * 1e12
+
+    def pin_speed_for(self, bandwidth_bytes_per_s: float) -> float | None:
+        """Pin speed (Gb/s) that would give this bandwidth with the same stacks and bus."""
+        if self.stacks is None or self.bus_width_bits is None:
+            return None
+        return bandwidth_bytes_per_s * 8 / (self.stacks * self.bus_width_bits * 1e9)
+
+
+class PeakFlops(StrictModel):
+    """Dense peaks per GPU package, TFLOP/s (10^12). Never the 2:4-sparse headline."""
+
+    bf16_tflops: PositiveFloat
+    fp8_tflops: PositiveFloat | None = None
+    fp4_tflops: PositiveFloat | None = None
+    int8_tops: PositiveFloat | None = None
+
+    def flops_per_s(self, cls: ComputeClass) -> float:
+        """Peak for a compute class; a missing low precision falls back to the next wider one
+        (an FP4 GEMM on H100 runs as FP8, which is what the hardware would do)."""
+        value = {ComputeClass.fp4: self.fp4_tflops, ComputeClass.fp8: self.fp8_tflops,
+                 ComputeClass.bf16: self.bf16_tflops}[cls]
+        if value is None:
+            return self.flops_per_s(ComputeClass.fp8 if cls == ComputeClass.fp4 else ComputeClass.bf16)
+        return value * 1e12
+
+    def native(self, cls: ComputeClass) -> bool:
+        return {ComputeClass.fp4: self.fp4_tflops, ComputeClass.fp8: self.fp8_tflops,
+                ComputeClass.bf16: self.bf16_tflops}[cls] is not None
+
+
+class ScaleUp(StrictModel):
+    technology: str = Field(description="NVLink 5, Infinity Fabric, ICI ...")
+    bandwidth_gbps: PositiveFloat = Field(description="GB/s (10^9 B/s) per GPU, one direction")
+    domain_size: PositiveInt = Field(description="GPU packages in one scale-up domain")
+    latency_us: NonNegativeFloat = Field(2.0, description="per collective step, microseconds")
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        return self.bandwidth_gbps * 1e9
+
+
+class ScaleOut(StrictModel):
+    technology: str = Field(description="ConnectX-7 InfiniBand, ...")
+    nic_speed_gbps: PositiveFloat = Field(description="per NIC, Gb/s (bits): 400 for ConnectX-7")
+    nics_per_gpu: PositiveFloat = 1.0
+    latency_us: NonNegativeFloat = Field(5.0, description="per collective step, microseconds")
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        return self.nic_speed_gbps * self.nics_per_gpu * 1e9 / 8
+
+
+class HostMemory(StrictModel):
+    """G2 tier: CPU memory of the node and how a GPU reaches it."""
+
+    capacity_gb_per_node: NonNegativeFloat = Field(description="10^9 B per node (or per tray)")
+    link: str = Field(description="PCIe Gen5 x16, NVLink-C2C ...")
+    link_bandwidth_gbps: PositiveFloat = Field(description="GB/s per GPU, one direction, GPU<->host")
+    memory_bandwidth_gbps: PositiveFloat | None = Field(None, description="host DRAM GB/s per node")
+
+
+class LocalNvme(StrictModel):
+    """G3 tier: drives inside the node."""
+
+    drives_per_node: NonNegativeInt
+    drive_capacity_tb: NonNegativeFloat = Field(description="10^12 B per drive")
+    drive_read_gbps: NonNegativeFloat = Field(description="GB/s sequential read per drive")
+    drive_write_gbps: NonNegativeFloat = Field(description="GB/s sequential write per drive")
+    assumption: str | None = Field(None, description="set when the drive model is not published")
+
+
+class PodFlash(StrictModel):
+    """G3.5 tier: pod-level Ethernet-attached flash (NVIDIA ICMS/CMX with BlueField-4)."""
+
+    capacity_tb_per_rack: NonNegativeFloat = Field(description="10^12 B of flash serving each rack")
+    bandwidth_gbps_per_gpu: NonNegativeFloat = Field(description="GB/s per GPU, read")
+    write_bandwidth_gbps_per_gpu: NonNegativeFloat | None = None
+    scope_racks: PositiveInt = Field(description="racks that share one pod tier")
+    assumption: str | None = Field(None, description="what is assumed where vendors publish nothing")
+
+
+class SharedStorage(StrictModel):
+    """G4 tier: shared/cluster storage (e.g. a parallel file system)."""
+
+    bandwidth_gbps_per_node: NonNegativeFloat = Field(description="GB/s read per node")
+    capacity_pb: NonNegativeFloat | None = None
+    assumption: str | None = None
+
+
+class Power(StrictModel):
+    """Power, and which published figure the system power comes from.
+
+    Plans report IT power on one basis for every machine: the system at load (GPUs plus their
+    share of CPUs, memory, NICs, switches and fans). `basis` names the figure that gives it: the
+    rack (NVL72-class racks publish one), the node (DGX-class systems), or only the GPU's TDP, in
+    which case a system overhead factor converts it (planner.machine.cluster.DEFAULT_SYSTEM_OVERHEAD when
+    the preset gives none; labelled as an assumption in the output)."""
+
+    basis: Literal["gpu", "node", "rack"] = Field(description="the figure the system power is derived from")
+    gpu_w: PositiveFloat = Field(description="TDP/TBP per GPU package, watts")
+    node_w: PositiveFloat | None = Field(None, description="whole node (or tray) at load, watts")
+    rack_w: PositiveFloat | None = Field(None, description="whole rack at load, watts")
+    system_overhead: PositiveFloat | None = Field(
+        None, ge=1, description="basis gpu: system IT power per GPU / GPU TDP (default: planner's stated assumption)")
+    source: str = Field(description="where the basis figure comes from")
+
+    @model_validator(mode="after")
+    def _basis_given(self) -> Power:
+        if self.basis == "node" and self.node_w is None:
+            raise ValueError("basis 'node' needs node_w")
+        if self.basis == "rack" and self.rack_w is None:
+            raise ValueError("basis 'rack' needs rack_w")
+        if self.system_overhead is not None and self.basis != "gpu":
+            raise ValueError("system_overhead converts a GPU figure: only with basis 'gpu'")
+        return self
+
+
+class Efficiency(StrictModel):
+    """Achievable fraction of each peak; datasheet numbers stay separate from these."""
+
+    compute: float = Field(0.7, gt=0, le=1)
+    hbm: float = Field(0.8, gt=0, le=1)
+    scale_up: float = Field(0.8, gt=0, le=1)
+    scale_out: float = Field(0.8, gt=0, le=1)
+    storage: float = Field(0.9, gt=0, le=1)
+    origin: str = Field(description="where these factors come from")
+    kernel_table: str | None = Field(
+        None, description="measured kernel-class curves in presets/validation/kernel_efficiency.toml "
+                          "(e.g. 'h200-sxm'); overrides the flat compute and HBM factors per kernel class")
+
+
+class Hardware(StrictModel):
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str
+    vendor: Literal["nvidia", "amd", "google", "other"]
+    status: Status
+    gpus_per_node: PositiveInt = Field(description="GPUs per node or compute tray")
+    gpus_per_rack: PositiveInt
+    hbm: HbmSpec
+    peak: PeakFlops
+    scale_up: ScaleUp
+    scale_out: ScaleOut
+    host: HostMemory | None = None
+    nvme: LocalNvme | None = None
+    pod_flash: PodFlash | None = None
+    shared_storage: SharedStorage | None = None
+    power: Power
+    efficiency: Efficiency
+    price_per_gpu_hour: PositiveFloat | None = Field(None, description="USD, optional")
+    notes: tuple[str, ...] = ()
+    sources: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Hardware:
+        # Nodes nest in racks. A scale-up domain that does not nest with nodes and racks (a what-if
+        # domain size) is packed contiguously (planner.machine.cluster).
+        if self.gpus_per_rack % self.gpus_per_node:
+            raise ValueError("gpus_per_rack must be a multiple of gpus_per_node")
+        return self
+
+    # Balance points: the arithmetic intensity (FLOPs per byte moved) at which the resource and the
+    # compute take equal time. Above it the resource is the bottleneck.
+    def balance(self, resource: Literal["hbm", "scale_up", "scale_out"], cls: ComputeClass) -> float | None:
+        if not self.peak.native(cls):
+            return None
+        bandwidth = {"hbm": self.hbm.bandwidth_bytes_per_s,
+                     "scale_up": self.scale_up.bandwidth_bytes_per_s,
+                     "scale_out": self.scale_out.bandwidth_bytes_per_s}[resource]
+        return self.peak.flops_per_s(cls) / bandwidth

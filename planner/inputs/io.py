@@ -1,0 +1,237 @@
+"""Inputs from files, presets and `--set` overrides, validated into typed objects.
+
+Every failure is an InputError naming the file (or preset) and the field, so the CLI prints one
+line and exits 2. A MODEL argument is a preset name, a model TOML, a HF config.json or its
+folder; HARDWARE and WORKLOAD are a preset name or a TOML file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from planner.errors import InputError  # noqa: F401  (re-exported for the CLI)
+from planner.inputs import presets
+from planner.inputs.hardware import Hardware
+from planner.inputs.hfimport import import_hf
+from planner.inputs.model import Model
+from planner.inputs.workload import Workload
+
+T = TypeVar("T", bound=BaseModel)
+SECTIONS = ("model", "hardware", "workload")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise InputError("is a directory, expected a TOML file", source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ({exc.__class__.__name__})", source=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends "(at line L, column C)": keep it, it is the location.
+        raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
+
+
+def validation_error(exc: ValidationError, source: str, prefix: str = "") -> InputError:
+    """The first pydantic error as one line: source, dotted field, message."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    field = ".".join(p for p in (prefix, loc) if p)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    extra = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return InputError(msg + extra, source=source, field=field or None)
+
+
+def validate(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> T:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, source, prefix) from None
+
+
+# ---- overrides ---------------------------------------------------------------------------------
+
+def parse_value(text: str) -> Any:
+    """An override value: TOML literal when it parses as one (numbers, booleans, arrays),
+    otherwise the raw string (units like '1M' or '4.8 TB/s' are parsed by the schema)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """['hardware.hbm.pin_speed_gbps=12', ...] -> {'hardware.hbm.pin_speed_gbps': 12, ...}."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set workload.context=1M")
+        head = key.split(".")[0]
+        if head not in SECTIONS:
+            raise InputError(f"--set {key}: keys start with model., hardware. or workload.",
+                             hint="e.g. --set hardware.hbm.pin_speed_gbps=12")
+        out[key] = parse_value(value.strip())
+    return out
+
+
+def _apply(data: dict[str, Any], path: list[str], value: Any, full_key: str) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise InputError(f"--set {full_key}: '{part}' is a value, not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _section_overrides(overrides: dict[str, Any], section: str) -> tuple[Any, dict[str, Any]]:
+    """(replacement preset/file for the whole section or None, {sub.key: value})."""
+    whole = overrides.get(section)
+    sub = {k[len(section) + 1:]: v for k, v in overrides.items() if k.startswith(section + ".")}
+    return whole, sub
+
+
+def _hbm_consistency(data: dict[str, Any], sub: dict[str, Any]) -> None:
+    """Keep pins and bandwidth consistent: a bandwidth override moves the pin speed, and a pin
+    override moves the bandwidth, so whichever the user set is what the model uses. A capacity
+    override in GB replaces one given in GiB (and the reverse)."""
+    hbm = data.get("hbm", {})
+    for given, other in (("hbm.capacity_gb", "capacity_gib"), ("hbm.capacity_gib", "capacity_gb")):
+        if given in sub and "hbm." + other not in sub:
+            hbm.pop(other, None)
+    numeric = lambda k: isinstance(hbm.get(k), (int, float)) and not isinstance(hbm.get(k), bool)  # noqa: E731
+    # a non-numeric value is left for the schema to report, with its field
+    pins = all(hbm.get(k) and numeric(k) for k in ("stacks", "bus_width_bits", "pin_speed_gbps"))
+    if "hbm.pin_speed_gbps" in sub and not (hbm.get("stacks") and hbm.get("bus_width_bits")):
+        raise InputError("--set hardware.hbm.pin_speed_gbps: this machine's HBM has no stacks and bus width, "
+                         "so a pin speed cannot set its bandwidth",
+                         hint="set hardware.hbm.bandwidth_tbps, or give hardware.hbm.stacks and bus_width_bits too")
+    if "hbm.bandwidth_tbps" in sub and "hbm.pin_speed_gbps" not in sub and pins and numeric("bandwidth_tbps"):
+        hbm["pin_speed_gbps"] = (float(sub["hbm.bandwidth_tbps"]) * 1e12 * 8
+                                 / (hbm["stacks"] * hbm["bus_width_bits"] * 1e9))
+    elif pins and ("hbm.pin_speed_gbps" in sub or "hbm.stacks" in sub or "hbm.bus_width_bits" in sub):
+        hbm["bandwidth_tbps"] = hbm["stacks"] * hbm["bus_width_bits"] * hbm["pin_speed_gbps"] / 8e3
+
+
+# ---- loaders -------------------------------------------------------------------------------------
+
+def _model_data(spec: str) -> tuple[dict[str, Any], str]:
+    path = Path(spec)
+    if path.suffix == ".json" or path.is_dir() or (path.exists() and path.suffix != ".toml"):
+        if not path.exists():
+            raise InputError("no such file", source=spec)
+        model = import_hf(path)
+        return model.model_dump(mode="json"), spec
+    if path.suffix == ".toml" or "/" in spec:
+        return read_toml(path), spec
+    return presets.raw("models", spec), presets.source_label("models", spec)
+
+
+def _table_data(kind: presets.Kind, spec: str) -> tuple[dict[str, Any], str]:
+    path = Path(spec)
+    if path.suffix == ".toml" or "/" in spec or path.exists():
+        return read_toml(path), spec
+    return presets.raw(kind, spec), presets.source_label(kind, spec)
+
+
+def _load(section: str, spec: str | dict[str, Any], overrides: dict[str, Any]) -> tuple[BaseModel, str]:
+    whole, sub = _section_overrides(overrides, section)
+    if whole is not None:
+        spec = str(whole)
+    kind = {"model": "models", "hardware": "hardware", "workload": "workloads"}[section]
+    cls = {"model": Model, "hardware": Hardware, "workload": Workload}[section]
+    if isinstance(spec, dict):
+        data, source = dict(spec), f"{section} (inline)"
+    elif section == "model":
+        data, source = _model_data(spec)
+    else:
+        data, source = _table_data(kind, spec)  # type: ignore[arg-type]
+    for key, value in sub.items():
+        _apply(data, key.split("."), value, f"{section}.{key}")
+    if section == "hardware":
+        _hbm_consistency(data, sub)
+    if section == "workload" and "context" in sub and "prefix" not in sub:
+        data.pop("prefix", None)   # an overridden context decides the reused prefix
+    if sub:
+        source += " (with --set)"
+    return validate(cls, data, source), source
+
+
+def load_model(spec: str | dict[str, Any], overrides: dict[str, Any] | None = None) -> Model:
+    return _load("model", spec, overrides or {})[0]  # type: ignore[return-value]
+
+
+def load_hardware(spec: str | dict[str, Any], overrides: dict[str, Any] | None = None) -> Hardware:
+    return _load("hardware", spec, overrides or {})[0]  # type: ignore[return-value]
+
+
+def load_workload(spec: str | dict[str, Any], overrides: dict[str, Any] | None = None) -> Workload:
+    return _load("workload", spec, overrides or {})[0]  # type: ignore[return-value]
+
+
+def load_inputs(model: str | dict[str, Any], hardware: str | dict[str, Any], workload: str | dict[str, Any],
+                overrides: dict[str, Any] | None = None) -> tuple[Model, Hardware, Workload]:
+    """The three inputs of a serving plan, each with the same overrides applied."""
+    sets = overrides or {}
+    return load_model(model, sets), load_hardware(hardware, sets), load_workload(workload, sets)
+
+
+def to_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys are not used (section order is meaningful), but every
+    dict we emit is built in a fixed order, and floats are finite (NaN/inf become null)."""
+    return json.dumps(_finite(data), indent=2, ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    import math
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_atomic(path: Path, text: str, force: bool) -> None:
+    """Write via a temporary file in the same folder and rename, so a failure leaves the old
+    file intact; refuse to replace an existing file unless `force`."""
+    if path.exists() and not force:
+        raise InputError("file exists", source=str(path), hint="use --force to replace it")
+    if path.is_dir():
+        raise InputError("is a directory", source=str(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("folder does not exist", source=str(folder))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,200 @@
+"""How one serving unit is parallelised, and the one place that says whether a layout is possible.
+
+`batch` is the number of sequences decoding concurrently per attention-DP rank and per pipeline
+micro-batch (the vLLM, SGLang and TensorRT-LLM convention): a unit with dp=8 and batch 64 holds
+512 sequences per micro-batch. With pp > 1 the unit keeps pp micro-batches in flight, one per
+stage, so it holds pp x dp x batch sequences (the in-flight micro-batch assumption; `size` and
+`estimate` state it in their output).
+
+Attention runs TP-way inside each of the dp ranks; routed experts are spread EP-way over the same
+tp*dp GPUs of a stage, and any remaining factor tp*dp/ep shards each expert tensor-parallel.
+`validate_layout` holds every rule a layout must satisfy on a given model and machine; every
+command calls it, so a layout that one command refuses no other command accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from planner.errors import InputError
+from planner.inputs.base import StrictModel
+
+if TYPE_CHECKING:
+    from planner.inputs.hardware import Hardware
+    from planner.inputs.model import Model
+
+
+class Serving(StrEnum):
+    """Where prefill runs: on the decode GPUs (colocated) or in a separate pool (disaggregated)."""
+
+    colocated = "colocated"
+    disaggregated = "disaggregated"
+
+
+class Layout(StrictModel):
+    tp: PositiveInt = 1
+    dp: PositiveInt = Field(1, description="attention data-parallel ranks in the unit")
+    ep: PositiveInt = 1
+    pp: PositiveInt = 1
+    batch: PositiveInt = Field(1, description="sequences per attention-DP rank, per pipeline micro-batch")
+    serving: Serving = Field(Serving.colocated, description="prefill on the decode GPUs, or in a separate pool")
+    redundant_experts: NonNegativeInt = Field(
+        0, description="extra expert replicas (DeepSeek EPLB): physical experts = routed + redundant")
+    dual_microbatch: bool = Field(True, description="overlap communication with compute (two micro-batches)")
+    mtp: bool = Field(False, description="speculative decoding with the model's MTP layers")
+    mtp_acceptance: float = Field(0.85, ge=0, le=1, description="ISCA '25 §2.3.3: 80-90% for the 2nd token")
+    routing: Literal["power_law", "balanced"] = Field(
+        "power_law", description="expert popularity: power law (alpha 1.01, the busiest GPU sets the pace) or "
+                                 "balanced (an expert-parallel load balancer with redundant experts)")
+
+    @property
+    def disaggregated(self) -> bool:
+        return self.serving == Serving.disaggregated
+
+    @property
+    def gpus_per_stage(self) -> int:
+        return self.tp * self.dp
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.dp * self.pp
+
+    @property
+    def sequences(self) -> int:
+        """Sequences of one pipeline micro-batch (batch per DP rank x DP ranks)."""
+        return self.batch * self.dp
+
+    @property
+    def sequences_in_flight(self) -> int:
+        """Sequences the unit holds: one micro-batch per pipeline stage."""
+        return self.batch * self.dp * self.pp
+
+    @property
+    def expert_tp(self) -> int:
+        return self.gpus_per_stage // self.ep
+
+    def shape_key(self) -> tuple:
+        """Everything but the batch: what a prefill (which ignores the batch) depends on."""
+        return (self.tp, self.dp, self.ep, self.pp, self.serving, self.redundant_experts, self.dual_microbatch,
+                self.mtp, self.routing)
+
+    def to_dict(self) -> dict:
+        """The keys every output reports for a layout (base JSON contract: tp, dp, ep, pp, batch, gpus)."""
+        return {"tp": self.tp, "dp": self.dp, "ep": self.ep, "pp": self.pp, "batch": self.batch, "gpus": self.gpus}
+
+    def label(self) -> str:
+        return f"tp={self.tp},dp={self.dp},ep={self.ep},pp={self.pp}"
+
+
+def layout_words(text: str, words: tuple[str, ...], example: str) -> dict[str, int]:
+    """'tp=1,dp=8,ep=8' -> {'tp': 1, 'dp': 8, 'ep': 8}; unknown words and bad numbers are InputErrors.
+    Shared by serving layouts (tp, dp, ep, pp) and training layouts (also cp)."""
+    values: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in words:
+            allowed = ", ".join(f"{w}=N" for w in words[:-1]) + f" or {words[-1]}=N"
+            raise InputError(f"layout part {part!r} is not {allowed}", field="--layout",
+                             hint=f'e.g. --layout "{example}"')
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise InputError(f"layout {key}={value.strip()!r} is not a whole number", field="--layout") from None
+    return values
+
+
+def parse_layout(text: str, **extra: object) -> Layout:
+    """'tp=1,dp=8,ep=8,pp=1' -> Layout; unknown words and bad numbers are InputErrors. `extra`
+    sets the other fields (batch, serving, ...). The rules that need the model and machine are
+    `validate_layout`'s."""
+    values: dict[str, object] = {**{k: v for k, v in extra.items() if v is not None},
+                                 **layout_words(text, ("tp", "dp", "ep", "pp"), "tp=1,dp=8,ep=8,pp=1")}
+    from pydantic import ValidationError
+    try:
+        return Layout.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if where and where not in ("tp", "dp", "ep", "pp"):           # an option given beside --layout
+            raise InputError(message, field=f"--{where.replace('_', '-')}") from None
+        raise InputError(f"{where}: {message}" if where else message, field="--layout") from None
+
+
+def default_ep(model: Model, tp: int, dp: int) -> int:
+    """EP when a layout does not say: every GPU of a stage holds experts (tp x dp) for MoE, 1 for dense."""
+    return tp * dp if model.moe is not None else 1
+
+
+def layout_problem(model: Model, hardware: Hardware, layout: Layout) -> str | None:
+    """The first rule the layout breaks on this model and machine, as one sentence; None when it is
+    possible. The rules, in order:
+
+    1. TP fits one scale-up domain: a TP all-reduce runs in every layer and cannot leave it.
+    2. TP divides the attention (query) heads, and the KV heads or a multiple of them (a TP wider
+       than the KV heads replicates each head tp / kv_heads times; the KV share counts it);
+       linear-attention heads likewise.
+    3. A dense model has no expert parallelism and no attention-DP (its replicas come from the demand).
+    4. EP divides the GPUs of a stage (tp x dp), covers whole attention-DP ranks (ep = 1 or a
+       multiple of dp, so expert-TP groups stay inside a TP group) and divides the physical experts
+       (routed + redundant).
+    5. Only expert parallelism may span scale-up domains: tp x dp larger than the domain needs
+       ep = tp x dp (the EP all-to-all crosses the NICs; the attention stays inside each domain).
+    6. PP is at most the number of layers.
+    """
+    a = model.attention
+    tp, dp, ep, pp = layout.tp, layout.dp, layout.ep, layout.pp
+    domain = hardware.scale_up.domain_size
+    if tp > domain:
+        return (f"tp={tp} exceeds the {domain}-GPU scale-up domain of {hardware.name}: the TP all-reduce runs "
+                "in every layer and cannot leave the domain")
+    if a.num_heads % tp:
+        return f"tp={tp} does not divide the {a.num_heads} attention heads"
+    kv_heads = getattr(a, "num_kv_heads", None)
+    if kv_heads is not None and kv_heads % tp and tp % kv_heads:
+        return (f"tp={tp} neither divides the {kv_heads} KV heads nor is a multiple of them "
+                f"(each GPU must hold whole heads)")
+    linear = getattr(a, "linear", None)
+    if linear is not None:
+        for heads, what in ((linear.num_key_heads, "linear-attention key"),
+                            (linear.num_value_heads, "linear-attention value")):
+            if heads % tp and tp % heads:
+                return f"tp={tp} neither divides the {heads} {what} heads nor is a multiple of them"
+    if model.moe is None:
+        if ep > 1:
+            return f"ep={ep} on a dense model: expert parallelism needs MoE layers"
+        if dp > 1:
+            return (f"dp={dp} on a dense model: attention-DP ranks only join at MoE layers; "
+                    "more replicas come from the demand (use dp=1)")
+    else:
+        stage = tp * dp
+        if stage % ep:
+            return f"ep={ep} does not divide the {stage} GPUs of a stage (tp×dp = {tp}×{dp})"
+        if ep > 1 and ep % dp:
+            return (f"ep={ep} is not a multiple of dp={dp}: expert-parallel ranks must cover whole attention-DP "
+                    "ranks (expert-TP groups stay inside a TP group)")
+        physical = model.moe.num_experts + layout.redundant_experts
+        if physical % ep:
+            extra = (f" ({model.moe.num_experts} routed + {layout.redundant_experts} redundant)"
+                     if layout.redundant_experts else "")
+            return (f"ep={ep} does not divide the {physical} experts{extra}: every EP rank must hold the same "
+                    f"number of experts (add {(-physical) % ep} redundant experts, or choose an EP that divides them)")
+        if stage > domain and ep != stage:
+            return (f"tp×dp={stage} spans {math.ceil(stage / domain)} scale-up domains of {domain}, but only expert "
+                    f"parallelism may cross domains: use ep={stage}")
+    if pp > model.num_layers:
+        return f"pp={pp} exceeds the {model.num_layers} layers of {model.name}"
+    return None
+
+
+def validate_layout(model: Model, hardware: Hardware, layout: Layout, field: str = "--layout") -> Layout:
+    """The layout, or an InputError (exit 2) naming the rule it breaks (see `layout_problem`)."""
+    problem = layout_problem(model, hardware, layout)
+    if problem is not None:
+        raise InputError(problem, field=field)
+    return layout

@@ -1,0 +1,75 @@
+"""Preset discovery: TOML files shipped inside the `presets` package (found with
+importlib.resources, so an installed wheel finds them too)."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tomllib
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from planner.errors import InputError
+
+Kind = Literal["models", "hardware", "workloads", "validation"]
+
+# What `planner size` (and every command with these options) uses when none is given.
+DEFAULT_MODEL = "deepseek-v4-pro"
+DEFAULT_HARDWARE = "gb300-nvl72"
+DEFAULT_WORKLOAD = "agentic"
+
+
+@lru_cache(maxsize=8)
+def _index(kind: Kind) -> dict[str, str]:
+    """name or alias -> file name, for one preset folder."""
+    folder = resources.files("presets") / kind
+    index: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        stem = entry.name[:-5]
+        index[stem] = entry.name
+        for alias in _raw(kind, entry.name).get("aliases", ()):
+            index[alias] = entry.name
+    return index
+
+
+@lru_cache(maxsize=256)
+def _raw(kind: Kind, file_name: str) -> dict[str, Any]:
+    text = (resources.files("presets") / kind / file_name).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def names(kind: Kind) -> list[str]:
+    """Canonical preset names (file stems), sorted."""
+    return sorted({file[:-5] for file in _index(kind).values()})
+
+
+def exists(kind: Kind, name: str) -> bool:
+    return name.lower() in _index(kind)
+
+
+def raw(kind: Kind, name: str) -> dict[str, Any]:
+    """The preset's TOML as a dict (a fresh copy), or an InputError with suggestions."""
+    index = _index(kind)
+    key = name.lower()
+    if key not in index:
+        close = difflib.get_close_matches(key, index.keys(), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else f"see `planner {_command(kind)} list`"
+        raise InputError(f"unknown {_singular(kind)} '{name}'", hint=hint)
+    return copy.deepcopy(_raw(kind, index[key]))
+
+
+def source_label(kind: Kind, name: str) -> str:
+    return f"presets/{kind}/{_index(kind)[name.lower()]}"
+
+
+def _singular(kind: Kind) -> str:
+    return {"models": "model", "hardware": "hardware preset", "workloads": "workload",
+            "validation": "validation set"}[kind]
+
+
+def _command(kind: Kind) -> str:
+    return {"models": "models", "hardware": "hardware", "workloads": "size --help",
+            "validation": "validate"}[kind]

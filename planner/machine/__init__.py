@@ -1,0 +1,1 @@
+"""Machine facts: kernel efficiency by shape, balance points, packing units onto nodes and racks, power."""

@@ -1,0 +1,161 @@
+"""Kernel-class efficiency: how much of a peak each kind of kernel reaches, by its shape.
+
+Curves are eff(x) = e_max * x / (x + x_half), fitted per GPU to NVIDIA aiconfigurator's measured
+TensorRT-LLM silicon tables (presets/validation/kernel_efficiency.toml: the derivation and its
+fit errors are in that file's header). A hardware preset names the table it uses with
+`efficiency.kernel_table`; without one, the preset's flat factors apply.
+
+- GEMM (attention projections, dense MLP, shared experts, LM head): compute efficiency by rows M
+  (tokens in the GEMM); weight streaming reaches a share of HBM bandwidth that depends on the matrix
+  size and precision (FP8 and FP4 decode GEMMs stream weights far below the BF16 rate).
+- Grouped MoE GEMMs: compute efficiency by tokens per expert, at the nearest measured EP size, times
+  the routing imbalance: with power-law expert popularity (aiconfigurator's default, alpha 1.01) the
+  busiest GPU gets 1.25-1.6x the mean work at EP 8 and 2.3-2.6x at EP 32.
+- Attention prefill (FlashAttention, MLA): compute efficiency by sequence length.
+- Decode attention: KV streaming reaches a share of HBM bandwidth.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from planner.inputs.hardware import Hardware
+from planner.precision import ComputeClass
+
+NK_BINS = (1e6, 4e6, 16e6, 64e6, 256e6)   # upper edges of the measured matrix-size bins (N x K elements)
+
+
+@dataclass(frozen=True)
+class Curve:
+    e_max: float
+    half: float
+
+    def at(self, x: float) -> float:
+        return self.e_max * x / (x + self.half) if x > 0 else self.e_max / (1 + self.half)
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, Any]:
+    text = (resources.files("presets") / "validation" / "kernel_efficiency.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _interp_log(xs: list[float], ys: list[float], x: float) -> float:
+    """Piecewise-linear in log(x), clamped at the ends."""
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    i = bisect.bisect_right(xs, x)
+    t = (math.log(x) - math.log(xs[i - 1])) / (math.log(xs[i]) - math.log(xs[i - 1]))
+    return ys[i - 1] + t * (ys[i] - ys[i - 1])
+
+
+class Kernels:
+    """Efficiency lookups for one GPU; `flat` is used when the table has no entry."""
+
+    def __init__(self, hw: Hardware) -> None:
+        self.hw = hw
+        name = hw.efficiency.kernel_table
+        self.data: dict[str, Any] = _table().get(name, {}) if name else {}
+        self.flat_compute = hw.efficiency.compute
+        self.flat_hbm = hw.efficiency.hbm
+
+    # -- dense GEMMs -------------------------------------------------------------------------------
+    def _gemm_key(self, cls: ComputeClass) -> dict | None:
+        gemm = self.data.get("gemm", {})
+        return gemm.get({ComputeClass.bf16: "bf16", ComputeClass.fp8: "fp8", ComputeClass.fp4: "fp4"}[cls]) \
+            or (gemm.get("fp8") if cls == ComputeClass.fp4 else None)
+
+    def gemm(self, cls: ComputeClass, rows: float) -> float:
+        entry = self._gemm_key(cls)
+        return Curve(entry["e_max"], entry["m_half"]).at(rows) if entry else self.flat_compute
+
+    def weight_stream(self, cls: ComputeClass, nk: float) -> float:
+        """Share of HBM bandwidth a GEMM reaches while streaming its weights (decode)."""
+        decode = self.data.get("decode_gemm", {})
+        key = {ComputeClass.bf16: "bf16", ComputeClass.fp8: "fp8", ComputeClass.fp4: "fp8"}[cls]
+        entry = decode.get(key)
+        if not entry:
+            return self.flat_hbm
+        values = entry["hbm_efficiency_by_nk_bin"]
+        return values[bisect.bisect_right(NK_BINS, nk)]
+
+    # -- grouped MoE GEMMs -------------------------------------------------------------------------
+    # Shapes the MoE tables were measured on (hidden, expert width) and the weight bytes per parameter
+    # of each measured quantisation (fp4 = NVFP4 with its scales).
+    MOE_SHAPES = {"deepseek": (7168, 2048), "qwen3": (4096, 1536)}
+    MOE_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "fp4": 0.5625}
+
+    def _moe_entry(self, cls: ComputeClass, shape: tuple[int, int]) -> tuple[dict | None, float]:
+        """The curve measured on the nearer expert shape at this compute class, and its weight bytes."""
+        moe = self.data.get("moe", {})
+        order = sorted(self.MOE_SHAPES, key=lambda k: abs(math.log(self.MOE_SHAPES[k][0] * self.MOE_SHAPES[k][1]
+                                                                   / (shape[0] * shape[1]))))
+        wanted = {ComputeClass.bf16: ("bf16",), ComputeClass.fp8: ("fp8_block", "fp8"),
+                  ComputeClass.fp4: ("fp4", "fp8_block", "fp8")}[cls]
+        for quant in wanted:
+            for family in order:
+                entry = moe.get(family, {}).get(quant)
+                if entry:
+                    return entry, self.MOE_BYTES[quant]
+        return None, 1.0
+
+    def moe(self, cls: ComputeClass, tokens_per_expert: float, ep: int, shape: tuple[int, int],
+            weight_bytes: float) -> float:
+        """At few tokens per expert the measured latency is weight streaming, so the curve's ramp
+        scales with the weight bytes per parameter relative to the measured kernel's."""
+        entry, ref_bytes = self._moe_entry(cls, shape)
+        if not entry:
+            return self.flat_compute
+        prefix = "ep32_" if ep >= 24 else "ep16_" if ep >= 12 else ""
+        e_max = entry.get(prefix + "e_max", entry["e_max"])
+        half = entry.get(prefix + "tokens_half", entry["tokens_half"]) * weight_bytes / ref_bytes
+        return Curve(e_max, half).at(tokens_per_expert)
+
+    def imbalance(self, cls: ComputeClass, tokens: float, ep: int, routing: str, shape: tuple[int, int]) -> float:
+        """Busiest GPU's expert work over the mean, for `tokens` entering the MoE across the EP group."""
+        if routing == "balanced" or ep <= 1 or tokens <= 64:
+            return 1.0
+        entry, _ = self._moe_entry(cls, shape)
+        if not entry or "imbalance_num_tokens" not in entry:
+            return 1.0
+        xs = [float(x) for x in entry["imbalance_num_tokens"]]
+        eps = sorted(int(k.rsplit("_ep", 1)[1]) for k in entry if k.startswith("imbalance_pl101_ep"))
+        by_ep = [_interp_log(xs, entry[f"imbalance_pl101_ep{e}"], tokens) for e in eps]
+        factor = _interp_log([float(e) for e in eps], by_ep, float(ep)) if len(eps) > 1 else by_ep[0]
+        return max(1.0, factor)
+
+    # -- attention ---------------------------------------------------------------------------------
+    def attention_prefill(self, sequence: float, mla: bool) -> float:
+        entry = self.data.get("mla_prefill" if mla else "attention_prefill", {}).get("bf16")
+        if not entry:
+            return self.flat_compute
+        return Curve(entry["e_max"], entry["s_half"]).at(sequence)
+
+    def kv_stream(self, mla: bool, fp8: bool) -> float:
+        family = self.data.get("decode_mla" if mla else "decode_attention", {})
+        entry = family.get("fp8kv" if fp8 else "bf16kv")
+        return entry["hbm_eff_kv_ge_256MB"] if entry else self.flat_hbm
+
+
+_KERNELS: dict[int, tuple[Hardware, Kernels]] = {}
+
+
+def kernels(hw: Hardware) -> Kernels:
+    """Lookups for a hardware object, cached by identity (the cache holds the object, so an id is
+    never reused while its entry lives; hashing a model costs more than the lookups)."""
+    hit = _KERNELS.get(id(hw))
+    if hit is not None and hit[0] is hw:
+        return hit[1]
+    if len(_KERNELS) > 256:
+        _KERNELS.clear()
+    k = Kernels(hw)
+    _KERNELS[id(hw)] = (hw, k)
+    return k

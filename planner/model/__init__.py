@@ -1,0 +1,1 @@
+"""Model facts: parameters, weight bytes, KV bytes and FLOPs per architecture (no time, no machine)."""

@@ -1,0 +1,1 @@
+"""Performance of one serving unit: collectives, the HBM budget, per-phase times, and the one unit evaluation."""

@@ -1,0 +1,107 @@
+"""The HBM budget of one GPU under a layout: weights, KV, activations, reserve, free."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.inputs.hardware import Hardware
+from planner.inputs.layout import Layout
+from planner.inputs.model import Model
+from planner.model import facts as M
+from planner.precision import element_bytes
+
+# aiconfigurator systems/*.yaml keep `other_mem: 3.5 GiB` per GPU "for safer deployment"
+# (CUDA context, NCCL buffers, allocator slack); we keep the same plus 3% of HBM for
+# fragmentation of the paged KV pool.
+RUNTIME_RESERVE_BYTES = 3.5 * 2**30
+FRAGMENTATION = 0.03
+# Live activation tensors per token in flight: residual, normed input, attention output and
+# two MLP halves, double-buffered for the two micro-batches (order of magnitude; decode
+# batches make it small next to weights and KV).
+ACTIVATION_VECTORS_PER_TOKEN = 10
+
+
+@dataclass(frozen=True)
+class HbmBudget:
+    capacity_bytes: float
+    weights_bytes: float
+    kv_bytes: float
+    activation_bytes: float
+    reserve_bytes: float
+    kv_per_sequence_bytes: float     # KV this GPU holds per unit of batch at the final context (TP share of a sequence)
+    max_batch: int                   # sequences per DP rank per micro-batch that fit
+
+    @property
+    def free_bytes(self) -> float:
+        return self.capacity_bytes - self.weights_bytes - self.kv_bytes - self.activation_bytes - self.reserve_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.free_bytes >= 0
+
+    @property
+    def weights_fit(self) -> bool:
+        return self.capacity_bytes - self.reserve_bytes - self.weights_bytes > 0
+
+
+def kv_tp_share(m: Model, tp: int) -> float:
+    """Fraction of a sequence's KV (all layers) one GPU of a TP group holds.
+
+    GQA shards KV heads across TP (a GPU holds ceil(kv_heads/tp) heads; TP beyond the head count
+    replicates heads). MLA and V4 latents have no heads to shard: every TP rank holds the whole
+    latent (the reason attention-DP exists)."""
+    f = M.facts(m)
+    if f.kv_latent_replicated:
+        return 1.0
+    return math.ceil(f.kv_heads / tp) / f.kv_heads
+
+
+def kv_share(m: Model, layout: Layout) -> float:
+    """Fraction of one sequence's KV a GPU holds: its TP share of its pipeline stage's layers."""
+    return kv_tp_share(m, layout.tp) / layout.pp
+
+
+def expert_copies(m: Model, layout: Layout) -> float:
+    """Physical experts per routed expert: 1 + redundant / routed (DeepSeek EPLB replicas)."""
+    if m.moe is None or not layout.redundant_experts:
+        return 1.0
+    return 1.0 + layout.redundant_experts / m.moe.num_experts
+
+
+def weights_per_gpu(m: Model, layout: Layout) -> float:
+    """Attention, dense MLP, shared experts and embeddings shard TP-way and replicate per DP
+    rank; routed experts (with their redundant copies) spread over all tp*dp GPUs of a stage;
+    layers split across PP."""
+    w = M.facts(m).weights
+    dense_part = w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.embeddings + w.lm_head
+    experts = w.routed_experts
+    if layout.mtp:
+        dense_part += w.mtp - w.mtp_experts
+        experts += w.mtp_experts
+    return (dense_part / layout.tp + experts * expert_copies(m, layout) / layout.gpus_per_stage) / layout.pp
+
+
+def activation_per_token(m: Model) -> float:
+    return ACTIVATION_VECTORS_PER_TOKEN * m.hidden_size * element_bytes(m.precision.activations)
+
+
+def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int) -> HbmBudget:
+    """Budget at `context` tokens per sequence with `layout.batch` sequences per DP rank per
+    micro-batch and a prefill chunk of `prefill_chunk` tokens in flight.
+
+    With pp stages a GPU holds its stage's layers of every sequence in flight: pp micro-batches of
+    `batch` sequences, each 1/pp of the KV, so batch x one sequence's TP share in all. Activations
+    belong to the one micro-batch a stage is working on."""
+    capacity = hw.hbm.capacity_bytes
+    weights = weights_per_gpu(m, layout)
+    kv_seq = M.kv_bytes_per_sequence(m, context) * kv_share(m, layout)      # one sequence, this GPU's part
+    in_flight = layout.batch * layout.pp                                     # sequences per DP rank
+    act = activation_per_token(m) * (layout.batch + prefill_chunk) / layout.tp
+    reserve = RUNTIME_RESERVE_BYTES + FRAGMENTATION * capacity
+    room = capacity - weights - reserve - activation_per_token(m) * prefill_chunk / layout.tp
+    per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
+    max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
+    return HbmBudget(capacity_bytes=capacity, weights_bytes=weights, kv_bytes=kv_seq * in_flight,
+                     activation_bytes=act, reserve_bytes=reserve, kv_per_sequence_bytes=kv_seq * layout.pp,
+                     max_batch=max_batch)

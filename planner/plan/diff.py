@@ -1,0 +1,89 @@
+"""`planner diff`: what changed between two plans or proposals, for review."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.inputs import io
+from planner.plan.check import check_file
+from planner.plan.schema import Plan, is_plan_file, read_plan
+
+
+def _layout(p: Plan) -> str | None:
+    lay = p.layout
+    return None if lay is None else f"tp={lay.tp},dp={lay.dp},ep={lay.ep},pp={lay.pp},batch={lay.batch}"
+
+
+FIELDS: tuple[tuple[str, Callable[[Plan], object], str], ...] = (  # (label, value, unit) in display order
+    ("GPUs", lambda p: p.cluster.gpus if p.cluster else None, "count"),
+    ("nodes", lambda p: p.cluster.nodes if p.cluster else None, "count"),
+    ("racks", lambda p: p.cluster.racks if p.cluster else None, "count"),
+    ("power", lambda p: p.cluster.power_w if p.cluster else None, "W"),
+    ("cost per hour", lambda p: p.cluster.cost_per_hour if p.cluster else None, "$"),
+    ("TTFT", lambda p: p.ttft_s, "s"),
+    ("TPOT", lambda p: p.tpot_s, "s"),
+    ("tokens/s per GPU", lambda p: p.tokens_per_s_per_gpu, "tokens/s"),
+    ("prefill bound by", lambda p: p.phases.prefill.bottleneck if p.phases else None, "text"),
+    ("decode bound by", lambda p: p.phases.decode.bottleneck if p.phases else None, "text"),
+    ("serving", lambda p: p.serving, "text"),
+    ("layout", _layout, "layout"),
+    ("feasible", lambda p: p.feasible, "text"),
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    old: object
+    new: object
+    unit: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    @property
+    def relative(self) -> float | None:
+        if (isinstance(self.old, (int, float)) and isinstance(self.new, (int, float))
+                and not isinstance(self.old, bool) and self.old):
+            return self.new / self.old - 1
+        return None
+
+    def to_dict(self) -> dict:
+        return {"field": self.label, "old": self.old, "new": self.new, "unit": self.unit,
+                "changed": self.changed, "relative_change": self.relative}
+
+
+def load_plan_like(path: str | Path) -> Plan:
+    """A plan file's recorded results, or a proposal evaluated now."""
+    path = Path(path)
+    if is_plan_file(io.read_toml(path)):
+        return read_plan(path)
+    return check_file(path).plan
+
+
+def diff_plans(old: Plan, new: Plan) -> list[Change]:
+    changes = [Change(label, get(old), get(new), unit) for label, get, unit in FIELDS]
+    old_tiers = {t.tier: t for t in old.kv_tiers}
+    new_tiers = {t.tier: t for t in new.kv_tiers}
+    for tier in sorted(set(old_tiers) | set(new_tiers)):
+        a, b = old_tiers.get(tier), new_tiers.get(tier)
+        for key, label, unit in (("hit_rate", "hit rate", "share"), ("capacity_needed_bytes", "capacity needed", "B"),
+                                 ("read_bytes_per_s_needed", "read needed", "B/s")):
+            changes.append(Change(f"{tier} {label}", getattr(a, key) if a else None, getattr(b, key) if b else None,
+                                  unit))
+    old_v, new_v = _verdicts(old), _verdicts(new)
+    for key in sorted(set(old_v) | set(new_v)):
+        changes.append(Change(f"verdict {key[0]}/{key[1]}", old_v.get(key), new_v.get(key), "verdict"))
+    return changes
+
+
+def _verdicts(plan: Plan) -> dict[tuple[str, str], str]:
+    """(phase, resource) -> severities there, worst first ("error", "warning, info", ...)."""
+    order = ("error", "warning", "info")
+    found: dict[tuple[str, str], set[str]] = {}
+    for v in plan.verdicts:
+        found.setdefault((v.phase, v.resource), set()).add(v.severity)
+    return {k: ", ".join(sorted(s, key=order.index)) for k, s in found.items()}

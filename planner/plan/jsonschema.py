@@ -1,0 +1,17 @@
+"""JSON Schemas of the input files and of the plan (pydantic generates them from the models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.inputs.hardware import Hardware
+from planner.inputs.model import Model
+from planner.inputs.proposal import Proposal
+from planner.inputs.workload import Workload
+from planner.plan.schema import Plan
+
+SCHEMAS = {"proposal": Proposal, "plan": Plan, "model": Model, "hardware": Hardware, "workload": Workload}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    return SCHEMAS[name].model_json_schema(by_alias=True)

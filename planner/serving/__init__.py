@@ -1,0 +1,1 @@
+"""Serving a workload: demand, pools of units, the cluster, and the layout search."""

@@ -1,0 +1,554 @@
+"""Serving a workload: demand, pools of units, the cluster they need, and the layout search.
+
+Every serving result is a `Deployment`, made in one place (`settle`): a layout (and, when
+disaggregated, a prefill layout) evaluated by `planner.perf.unit.evaluate_unit`, pools sized for the
+demand (or pinned), packed into a cluster, and the KV tiers sized for that cluster. The tiers
+decide how often a reused prefix must be reloaded or recomputed, which changes the prefill time,
+the unit's capacity and so the cluster: `settle` iterates that loop to a fixed point. `size`
+searches layouts and then settles its choice, so a searched plan and the same layout pinned in a
+proposal (or given to `estimate`) give the same numbers.
+
+Search: for every candidate layout (TP x attention-DP x PP; EP = TP x DP for MoE, with redundant
+experts when EP does not divide the experts; co-located or disaggregated) the largest batch that
+fits HBM and meets TPOT and TTFT is found by interpolation search (both grow almost linearly
+with the batch). The cheapest candidate wins: fewest provisioned GPUs, then fewest GPUs in use,
+then the lowest TPOT. Branch and bound: a unit with more GPUs than the best plan so far cannot win.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from planner import units as U
+from planner.errors import InputError
+from planner.inputs.hardware import Hardware
+from planner.inputs.layout import Layout, Serving, layout_problem, validate_layout
+from planner.inputs.model import Model
+from planner.inputs.workload import Workload, check_context
+from planner.kv.tiers import KvTiers, plan_tiers
+from planner.machine.cluster import Cluster, PoolUnits, cluster
+from planner.perf.memory import (
+    FRAGMENTATION,
+    RUNTIME_RESERVE_BYTES,
+    hbm_budget,
+    weights_per_gpu,
+)
+from planner.perf.phases import PhaseTimes, decode_step
+from planner.perf.unit import (
+    NO_HITS,
+    PREFILL_UTILIZATION,
+    RESIDENT,
+    PrefixReuse,
+    RequestShape,
+    UnitResult,
+    evaluate_unit,
+    prefill_layout_for,
+    request_prefill,
+)
+from planner.verdict import Severity, Verdict
+
+MAX_BATCH = 4096            # per DP rank; beyond this engines split the batch anyway
+TP_CHOICES = (1, 2, 4, 8, 16)
+DP_CHOICES = (1, 2, 4, 8, 16, 32, 36, 64, 72, 128, 144, 256, 288, 576)
+PP_CHOICES = (1, 2, 4, 8)
+DOMAIN_SIZES = (8, 36, 72, 144, 576)
+KNEE_GAIN = 0.05            # a larger domain "pays" while it saves at least 5% of the GPUs
+# Redundant experts the search may add so that EP divides the physical experts: at most 1/8 of the
+# routed experts, DeepSeek-V3's own ratio (§3.4: 32 redundant experts for 256 routed in prefill;
+# 256 + 32 = 288 spreads evenly over EP 8, 16, 32, 36, 72, 144 and 288).
+MAX_REDUNDANT_SHARE = 1 / 8
+# Rounds of the reuse fixed point (tiers -> prefill time -> cluster -> tiers); it settles in two
+# or three when the hit rates barely move with the cluster size.
+REUSE_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class Pool:
+    role: str                  # "colocated", "prefill" or "decode"
+    layout: Layout
+    units: int
+    requests_per_s_per_unit: float   # one unit at capacity (prefill: at its utilisation target)
+
+    @property
+    def gpus(self) -> int:
+        return self.units * self.layout.gpus
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    domain_size: int
+    gpus: int | None
+    ep_crosses_domain: bool
+    tpot_s: float | None
+
+
+@dataclass(frozen=True)
+class SloResult:
+    name: str                  # "ttft", "tpot" or "tokens_per_s_per_user"
+    target: float              # seconds, or tokens/s for the per-user speed
+    actual: float | None
+    unit: str                  # "s" or "tokens/s"
+
+    @property
+    def met(self) -> bool:
+        if self.actual is None:
+            return False
+        return self.actual >= self.target if self.unit == "tokens/s" else self.actual <= self.target
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A workload served by pools of units on a cluster: the result of `size`, of a pinned
+    proposal and of `estimate`. `unit` is the decode (or co-located) unit; None when no layout
+    works, and then `problems` say why."""
+
+    model: Model
+    hardware: Hardware
+    workload: Workload
+    requests_per_s: float               # the demand the pools are sized for
+    unit: UnitResult | None
+    pools: tuple[Pool, ...] = ()
+    cluster: Cluster | None = None
+    kv: KvTiers | None = None
+    reuse: PrefixReuse = RESIDENT       # what the unit's prefill time assumed (from `kv`)
+    pinned: bool = False                # the layout was given, not searched
+    pinned_gpus: int | None = None
+    one_replica: bool = False           # one replica at its own capacity (estimate), not sized to a demand
+    units_needed: int | None = None     # decode (or co-located) units the demand needs
+    problems: tuple[Verdict, ...] = ()  # why no layout works (search failures)
+    domain_rows: tuple[DomainRow, ...] = ()
+    smallest_domain: int | None = None
+    knee_domain: int | None = None
+
+    @property
+    def decode_pool(self) -> Pool | None:
+        return self.pools[-1] if self.pools else None
+
+    @property
+    def units_short(self) -> bool:
+        """Pinned GPUs hold fewer units than the demand needs."""
+        pool = self.decode_pool
+        return pool is not None and self.units_needed is not None and pool.units < self.units_needed
+
+    @property
+    def slos(self) -> tuple[SloResult, ...]:
+        """Each workload target against what the plan delivers."""
+        slo = self.workload.slo
+        u = self.unit
+        out = []
+        if slo.ttft_ms is not None:
+            out.append(SloResult("ttft", slo.ttft_ms / 1e3, u.ttft_s if u else None, "s"))
+        if slo.tpot_ms is not None:
+            out.append(SloResult("tpot", slo.tpot_ms / 1e3, u.tpot_s if u else None, "s"))
+        if slo.tokens_per_s_per_user is not None:
+            out.append(SloResult("tokens_per_s_per_user", slo.tokens_per_s_per_user, 1 / u.tpot_s if u else None,
+                                 "tokens/s"))
+        return tuple(out)
+
+    @property
+    def feasible(self) -> bool:
+        """Every target holds: a layout exists, it fits HBM, every SLO is met, the (pinned)
+        cluster carries the demand. The verdict rules give an error for each of these."""
+        return (self.unit is not None and self.unit.fits and not self.problems and not self.units_short
+                and all(s.met for s in self.slos))
+
+    @property
+    def tokens_per_s_per_gpu_at_demand(self) -> float | None:
+        if self.cluster is None or not self.cluster.gpus:
+            return None
+        return self.requests_per_s * self.workload.osl / self.cluster.gpus
+
+
+# ---- demand and pools ------------------------------------------------------------------------------
+
+def demand_requests_per_s(w: Workload) -> float:
+    """Requests (turns) per second. From concurrency by Little's law: a session issues one turn
+    per (TTFT + osl x TPOT + turn gap) seconds, at the SLO targets."""
+    if w.requests_per_s is not None:
+        return w.requests_per_s
+    tpot = w.slo.tpot_s or 0.05
+    ttft = w.slo.ttft_s or 1.0
+    return w.concurrent_sessions / (ttft + w.osl * tpot + w.turn_gap_s)
+
+
+def pools_for(unit: UnitResult, demand: float, gpus: int | None = None) -> tuple[tuple[Pool, ...], int]:
+    """(pools, decode units the demand needs). Each pool is sized to carry the demand; with pinned
+    `gpus`, the prefill pool is still sized to the demand and the decode pool gets what is left."""
+    lay = unit.layout
+    needed = max(1, math.ceil(demand / unit.requests_per_s))
+    if not lay.disaggregated:
+        units = needed if gpus is None else max(1, gpus // lay.gpus)
+        return (Pool("colocated", lay, units, unit.requests_per_s),), needed
+    p_lay = unit.prefill_layout
+    p_units = max(1, math.ceil(demand / unit.prefill_requests_per_s))
+    units = needed if gpus is None else max(1, (gpus - p_units * p_lay.gpus) // lay.gpus)
+    return (Pool("prefill", p_lay, p_units, unit.prefill_requests_per_s),
+            Pool("decode", lay, units, unit.requests_per_s)), needed
+
+
+def _cluster_of(hw: Hardware, pools: tuple[Pool, ...]) -> Cluster:
+    return cluster(hw, [PoolUnits(p.role, p.layout, p.units) for p in pools])
+
+
+# ---- one deployment ---------------------------------------------------------------------------------
+
+def settle(m: Model, hw: Hardware, w: Workload, layout: Layout, *, prefill_layout: Layout | None = None,
+           gpus: int | None = None, one_replica: bool = False, reuse: PrefixReuse = RESIDENT,
+           pinned: bool = False) -> Deployment:
+    """Evaluate a fixed layout for the workload: the unit, pools for the demand (one replica at its
+    capacity with `one_replica`; `gpus` pins the cluster size), the cluster, and the KV tiers,
+    iterating tiers -> prefill time -> cluster until the reuse stops changing."""
+    shape = RequestShape.of(w)
+    tiers = w.prefix_cache == "tiers"
+    if not tiers:
+        reuse = RESIDENT
+    deployment: Deployment | None = None
+    for _ in range(REUSE_ROUNDS):
+        unit = evaluate_unit(m, hw, shape, layout, prefill_layout=prefill_layout, reuse=reuse)
+        demand = unit.requests_per_s if one_replica else demand_requests_per_s(w)
+        pools, needed = pools_for(unit, demand, gpus)
+        c = _cluster_of(hw, pools)
+        kv = plan_tiers(m, hw, w, unit, demand, c) if tiers else None
+        deployment = Deployment(model=m, hardware=hw, workload=w, requests_per_s=demand, unit=unit, pools=pools,
+                                cluster=c, kv=kv, reuse=reuse, pinned=pinned, pinned_gpus=gpus,
+                                one_replica=one_replica, units_needed=needed)
+        if kv is None or not shape.prefix or kv.reuse == reuse:
+            break
+        reuse = kv.reuse
+    assert deployment is not None
+    return deployment
+
+
+def evaluate_layout(m: Model, hw: Hardware, w: Workload, layout: Layout, *, prefill_layout: Layout | None = None,
+                    gpus: int | None = None, one_replica: bool = False) -> Deployment:
+    """A pinned layout, checked as given rather than searched (proposals with [layout], `size
+    --layout`, `estimate`). The layout is validated first: an impossible one is an InputError."""
+    check_context(m.name, m.max_context, w.final_context)
+    validate_layout(m, hw, layout)
+    if prefill_layout is not None:
+        validate_layout(m, hw, prefill_layout, field="prefill layout")
+    return settle(m, hw, w, layout, prefill_layout=prefill_layout, gpus=gpus, one_replica=one_replica, pinned=True)
+
+
+# ---- the search ---------------------------------------------------------------------------------------
+
+def redundant_for(m: Model, ep: int) -> int | None:
+    """Redundant experts that make `ep` divide the physical experts (0 when it already does), or
+    None when that would take more than MAX_REDUNDANT_SHARE of the routed experts."""
+    if m.moe is None or ep <= 1:
+        return 0
+    extra = (-m.moe.num_experts) % ep
+    return extra if extra <= MAX_REDUNDANT_SHARE * m.moe.num_experts else None
+
+
+def candidate_layouts(m: Model, hw: Hardware, routing: str = "power_law") -> list[Layout]:
+    """Every layout the search considers, each valid by `layout_problem`; PP only as deep as it
+    takes for the weights to fit (pipeline stages pay only for memory)."""
+    out = []
+    for tp in TP_CHOICES:
+        for dp in (DP_CHOICES if m.is_moe else (1,)):
+            ep = tp * dp if m.is_moe else 1
+            redundant = redundant_for(m, ep)
+            if redundant is None:
+                continue
+            for pp in PP_CHOICES:
+                if pp > 1 and m.num_layers < 4 * pp:
+                    continue
+                lay = Layout(tp=tp, dp=dp, ep=ep, pp=pp, redundant_experts=redundant, routing=routing)
+                if layout_problem(m, hw, lay) is not None:
+                    break
+                out.append(lay)
+                if _fits_weights(m, hw, lay):
+                    break
+    return out
+
+
+def _fits_weights(m: Model, hw: Hardware, layout: Layout) -> bool:
+    reserve = RUNTIME_RESERVE_BYTES + FRAGMENTATION * hw.hbm.capacity_bytes
+    return weights_per_gpu(m, layout) + reserve < hw.hbm.capacity_bytes
+
+
+@dataclass
+class _Option:
+    unit: UnitResult
+    pools: tuple[Pool, ...]
+    cluster: Cluster
+
+    def key(self) -> tuple:
+        return (self.cluster.gpus_provisioned, self.cluster.gpus, self.unit.tpot_s)
+
+
+@dataclass
+class _Search:
+    """One pass of the search for one machine at one prefix-reuse assumption."""
+
+    m: Model
+    hw: Hardware
+    w: Workload
+    demand: float
+    reuse: PrefixReuse
+    decode_steps: dict = field(default_factory=dict)   # layout -> decode step; shared by passes on one machine
+    _prefill: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.shape = RequestShape.of(self.w)
+        slo = self.w.slo
+        self.targets = tuple((name, t) for name, t in (("tpot", slo.tpot_s), ("ttft", slo.ttft_s)) if t is not None)
+
+    def prefill(self, layout: Layout) -> PhaseTimes:
+        key = layout.shape_key()
+        hit = self._prefill.get(key)
+        if hit is None:
+            hit = self._prefill[key] = request_prefill(self.m, self.hw, layout, self.shape, self.reuse)
+        return hit
+
+    def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
+        lay = layout.model_copy(update={"batch": batch})
+        p_lay = prefill_layout_for(lay, prefill_layout)
+        dec = self.decode_steps.get(lay)
+        if dec is None:
+            dec = self.decode_steps[lay] = decode_step(self.m, self.hw, lay, self.shape.mean_decode_context)
+        return evaluate_unit(self.m, self.hw, self.shape, lay, prefill_layout=prefill_layout, reuse=self.reuse,
+                             prefill=self.prefill(p_lay), decode=dec)
+
+    def excess(self, u: UnitResult) -> float:
+        """Largest ratio of a time to its target (≤ 1: every latency target met)."""
+        times = {"tpot": u.tpot_s, "ttft": u.ttft_s}
+        return max((times[name] / t for name, t in self.targets), default=0.0)
+
+    def largest_batch(self, layout: Layout, prefill_layout: Layout | None) -> UnitResult | None:
+        """The unit at the largest batch per DP rank that fits HBM and meets TPOT and TTFT, or
+        None when batch 1 already fails. Both times grow nearly linearly with the batch, so an
+        interpolation search takes a few evaluations where bisection takes ~12; it falls back to
+        the midpoint whenever the guess would not shrink the bracket."""
+        colocated = not layout.disaggregated
+        probe = hbm_budget(self.m, self.hw, layout.model_copy(update={"batch": 1}), self.w.final_context,
+                           self.w.isl if colocated else 0)
+        cap = min(MAX_BATCH, probe.max_batch)
+        if cap < 1:
+            return None
+        hi_u = self.unit(layout, prefill_layout, cap)
+        e_hi = self.excess(hi_u)
+        if e_hi <= 1:
+            return hi_u
+        lo_u = self.unit(layout, prefill_layout, 1)
+        e_lo = self.excess(lo_u)
+        if e_lo > 1:
+            return None
+        lo, hi = 1, cap                                   # invariant: ok(lo), not ok(hi)
+        while hi - lo > 1:
+            guess = lo + int((1 - e_lo) / (e_hi - e_lo) * (hi - lo))
+            if not lo < guess < hi:
+                guess = (lo + hi) // 2
+            u = self.unit(layout, prefill_layout, guess)
+            e = self.excess(u)
+            if e <= 1:
+                lo, lo_u, e_lo = guess, u, e
+                # probe just above: on a near-linear curve the answer is usually lo or lo + 1
+                if hi - lo > 2:
+                    nxt = self.unit(layout, prefill_layout, lo + 1)
+                    e_next = self.excess(nxt)
+                    if e_next > 1:
+                        return lo_u
+                    lo, lo_u, e_lo = lo + 1, nxt, e_next
+            else:
+                hi, e_hi = guess, e
+        return lo_u
+
+    def option(self, unit: UnitResult) -> _Option:
+        pools, _ = pools_for(unit, self.demand)
+        return _Option(unit, pools, _cluster_of(self.hw, pools))
+
+    def best_prefill(self, fitting: list[Layout], max_gpus: float) -> Layout | None:
+        """Disaggregated prefill pool: the layout whose whole units cover the demand with the fewest
+        GPUs while meeting TTFT (queueing included) and fitting one request, among units smaller
+        than `max_gpus`. Prefill and decode pools are independent given the demand, so minimising
+        each is exact."""
+        best = None
+        ttft = self.w.slo.ttft_s
+        for lay in fitting:
+            if lay.gpus >= max_gpus:
+                break
+            lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
+            budget = hbm_budget(self.m, self.hw, lay, self.w.final_context, self.w.isl)
+            if not budget.fits:
+                continue
+            t_p = self.prefill(lay).time_s
+            if ttft is not None and t_p * (1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION))) > ttft:
+                continue
+            rps_unit = lay.dp * PREFILL_UTILIZATION / t_p
+            score = (math.ceil(self.demand / rps_unit) * lay.gpus, lay.gpus)
+            if best is None or score < best[0]:
+                best = (score, lay)
+        return None if best is None else best[1]
+
+    def run(self) -> _Option | None:
+        fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.w.expert_routing)
+                          if _fits_weights(self.m, self.hw, lay)), key=lambda lay: lay.gpus)
+        best: _Option | None = None
+        ttft = self.w.slo.ttft_s
+        for lay in fitting:
+            if best is not None and lay.gpus > best.cluster.gpus_provisioned:
+                break
+            if ttft is not None and self.prefill(lay).time_s > ttft:
+                continue                       # not even an empty unit prefills in time
+            u = self.largest_batch(lay, None)
+            if u is not None:
+                opt = self.option(u)
+                if best is None or opt.key() < best.key():
+                    best = opt
+        bound = best.cluster.gpus_provisioned if best is not None else math.inf
+        p_lay = self.best_prefill(fitting, bound)
+        if p_lay is None:
+            return best
+        for lay in fitting:
+            if lay.gpus + p_lay.gpus > bound:
+                break
+            u = self.largest_batch(lay.model_copy(update={"serving": Serving.disaggregated}), p_lay)
+            if u is not None:
+                opt = self.option(u)
+                if best is None or opt.key() < best.key():
+                    best = opt
+                    bound = best.cluster.gpus_provisioned
+        return best
+
+
+def why_infeasible(m: Model, hw: Hardware, w: Workload) -> tuple[Verdict, ...]:
+    """Name the constraint that fails and by how much, from the most generous layouts."""
+    layouts = candidate_layouts(m, hw, w.expert_routing)
+    fitting = [lay for lay in layouts if _fits_weights(m, hw, lay)]
+    if not fitting:
+        biggest = max(layouts, key=lambda lay: lay.gpus) if layouts else Layout()
+        need = weights_per_gpu(m, biggest)
+        return (Verdict("memory", "hbm", Severity.error,
+                        f"weights need {U.format_bytes(need)} per GPU even at {biggest.label()} "
+                        f"({biggest.gpus} GPUs); HBM holds {U.format_bytes(hw.hbm.capacity_bytes)}",
+                        "a narrower precision or a machine with more HBM"),)
+    shape = RequestShape.of(w)
+    search = _Search(m, hw, w, demand_requests_per_s(w), RESIDENT)
+    out = []
+    # the bare decode step at batch 1 (a disaggregated unit's TPOT) is the fastest any layout decodes
+    fastest_tpot = min(evaluate_unit(m, hw, shape, lay.model_copy(update={"serving": Serving.disaggregated})).tpot_s
+                       for lay in fitting)
+    if w.slo.tpot_s is not None and fastest_tpot > w.slo.tpot_s:
+        out.append(Verdict("decode", "slo", Severity.error,
+                           f"no layout meets TPOT {U.format_seconds(w.slo.tpot_s)}: the fastest reaches "
+                           f"{U.format_seconds(fastest_tpot)} at batch 1 ({fastest_tpot / w.slo.tpot_s:.2f}× over)",
+                           "faster HBM, narrower precision, or a looser TPOT target"))
+    fastest_ttft = min(search.prefill(lay).time_s for lay in fitting)
+    if w.slo.ttft_s is not None and fastest_ttft > w.slo.ttft_s:
+        out.append(Verdict("prefill", "slo", Severity.error,
+                           f"no layout meets TTFT {U.format_seconds(w.slo.ttft_s)}: the fastest prefill takes "
+                           f"{U.format_seconds(fastest_ttft)} ({fastest_ttft / w.slo.ttft_s:.2f}× over)",
+                           "more GPUs per prefill (TP), prefix caching, or a looser TTFT target"))
+    if not out:
+        budget = hbm_budget(m, hw, fitting[0], w.final_context, w.isl)
+        if budget.max_batch < 1:
+            out.append(Verdict("memory", "hbm", Severity.error,
+                               f"not even one sequence of {w.final_context:,} tokens fits beside the weights "
+                               f"({U.format_bytes(budget.kv_per_sequence_bytes)} of KV per GPU)",
+                               "more attention-DP ranks or GPUs per unit"))
+        else:
+            out.append(Verdict("serving", "slo", Severity.error,
+                               "no layout meets TTFT and TPOT together: prefills stretch the co-located decode steps "
+                               "and decode batches delay the prefills",
+                               "disaggregated prefill, a looser target, or faster hardware"))
+    return tuple(out)
+
+
+def _deployment_key(d: Deployment) -> tuple:
+    c, u = d.cluster, d.unit
+    assert c is not None and u is not None
+    return (not d.feasible, c.gpus_provisioned, c.gpus, u.tpot_s)
+
+
+def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deployment | None:
+    """Search, settle the choice, and search again with the reuse its tiers imply, until a choice
+    repeats. The prefix reuse depends on the cluster the search picks (spare HBM and host memory
+    grow with it), so one assumption cannot serve every candidate: the rounds start twice, once
+    from prefixes always resident (the cheapest plans when hits are plentiful) and once from every
+    prefix recomputed (a plan that meets its targets this way only gets faster when it settles with
+    its tiers). Every settled plan is a self-consistent evaluation; the cheapest feasible one wins
+    (else the cheapest)."""
+    tiers = w.prefix_cache == "tiers" and w.prefix > 0
+    starts = (RESIDENT, NO_HITS) if tiers else (RESIDENT,)
+    settled: list[Deployment] = []
+    seen: set = set()
+    decode_steps: dict = {}
+    for start in starts:
+        reuse = start
+        for _ in range(REUSE_ROUNDS):
+            best = _Search(m, hw, w, demand, reuse, decode_steps).run()
+            if best is None:
+                break
+            u = best.unit
+            choice = (u.layout, u.prefill_layout)
+            if choice in seen:
+                break
+            seen.add(choice)
+            d = settle(m, hw, w, u.layout, prefill_layout=u.prefill_layout if u.layout.disaggregated else None,
+                       reuse=reuse)
+            settled.append(d)
+            if not tiers or d.reuse == reuse:
+                break
+            reuse = d.reuse
+    return min(settled, key=_deployment_key) if settled else None
+
+
+def _domain_rows(m: Model, hw: Hardware, w: Workload, demand: float, own: Deployment) -> tuple[DomainRow, ...]:
+    """The same workload sized, and settled, at each standard scale-up domain size."""
+    rows = []
+    for size in sorted(set(DOMAIN_SIZES) | {hw.scale_up.domain_size}):
+        if size == hw.scale_up.domain_size:
+            d: Deployment | None = own
+        else:
+            variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
+            d = _search_rounds(m, variant, w, demand)
+        if d is None or d.unit is None or d.cluster is None or not d.feasible:
+            rows.append(DomainRow(size, None, False, None))
+            continue
+        rows.append(DomainRow(size, d.cluster.gpus, d.unit.layout.ep > size, d.unit.tpot_s))
+    return tuple(rows)
+
+
+def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
+    """(smallest domain that is feasible with EP inside it, the knee): the knee is the first such
+    domain that no larger domain improves on by KNEE_GAIN or more GPUs."""
+    ok = [r for r in rows if r.gpus is not None and not r.ep_crosses_domain]
+    if not ok:
+        return None, None
+    for i, row in enumerate(ok):
+        if all(later.gpus > row.gpus * (1 - KNEE_GAIN) for later in ok[i + 1:]):
+            return ok[0].domain_size, row.domain_size
+    return ok[0].domain_size, ok[-1].domain_size
+
+
+def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True) -> Deployment:
+    """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
+    and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
+    every target, `problems` say why; when the tiers' reloads push the best plan past a target,
+    the plan is returned with `feasible` False and its SLO results say which."""
+    check_context(model.name, model.max_context, workload.final_context)
+    demand = demand_requests_per_s(workload)
+    chosen = _search_rounds(model, hardware, workload, demand)
+    if chosen is None:
+        return Deployment(model=model, hardware=hardware, workload=workload, requests_per_s=demand, unit=None,
+                          problems=why_infeasible(model, hardware, workload))
+    if compare_domains and model.is_moe:
+        rows = _domain_rows(model, hardware, workload, demand, chosen)
+        smallest, knee = domain_knee(rows)
+        chosen = Deployment(**{**chosen.__dict__, "domain_rows": rows, "smallest_domain": smallest,
+                               "knee_domain": knee})
+    return chosen
+
+
+def pinned_layout(model: Model, tp: int, dp: int, ep: int | None, pp: int, batch: int, **options: object) -> Layout:
+    """A layout from a proposal's or a plan's fields (EP defaults to tp x dp for MoE, 1 for dense)."""
+    from planner.inputs.layout import default_ep
+    values = {"tp": tp, "dp": dp, "ep": ep if ep is not None else default_ep(model, tp, dp), "pp": pp, "batch": batch,
+              **{k: v for k, v in options.items() if v is not None}}
+    try:
+        return Layout.model_validate(values)
+    except ValueError as exc:
+        raise InputError(str(exc).splitlines()[-1].strip(), field="layout") from None

@@ -1,0 +1,1 @@
+"""Training: memory, step time, MFU, time to train and the cluster for a training run."""

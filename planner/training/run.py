@@ -1,0 +1,693 @@
+"""Training sizing: memory per GPU, step time by resource, MFU, time to train, cluster size, and
+where MoE expert GEMMs turn HBM-bound.
+
+Placement (outermost last): TP innermost, then CP, then DP (EP is carved out of the TP·CP·DP
+GPUs of one pipeline stage, Megatron "MoE parallel folding" with expert-TP 1), then PP across
+nodes. A group sits on the scale-up fabric when its GPUs fit in `hardware.scale_up.domain_size`.
+
+Overlap rule (one step = m micro-batches per DP rank through p pipeline stages, 1F1B):
+- per micro-batch and stage, GPU time = Σ over roofline classes of max(compute, HBM):
+  non-expert GEMMs and the attention core are compute only; expert GEMMs are max(compute, HBM);
+- the TP all-reduces (4 per layer: 2 forward, 2 backward; the same bytes as SP's all-gather +
+  reduce-scatter) are a data dependency inside every layer and stay on the critical path;
+- EP all-to-all, CP ring exchanges and PP point-to-point sends overlap with compute (DualPipe,
+  1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately;
+- the pipeline adds the 1F1B bubble: step = (m + p − 1) × micro-batch time, i.e. a bubble
+  fraction (p−1)/(m+p−1) (Narayanan et al. 2021, "Efficient Large-Scale Language Model
+  Training on GPU Clusters Using Megatron-LM");
+- the DP gradient reduce-scatter / all-reduce (and ZeRO parameter all-gathers) runs bucketed
+  under the backward pass of the last micro-batch: what exceeds that backward time is exposed,
+  and the last bucket always is;
+- the optimizer step reads and writes its states once (HBM) after that.
+MFU = model FLOPs per step (3 × forward, no recompute) ÷ (GPUs × dense peak at the training
+precision × step time) (PaLM, Chowdhery et al. 2022, appendix B).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import (
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from planner import units as U
+from planner.errors import InputError
+from planner.inputs.base import StrictModel
+from planner.inputs.hardware import Hardware
+from planner.inputs.layout import layout_words
+from planner.inputs.model import GqaAttention, Model
+from planner.machine.cluster import system_power_per_gpu_w
+from planner.model import facts as M
+from planner.perf.memory import FRAGMENTATION, RUNTIME_RESERVE_BYTES
+from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_per_param
+from planner.verdict import BALANCED_WITHIN, Severity, Verdict
+
+# ZeRO paper (Rajbhandari et al. 2020, §3.1): mixed-precision Adam keeps 16 bytes per parameter:
+# 2 (BF16/FP16 weights) + 2 (gradients) + 12 (FP32 master weights, momentum, variance).
+WEIGHT_BYTES = 2.0
+GRAD_BYTES = 2.0
+MASTER_BYTES = 4.0
+MOMENT_BYTES = 8.0        # two FP32 Adam moments
+OPTIMIZER_BYTES = MASTER_BYTES + MOMENT_BYTES
+# Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models", eq. 1-5:
+# a GPT layer stores s·b·h·(34 + 5·a·s/h) bytes of 16-bit activations; with sequence parallel
+# everything divides by t. 34 = 11 (attention) + 19 (4h MLP: 2 input, 8 up, 8 GeLU, 1 mask) + 4
+# (two layer norms). Selective recompute drops the 5·a·s²·b attention-score term; full recompute
+# keeps only the layer input, 2·s·b·h.
+ACT_ATTENTION = 11.0
+ACT_MLP_4H = 19.0         # scaled by the layer's activated MLP width / 4h
+ACT_NORMS = 4.0
+ACT_SCORES = 5.0
+ACT_FULL_RECOMPUTE = 2.0
+COMM_BYTES = 2.0          # TP/PP activations and EP/DP gradients travel in BF16
+EP_BACKWARD_BYTES = 2.0   # backward dispatch/combine carry BF16 gradients (DeepSeek-V3 report §3.3)
+# Megatron-LM DistributedDataParallel bucket_size default: max(40M params, 1M × DP size); the last
+# bucket cannot overlap with the backward pass.
+DP_BUCKET_PARAMS = 40e6
+DEFAULT_DAYS = 30.0
+DEFAULT_GLOBAL_BATCH_SEQUENCES = 1024
+
+
+class Recompute(StrEnum):
+    none = "none"
+    selective = "selective"
+    full = "full"
+
+
+class TrainPrecision(StrEnum):
+    bf16 = "bf16"
+    fp8 = "fp8"   # DeepSeek-V3 recipe: GEMMs (Fprop, Dgrad, Wgrad) in FP8, attention core in BF16
+    fp4 = "fp4"   # NVFP4 W4A4 GEMMs (block-scaled), attention core in BF16
+
+
+GEMM_CLASS = {TrainPrecision.bf16: ComputeClass.bf16, TrainPrecision.fp8: ComputeClass.fp8,
+              TrainPrecision.fp4: ComputeClass.fp4}
+GEMM_WEIGHT_DTYPE = {TrainPrecision.bf16: Dtype.bf16, TrainPrecision.fp8: Dtype.fp8,
+                     TrainPrecision.fp4: Dtype.nvfp4}
+
+
+class TrainLayout(StrictModel):
+    """How a training job is parallelised. GPUs = tp × cp × dp × pp."""
+
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    dp: PositiveInt = 1
+    ep: PositiveInt = Field(1, description="expert parallel, carved out of the tp·cp·dp GPUs of a stage")
+    cp: PositiveInt = Field(1, description="context parallel: the sequence splits cp-way")
+    zero: Literal[0, 1, 2, 3] = Field(1, description="ZeRO stage; 3 = FSDP")
+    recompute: Recompute = Recompute.selective
+    micro_batch: PositiveInt = Field(1, description="sequences per micro-batch per DP rank")
+    global_batch: PositiveInt = Field(DEFAULT_GLOBAL_BATCH_SEQUENCES, description="sequences per step")
+    seq: PositiveInt = Field(4096, description="tokens per sequence")
+    precision: TrainPrecision = TrainPrecision.bf16
+
+    @field_validator("zero", mode="before")
+    @classmethod
+    def _fsdp(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip().lower()
+            if text == "fsdp":
+                return 3
+            if text.isdigit():
+                return int(text)
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainLayout:
+        if self.seq % self.cp:
+            raise ValueError(f"seq={self.seq} must be a multiple of cp={self.cp}")
+        return self
+
+    def check(self) -> None:
+        """Checks that need dp, which --gpus or --days may decide after parsing."""
+        if self.stage_gpus % self.ep:
+            raise InputError(f"ep={self.ep} must divide tp*cp*dp={self.stage_gpus} (experts live on a stage's GPUs)",
+                             field="--layout")
+
+    @property
+    def stage_gpus(self) -> int:
+        return self.tp * self.cp * self.dp
+
+    @property
+    def gpus(self) -> int:
+        return self.stage_gpus * self.pp
+
+    @property
+    def edp(self) -> int:
+        """Expert data-parallel degree: replicas of each expert shard."""
+        return self.stage_gpus // self.ep
+
+    @property
+    def micro_batches(self) -> int:
+        """Micro-batches per DP rank per step (gradient accumulation), at least 1."""
+        return max(1, math.ceil(self.global_batch / (self.dp * self.micro_batch)))
+
+    def label(self) -> str:
+        zero = "fsdp" if self.zero == 3 else f"zero{self.zero}"
+        return (f"tp={self.tp},cp={self.cp},dp={self.dp},ep={self.ep},pp={self.pp}, {zero}, "
+                f"{self.recompute.value} recompute, micro-batch {self.micro_batch}, {self.precision.value}")
+
+    def to_dict(self) -> dict:
+        return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "ep": self.ep, "cp": self.cp, "zero": self.zero,
+                "recompute": self.recompute.value, "micro_batch": self.micro_batch,
+                "global_batch_sequences": self.global_batch, "global_batch_tokens": self.global_batch * self.seq,
+                "seq": self.seq, "precision": self.precision.value, "gpus": self.gpus,
+                "micro_batches": self.micro_batches}
+
+
+LAYOUT_WORDS = ("tp", "pp", "dp", "ep", "cp")
+
+
+def train_layout(text: str = "", **extra: object) -> TrainLayout:
+    """'tp=8,pp=16,dp=128' plus keyword fields -> TrainLayout; every mistake is an InputError."""
+    values: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    values.update(layout_words(text, LAYOUT_WORDS, "tp=8,pp=16,dp=128"))
+    try:
+        return TrainLayout.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "layout"
+        msg = err["msg"]
+        if where == "zero":
+            msg = f"unknown ZeRO stage {err.get('input')!r}; use 0, 1, 2, 3 or fsdp"
+        raise InputError(f"{where}: {msg}",
+                         field="--layout" if where in LAYOUT_WORDS else f"--{where.replace('_', '-')}") from None
+
+
+# ---- memory ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StageParams:
+    """Parameters held by one GPU of the heaviest pipeline stage, before ZeRO sharding."""
+
+    dense: float      # TP-sharded, replicated over DP (attention, dense MLP, shared experts, embeddings)
+    experts: float    # EP-sharded, replicated over expert-DP
+
+
+def _layers_per_stage(n: int, pp: int) -> int:
+    return math.ceil(n / pp) if n else 0
+
+
+def stage_params(m: Model, lay: TrainLayout) -> StageParams:
+    """Heaviest stage: ceil(L/pp) layers, plus the input embedding or the LM head (both at pp=1)."""
+    p = M.facts(m).params
+    L = m.num_layers
+    n_moe = M.facts(m).moe_layers
+    per_layer = (p.attention + p.dense_mlp + p.shared_experts + p.router + p.norms) / L
+    ends = p.embeddings + p.lm_head if lay.pp == 1 else max(p.embeddings, p.lm_head)
+    dense = (per_layer * _layers_per_stage(L, lay.pp) + ends) / lay.tp
+    experts = (p.routed_experts / n_moe * _layers_per_stage(n_moe, lay.pp) / lay.ep) if n_moe else 0.0
+    return StageParams(dense=dense, experts=experts)
+
+
+def _mlp_width(m: Model) -> float:
+    """Activated MLP width per token, averaged over layers (experts: k·d + shared width)."""
+    f = M.facts(m)
+    dense = m.mlp.intermediate_size if m.mlp else 0
+    moe = (m.moe.experts_per_token * m.moe.expert_intermediate_size + m.moe.shared_width) if m.moe else 0
+    return (f.dense_layers * dense + f.moe_layers * moe) / m.num_layers
+
+
+def _heads(m: Model) -> int:
+    return m.attention.num_heads
+
+
+def activation_bytes_per_layer(m: Model, lay: TrainLayout) -> float:
+    """Stored activations of one layer for one micro-batch on one GPU (Korthikanti et al. 2022,
+    with sequence parallel: everything divides by t; context parallel divides s)."""
+    s, b, h = lay.seq / lay.cp, lay.micro_batch, m.hidden_size
+    if lay.recompute == Recompute.full:
+        return ACT_FULL_RECOMPUTE * s * b * h / lay.tp
+    linear = ACT_ATTENTION + ACT_NORMS + ACT_MLP_4H * _mlp_width(m) / (4 * h)
+    total = linear * s * b * h
+    if lay.recompute == Recompute.none:
+        # attention scores: with CP each rank scores its s/cp queries against all s keys over the ring
+        total += ACT_SCORES * _heads(m) * s * lay.seq * b
+    return total / lay.tp
+
+
+@dataclass(frozen=True)
+class TrainMemory:
+    capacity_bytes: float
+    weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+    activation_bytes: float
+    reserve_bytes: float
+
+    @property
+    def used_bytes(self) -> float:
+        return (self.weights_bytes + self.gradients_bytes + self.optimizer_bytes + self.activation_bytes
+                + self.reserve_bytes)
+
+    @property
+    def free_bytes(self) -> float:
+        return self.capacity_bytes - self.used_bytes
+
+    @property
+    def fits(self) -> bool:
+        return self.free_bytes >= 0
+
+    def to_dict(self) -> dict:
+        return {"capacity_bytes": self.capacity_bytes, "weights_bytes": self.weights_bytes,
+                "gradients_bytes": self.gradients_bytes, "optimizer_bytes": self.optimizer_bytes,
+                "activation_bytes": self.activation_bytes, "reserve_bytes": self.reserve_bytes,
+                "free_bytes": self.free_bytes}
+
+
+def train_memory(m: Model, hw: Hardware, lay: TrainLayout) -> TrainMemory:
+    """Per-GPU HBM of the heaviest stage. ZeRO shards over the data-parallel group of each
+    parameter (dense: cp·dp ranks, the Megatron distributed-optimizer group; experts: expert-DP):
+    stage 1 the optimizer states, stage 2 also the gradients, stage 3 (FSDP) also the weights.
+    In 1F1B the first stage keeps min(p, m) micro-batches of activations in flight."""
+    sp = stage_params(m, lay)
+    dense_shards, expert_shards = lay.cp * lay.dp, lay.edp
+
+    def sharded(bytes_per_param: float, stage: int) -> float:
+        if lay.zero >= stage:
+            return bytes_per_param * (sp.dense / dense_shards + sp.experts / expert_shards)
+        return bytes_per_param * (sp.dense + sp.experts)
+
+    layers = _layers_per_stage(m.num_layers, lay.pp)
+    in_flight = min(lay.pp, lay.micro_batches)
+    act = activation_bytes_per_layer(m, lay) * layers * in_flight
+    capacity = hw.hbm.capacity_bytes
+    return TrainMemory(capacity_bytes=capacity, weights_bytes=sharded(WEIGHT_BYTES, 3),
+                       gradients_bytes=sharded(GRAD_BYTES, 2), optimizer_bytes=sharded(OPTIMIZER_BYTES, 1),
+                       activation_bytes=act, reserve_bytes=RUNTIME_RESERVE_BYTES + FRAGMENTATION * capacity)
+
+
+# ---- FLOPs ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainFlops:
+    """Per token, at the training sequence length (3 × forward; MTP modules excluded)."""
+
+    per_token: float
+    gemm: float            # 6 × activated matmul parameters
+    attention: float       # causal attention core, 3 × forward
+    expert_gemm: float     # the routed-expert part of `gemm`
+
+
+def train_flops(m: Model, seq: int) -> TrainFlops:
+    f = M.facts(m)
+    total = M.train_flops_per_token(m, seq)
+    gemm = 6 * f.params.active_matmul
+    return TrainFlops(per_token=total, gemm=gemm, attention=total - gemm,
+                      expert_gemm=6 * f.params.active_routed_experts)
+
+
+# ---- step time -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExpertGemm:
+    """Routed-expert GEMMs of one micro-batch on one GPU: tokens per expert vs the HBM balance."""
+
+    tokens_per_expert: float
+    intensity: float          # FLOPs per HBM byte of the expert GEMMs (forward + backward)
+    balance: float            # peak × compute eff ÷ (HBM bandwidth × HBM eff) at the training precision
+    compute_s: float
+    hbm_s: float
+    hbm_bytes: float
+
+    @property
+    def hbm_bound(self) -> bool:
+        return self.hbm_s > self.compute_s
+
+    def to_dict(self) -> dict:
+        return {"tokens_per_expert": self.tokens_per_expert, "flops_per_byte": self.intensity,
+                "balance_flops_per_byte": self.balance, "compute_s": self.compute_s, "hbm_s": self.hbm_s,
+                "hbm_bytes": self.hbm_bytes, "hbm_bound": self.hbm_bound}
+
+
+def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
+    """Each local expert sees T = b·s·k·ep / (tp·cp·E) tokens per micro-batch (uniform routing).
+    Per expert parameter a micro-batch costs 6·T FLOPs (forward 2T, backward 4T) and reads the
+    weight twice (forward, data-gradient) at the GEMM precision and reads and writes its gradient
+    accumulator once (weight-gradient GEMM with beta=1); per token the GEMMs move their inputs and
+    outputs, (2h + 3d) values forward and twice that backward, in BF16."""
+    if m.moe is None:
+        return None
+    e, h = m.moe, m.hidden_size
+    d = e.expert_intermediate_size
+    layers = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
+    experts_here = e.num_experts / lay.ep
+    T = lay.micro_batch * lay.seq * e.experts_per_token * lay.ep / (lay.tp * lay.cp * e.num_experts)
+    params = 3 * h * d                                       # gate, up, down
+    w = weight_bytes_per_param(GEMM_WEIGHT_DTYPE[lay.precision])
+    per_expert_bytes = params * (2 * w + 2 * GRAD_BYTES) + T * 3 * (2 * h + 3 * d) * COMM_BYTES
+    flops = 6 * T * params
+    cls = GEMM_CLASS[lay.precision]
+    peak = hw.peak.flops_per_s(cls) * hw.efficiency.compute
+    bw = hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm
+    n = layers * experts_here
+    return ExpertGemm(tokens_per_expert=T, intensity=flops / per_expert_bytes, balance=peak / bw,
+                      compute_s=n * flops / peak, hbm_s=n * per_expert_bytes / bw, hbm_bytes=n * per_expert_bytes)
+
+
+@dataclass(frozen=True)
+class Comm:
+    """Seconds of one collective kind per micro-batch (DP: per step) and the fabric it uses."""
+
+    name: str
+    bytes: float
+    fabric: Literal["scale_up", "scale_out"]
+    seconds: float
+    exposed_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "bytes": self.bytes, "fabric": self.fabric, "time_s": self.seconds,
+                "exposed_s": self.exposed_s}
+
+
+def _link(hw: Hardware, fabric: str) -> tuple[float, float]:
+    if fabric == "scale_up":
+        return hw.scale_up.bandwidth_bytes_per_s * hw.efficiency.scale_up, hw.scale_up.latency_us * 1e-6
+    return hw.scale_out.bandwidth_bytes_per_s * hw.efficiency.scale_out, hw.scale_out.latency_us * 1e-6
+
+
+def _comm(hw: Hardware, name: str, sent: float, inside: bool, launches: int) -> Comm:
+    fabric = "scale_up" if inside else "scale_out"
+    bw, lat = _link(hw, fabric)
+    return Comm(name, sent, fabric, sent / bw + launches * lat if sent > 0 else 0.0)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    compute_s: float          # per step: Σ micro-batches × stage compute (non-expert + expert compute)
+    hbm_s: float              # per step: expert-GEMM HBM time + optimizer step
+    scale_up_s: float         # per step, all collectives on the scale-up fabric
+    scale_out_s: float
+    bubble_s: float
+    exposed_comm_s: float
+    microbatch_s: float
+    step_s: float
+    bubble_fraction: float
+    comms: tuple[Comm, ...]
+    experts: ExpertGemm | None
+
+    def resources(self) -> dict[str, float]:
+        return {"compute": self.compute_s, "hbm": self.hbm_s, "scale_up": self.scale_up_s,
+                "scale_out": self.scale_out_s, "pipeline_bubble": self.bubble_s}
+
+    def to_dict(self) -> dict:
+        return {"compute_s": self.compute_s, "hbm_s": self.hbm_s, "scale_up_s": self.scale_up_s,
+                "scale_out_s": self.scale_out_s, "pipeline_bubble_s": self.bubble_s,
+                "bubble_fraction": self.bubble_fraction, "exposed_comm_s": self.exposed_comm_s,
+                "microbatch_s": self.microbatch_s, "step_s": self.step_s,
+                "comms": [c.to_dict() for c in self.comms],
+                "expert_gemm": self.experts.to_dict() if self.experts else None}
+
+
+def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None = None) -> StepTime:
+    """One optimizer step, per the overlap rule in the module docstring."""
+    fl = train_flops(m, lay.seq)
+    eff = hw.efficiency.compute
+    gemm_peak = hw.peak.flops_per_s(GEMM_CLASS[lay.precision]) * eff
+    attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff
+    tokens = lay.micro_batch * lay.seq                          # per DP rank per micro-batch
+    share = tokens / (lay.tp * lay.cp)                          # each GPU's share of a stage's work
+    stage = _layers_per_stage(m.num_layers, lay.pp) / m.num_layers
+    # Recompute redoes forward work: full = one more forward of everything; selective = the
+    # attention core again (Korthikanti et al. 2022 §5).
+    extra = {Recompute.none: (0.0, 0.0), Recompute.full: (1 / 3, 1 / 3), Recompute.selective: (0.0, 1 / 3)}
+    g_extra, a_extra = extra[lay.recompute]
+    xp = expert_gemm(m, hw, lay)
+    non_expert = (fl.gemm - fl.expert_gemm) * (1 + g_extra) * share * stage / gemm_peak
+    attn = fl.attention * (1 + a_extra) * share * stage / attn_peak
+    expert_c = xp.compute_s * (1 + g_extra) if xp else 0.0
+    expert_h = xp.hbm_s if xp else 0.0
+    gpu_mb = non_expert + attn + max(expert_c, expert_h)
+    compute_mb = non_expert + attn + expert_c
+
+    domain = hw.scale_up.domain_size
+    h = m.hidden_size
+    layers = _layers_per_stage(m.num_layers, lay.pp)
+    comms: list[Comm] = []
+    # TP: 4 all-reduce-equivalents per layer (2 forward, 2 backward; +2 when the forward is
+    # recomputed), ring 2(t-1)/t of a b·(s/cp)·h BF16 message (Patarasuk & Yuan 2009).
+    tp_c = Comm("tp", 0.0, "scale_up", 0.0)
+    if lay.tp > 1:
+        n = (6 if lay.recompute == Recompute.full else 4) * layers
+        msg = lay.micro_batch * lay.seq / lay.cp * h * COMM_BYTES
+        tp_c = _comm(hw, "tp", n * 2 * (lay.tp - 1) / lay.tp * msg, lay.tp <= domain, n)
+        comms.append(tp_c)
+    hidden: list[Comm] = []
+    # EP: per MoE layer, dispatch + combine forward (model precisions) and again backward with BF16
+    # gradients; a GPU sends the share of its b·s/(tp·cp)·k token-expert pairs owned by other ranks.
+    if m.moe and lay.ep > 1:
+        n_moe = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
+        pairs = share * m.moe.experts_per_token
+        per_pair = h * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine)
+                        + 2 * EP_BACKWARD_BYTES)
+        sent = n_moe * pairs * per_pair * (lay.ep - 1) / lay.ep
+        peers_inside = max(1, min(domain // lay.tp, lay.ep)) if lay.tp <= domain else 1
+        inside = (peers_inside - 1) / (lay.ep - 1)
+        if inside > 0:
+            hidden.append(_comm(hw, "ep", sent * inside, True, 4 * n_moe))
+        if inside < 1:
+            hidden.append(_comm(hw, "ep", sent * (1 - inside), False, 4 * n_moe))
+    # CP: ring attention passes K and V of each chunk to the cp-1 others, forward and twice backward.
+    if lay.cp > 1:
+        kv_width = (2 * m.attention.num_kv_heads * m.attention.head_dim if isinstance(m.attention, GqaAttention)
+                    else 2 * _heads(m) * 192)
+        sent = 3 * layers * (lay.cp - 1) * lay.micro_batch * lay.seq / lay.cp * kv_width / lay.tp * COMM_BYTES
+        hidden.append(_comm(hw, "cp", sent, lay.tp * lay.cp <= domain, 3 * layers * (lay.cp - 1)))
+    # PP: activations forward and their gradients backward at each stage boundary (SP-sharded).
+    if lay.pp > 1:
+        sent = 2 * lay.micro_batch * lay.seq / lay.cp * h * COMM_BYTES / lay.tp
+        hidden.append(_comm(hw, "pp", sent, lay.gpus <= domain, 2))
+    comms += hidden
+    by_fabric = {f: sum(c.seconds for c in hidden if c.fabric == f) for f in ("scale_up", "scale_out")}
+    hidden_exposed = max(0.0, max(by_fabric.values(), default=0.0) - gpu_mb)
+    microbatch = gpu_mb + tp_c.seconds + hidden_exposed
+
+    mbs, p = lay.micro_batches, lay.pp
+    pipeline = (mbs + p - 1) * microbatch
+    bubble_fraction = (p - 1) / (mbs + p - 1)
+
+    # DP: gradient reduce-scatter + parameter all-gather (ZeRO 1/2, the same bytes as a ring
+    # all-reduce), plus the forward and backward parameter all-gathers of ZeRO-3/FSDP.
+    sp = stage_params(m, lay)
+    factor = 3.0 if lay.zero == 3 else 2.0
+    dp_comms: list[Comm] = []
+    for name, group, params in (("dp", lay.cp * lay.dp, sp.dense), ("edp", lay.edp, sp.experts)):
+        if group > 1 and params > 0:
+            sent = factor * (group - 1) / group * params * GRAD_BYTES
+            # DP ranks of one stage sit tp·cp apart: inside the domain only if the whole stage is
+            dp_comms.append(_comm(hw, name, sent, lay.stage_gpus <= domain,
+                                  2 * max(1, math.ceil(params / DP_BUCKET_PARAMS))))
+    dp_time = max((sum(c.seconds for c in dp_comms if c.fabric == f) for f in ("scale_up", "scale_out")), default=0.0)
+    all_params = sp.dense + sp.experts
+    last_bucket = min(1.0, DP_BUCKET_PARAMS / all_params) if all_params else 0.0
+    backward_last = compute_mb * 2 / 3
+    dp_exposed = max(dp_time - backward_last, dp_time * last_bucket) if dp_time else 0.0
+    dp_comms = [Comm(c.name, c.bytes, c.fabric, c.seconds, c.seconds / dp_time * dp_exposed if dp_time else 0.0)
+                for c in dp_comms]
+    comms += dp_comms
+    # Optimizer step: read weights, grads, master and moments, write weights, master and moments.
+    mem = mem or train_memory(m, hw, lay)
+    opt_bytes = 2 * mem.weights_bytes + mem.gradients_bytes + 2 * mem.optimizer_bytes
+    opt_s = opt_bytes / (hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm)
+
+    step = pipeline + dp_exposed + opt_s
+    fabric_total = {f: sum(c.seconds * (mbs if c.name not in ("dp", "edp") else 1) for c in comms if c.fabric == f)
+                    for f in ("scale_up", "scale_out")}
+    exposed = mbs * (tp_c.seconds + hidden_exposed) + dp_exposed
+    return StepTime(compute_s=mbs * compute_mb, hbm_s=mbs * expert_h + opt_s,
+                    scale_up_s=fabric_total["scale_up"], scale_out_s=fabric_total["scale_out"],
+                    bubble_s=(p - 1) * microbatch, exposed_comm_s=exposed, microbatch_s=microbatch,
+                    step_s=step, bubble_fraction=bubble_fraction, comms=tuple(comms), experts=xp)
+
+
+# ---- the whole job ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: str
+    hardware: str
+    tokens: float
+    layout: TrainLayout
+    memory: TrainMemory
+    step: StepTime
+    flops: TrainFlops
+    mfu: float
+    steps: float
+    gpu_hours: float
+    days: float
+    nodes: int
+    racks: int
+    power_w: float
+    energy_j: float
+    budget_days: float | None
+    gpus_from: str
+    verdicts: tuple[Verdict, ...] = field(default_factory=tuple)
+
+    @property
+    def feasible(self) -> bool:
+        return all(v.severity != Severity.error for v in self.verdicts)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "hardware": self.hardware, "tokens": self.tokens,
+            "layout": self.layout.to_dict(),
+            "per_gpu": self.memory.to_dict(),
+            "step_time_s": self.step.step_s, "step": self.step.to_dict(),
+            "tokens_per_step": self.layout.global_batch * self.layout.seq,
+            "steps": self.steps, "mfu": self.mfu, "gpus": self.layout.gpus, "gpus_from": self.gpus_from,
+            "gpu_hours": self.gpu_hours, "days": self.days, "budget_days": self.budget_days,
+            "flops_per_token": self.flops.per_token,
+            "cluster": {"gpus": self.layout.gpus, "nodes": self.nodes, "racks": self.racks,
+                        "power_w": self.power_w, "energy_j": self.energy_j, "energy_mwh": self.energy_j / 3.6e9},
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "feasible": self.feasible,
+        }
+
+
+def evaluate(m: Model, hw: Hardware, lay: TrainLayout, tokens: float, *, budget_days: float | None = None,
+             gpus_from: str = "layout") -> TrainResult:
+    """Memory, step time, MFU and time to train `tokens` tokens with a fixed layout."""
+    if tokens <= 0:
+        raise InputError("must be positive", field="--tokens")
+    lay.check()
+    mem = train_memory(m, hw, lay)
+    st = step_time(m, hw, lay, mem)
+    fl = train_flops(m, lay.seq)
+    tokens_per_step = lay.global_batch * lay.seq
+    peak = hw.peak.flops_per_s(GEMM_CLASS[lay.precision])
+    mfu = fl.per_token * tokens_per_step / (lay.gpus * peak * st.step_s)
+    steps = tokens / tokens_per_step
+    seconds = steps * st.step_s
+    # GPUs fill whole nodes in order; power counts the occupied nodes on the system basis every
+    # plan uses (planner.machine.cluster)
+    nodes = math.ceil(lay.gpus / hw.gpus_per_node)
+    racks = math.ceil(nodes * hw.gpus_per_node / hw.gpus_per_rack)
+    power = nodes * hw.gpus_per_node * system_power_per_gpu_w(hw)[0]
+    result = TrainResult(model=m.name, hardware=hw.name, tokens=tokens, layout=lay, memory=mem, step=st, flops=fl,
+                         mfu=mfu, steps=steps, gpu_hours=seconds * lay.gpus / 3600, days=seconds / 86400,
+                         nodes=nodes, racks=racks, power_w=power, energy_j=power * seconds,
+                         budget_days=budget_days, gpus_from=gpus_from)
+    return TrainResult(**{**result.__dict__, "verdicts": tuple(train_verdicts(m, hw, result))})
+
+
+def train(m: Model, hw: Hardware, lay: TrainLayout, tokens: float, *, gpus: int | None = None,
+          days: float | None = None) -> TrainResult:
+    """Size a training run. With `gpus`, DP fills them (tp·cp·pp must divide it). With `days`,
+    the smallest DP whose time to train fits the budget. With neither and no dp in the layout
+    beyond 1, a DEFAULT_DAYS budget."""
+    if gpus is not None and days is not None:
+        raise InputError("give --days or --gpus, not both")
+    if days is not None and not (days > 0 and math.isfinite(days)):
+        raise InputError("must be a positive number of days", field="--days")
+    if tokens <= 0:
+        raise InputError("must be positive", field="--tokens")
+    fixed = lay.tp * lay.cp * lay.pp
+    if gpus is not None:
+        if gpus < 1 or gpus % fixed:
+            raise InputError(f"{gpus} GPUs is not a multiple of tp*cp*pp = {fixed}", field="--gpus")
+        if lay.dp not in (1, gpus // fixed) and lay.gpus != gpus:
+            raise InputError(f"layout dp={lay.dp} gives {lay.gpus} GPUs, not {gpus}", field="--gpus")
+        lay = _with(lay, dp=gpus // fixed)
+        return evaluate(m, hw, lay, tokens, gpus_from="--gpus")
+    if days is None:
+        days, source = DEFAULT_DAYS, f"a {DEFAULT_DAYS:g}-day budget (no --days or --gpus given)"
+    else:
+        source = f"a {days:g}-day budget"
+    best: TrainResult | None = None
+    max_dp = max(1, lay.global_batch // lay.micro_batch)
+    for dp in range(1, max_dp + 1):
+        if (lay.tp * lay.cp * dp) % lay.ep:
+            continue
+        cand = evaluate(m, hw, _with(lay, dp=dp), tokens, budget_days=days, gpus_from=source)
+        best = cand
+        if cand.days <= days:
+            break
+    assert best is not None
+    if best.days > days:
+        extra = Verdict("train", "time", Severity.error,
+                        f"even dp={best.layout.dp} ({best.layout.gpus:,} GPUs, one micro-batch per DP rank) takes "
+                        f"{best.days:,.1f} days, over the {days:g}-day budget",
+                        "a larger global batch, more TP/PP/CP, or a longer budget")
+        best = TrainResult(**{**best.__dict__, "verdicts": (extra, *best.verdicts)})
+    return best
+
+
+def _with(lay: TrainLayout, **update: object) -> TrainLayout:
+    return TrainLayout.model_validate({**lay.model_dump(), **update})
+
+
+# ---- verdicts --------------------------------------------------------------------------------------
+
+def train_verdicts(m: Model, hw: Hardware, r: TrainResult) -> list[Verdict]:
+    """Ordered rules: does not fit; HBM-bound expert GEMMs; what binds the step; the bubble."""
+    out: list[Verdict] = []
+    mem, lay, st = r.memory, r.layout, r.step
+    if not mem.fits:
+        levers = (["raise the ZeRO stage"] if lay.zero < 3 else []) + \
+            (["more activation recompute"] if lay.recompute != Recompute.full else []) + \
+            ["more TP/PP/EP to shard weights and activations"]
+        lever = "; ".join(levers)
+        out.append(Verdict("memory", "hbm", Severity.error,
+                           f"needs {U.format_bytes(mem.used_bytes)} per GPU "
+                           f"(weights {U.format_bytes(mem.weights_bytes)}, "
+                           f"gradients {U.format_bytes(mem.gradients_bytes)}, "
+                           f"optimizer {U.format_bytes(mem.optimizer_bytes)}, "
+                           f"activations {U.format_bytes(mem.activation_bytes)}, "
+                           f"reserve {U.format_bytes(mem.reserve_bytes)}); "
+                           f"HBM holds {U.format_bytes(mem.capacity_bytes)}", lever))
+    xp = st.experts
+    if xp is not None and xp.hbm_bound:
+        bw_needed = xp.hbm_bytes / xp.compute_s / hw.efficiency.hbm
+        pin = hw.hbm.pin_speed_for(bw_needed)
+        t_needed = xp.tokens_per_expert * xp.balance / xp.intensity
+        out.append(Verdict("train", "hbm", Severity.warning,
+                           f"MoE expert GEMMs are HBM-bound: {xp.tokens_per_expert:,.0f} tokens per expert "
+                           "per micro-batch give "
+                           f"{xp.intensity:,.0f} FLOPs/B against a balance of {xp.balance:,.0f} FLOPs/B at "
+                           f"{lay.precision.value.upper()} "
+                           f"({U.format_seconds(xp.hbm_s)} HBM vs {U.format_seconds(xp.compute_s)} "
+                           "compute per micro-batch)",
+                           f"needs HBM at {U.format_rate(bw_needed)}"
+                           + (f" ({pin:.1f} Gb/s per pin)" if pin else "")
+                           + f", has {U.format_rate(hw.hbm.bandwidth_bytes_per_s)}; "
+                             f"or ≥ {t_needed:,.0f} tokens per expert "
+                           "(larger micro-batch or sequence, or wider EP)"))
+    ranked = sorted(st.resources().items(), key=lambda kv: kv[1], reverse=True)
+    (first, t1), (second, t2) = ranked[0], ranked[1]
+    names = {"compute": "compute", "hbm": "HBM", "scale_up": "scale-up traffic", "scale_out": "scale-out traffic",
+             "pipeline_bubble": "the pipeline bubble"}
+    detail = (f"step {U.format_seconds(st.step_s)} is bound by {names[first]}: {U.format_seconds(t1)} vs "
+              f"{U.format_seconds(t2)} {names[second]}; MFU {r.mfu:.1%}")
+    if t2 > 0 and t1 / t2 < 1 + BALANCED_WITHIN:
+        detail = (f"step {U.format_seconds(st.step_s)} is balanced between {names[first]} and {names[second]} "
+                  f"({U.format_seconds(t1)} vs {U.format_seconds(t2)}); MFU {r.mfu:.1%}")
+    lever = {"compute": "a narrower precision (FP8) or faster GPUs",
+             "hbm": "larger micro-batches (more tokens per expert) or faster HBM",
+             "scale_up": "less TP, or a faster scale-up fabric",
+             "scale_out": "keep TP/EP inside the scale-up domain, or faster NICs",
+             "pipeline_bubble": "more micro-batches per step (larger global batch, smaller micro-batch) "
+                                "or fewer PP stages"}[first]
+    if first in ("scale_up", "scale_out"):
+        def per_step(c: Comm) -> float:
+            return c.seconds * (1 if c.name in ("dp", "edp") else lay.micro_batches)
+        worst = max((c for c in st.comms if c.fabric == first), key=per_step, default=None)
+        if worst is not None:
+            detail += f" (mostly {worst.name.upper()}: {U.format_seconds(per_step(worst))} per step)"
+        exposed = st.exposed_comm_s
+        detail += f"; {U.format_seconds(exposed)} of communication is exposed per step"
+    out.append(Verdict("train", first, Severity.info, detail, lever))
+    if lay.pp > 1 and st.bubble_fraction > 0.25:
+        out.append(Verdict("train", "pipeline_bubble", Severity.warning,
+                           f"1F1B bubble is {st.bubble_fraction:.0%} of the step: "
+                           f"{lay.micro_batches} micro-batches per "
+                           f"DP rank through {lay.pp} stages",
+                           "more micro-batches per step or an interleaved schedule"))
+    return out

@@ -1,0 +1,1 @@
+"""What-if runs: sweeps, comparisons and the balance of resources."""
