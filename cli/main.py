@@ -46,12 +46,12 @@ app.command("validate")(validate_cmd.validate)
 
 def run() -> None:
     """Entry point: usage errors become one line on stderr with exit 2, like every other user error."""
+    import importlib
     import sys
-
-    try:                                                     # newer Typer vendors Click; older ones depend on it
-        from typer._click import exceptions as click_exceptions  # type: ignore[import-not-found]
+    try:                                # newer Typer vendors Click as typer._click; older ones depend on Click
+        click_exceptions = importlib.import_module("typer._click.exceptions")
     except ImportError:
-        from click import exceptions as click_exceptions
+        click_exceptions = importlib.import_module("click.exceptions")
 
     command = typer.main.get_command(app)
     try:

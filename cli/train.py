@@ -13,26 +13,14 @@ from cli.common import (
     ModelOpt,
     SetOpt,
     TableJson,
+    count_option,
     handle_errors,
 )
 from planner.inputs import io
 from planner.training.run import Recompute, TrainPrecision, train_layout
 from planner.training.run import train as run_train
-from planner.units import parse_count
 
 TOKEN_SUFFIXES = ("tokens", "token", "tok")
-
-
-def _count(name: str, text: str | None, minimum: int = 1) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = parse_count(text)
-    except ValueError as exc:
-        raise io.InputError(str(exc), field=name) from None
-    if value < minimum:
-        raise io.InputError(f"must be at least {minimum}", field=name)
-    return value
 
 
 def _global_batch(text: str | None, seq: int) -> int | None:
@@ -42,9 +30,9 @@ def _global_batch(text: str | None, seq: int) -> int | None:
     low = text.strip().lower()
     for suffix in TOKEN_SUFFIXES:
         if low.endswith(suffix):
-            tokens = _count("--global-batch", low[: -len(suffix)].strip())
+            tokens = count_option("--global-batch", low[: -len(suffix)].strip())
             return max(1, round(tokens / seq))
-    return _count("--global-batch", text)
+    return count_option("--global-batch", text)
 
 
 @handle_errors
@@ -78,12 +66,14 @@ def train(
     if days is not None and gpus is not None:
         raise io.InputError("give --days or --gpus, not both")
     sets = io.parse_overrides(overrides or [])
-    seq_n = _count("--seq", seq)
-    lay = train_layout(layout, zero=zero.strip(), recompute=recompute, micro_batch=_count("--micro-batch", micro_batch),
+    seq_n = count_option("--seq", seq)
+    lay = train_layout(layout, zero=zero.strip(), recompute=recompute,
+                       micro_batch=count_option("--micro-batch", micro_batch),
                        global_batch=_global_batch(global_batch, seq_n), seq=seq_n, precision=precision)
     m = io.load_model(model, sets)
     hw = io.load_hardware(hardware, sets)
-    result = run_train(m, hw, lay, _count("--tokens", tokens), gpus=_count("--gpus", gpus), days=days)
+    result = run_train(m, hw, lay, count_option("--tokens", tokens),
+                       gpus=count_option("--gpus", gpus) if gpus is not None else None, days=days)
     if days is None and gpus is None:
         render.note(f"note: GPUs chosen for {result.gpus_from}")
     if fmt == TableJson.json:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import run
 
-from cli.main import app
 from planner import load_hardware, load_model, load_workload
 from planner.whatif.balance import balance
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 FP4 = {"model.precision.expert_activations": "nvfp4"}
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 def test_v4_pro_gb200_fp4_scale_up_needed():

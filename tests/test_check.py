@@ -8,9 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import run
 
-from cli.main import app
 from planner.plan.check import check_file, find_line
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "proposals"
@@ -21,11 +20,6 @@ EXPECTED = {  # documented exit codes of the shipped examples (docs/ci.md)
     "v4-pro-h200-agentic.toml": 1,
     "llama70b-h200-chat-underprovisioned.toml": 1,
 }
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
 
 
 def test_every_example_is_listed():

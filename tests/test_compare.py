@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
+from clihelp import run
 
-from cli.main import app
 from planner.whatif.sweep import compare
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 MACHINES = ["h200-sxm", "b200-hgx", "gb200-nvl72"]
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 def test_compare_lists_all_hardware_json():

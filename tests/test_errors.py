@@ -85,7 +85,8 @@ def test_user_error_is_one_line_and_exit_2(case, args, text, files, capsys, monk
     assert exc.value.code == 2, (case, captured.err)
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert len(lines) == 1, (case, captured.err)
-    assert lines[0].startswith("error: ") and text in lines[0], (case, lines[0])
+    # Click < 8.2 names a missing argument in capitals ('MODEL')
+    assert lines[0].startswith("error: ") and text.lower() in lines[0].lower(), (case, lines[0])
     assert "Traceback" not in captured.err + captured.out
     if case == "overwrite-without-force":
         assert (files / "exists.toml").read_text() == "keep me\n"

@@ -13,15 +13,14 @@ from unittest import mock
 import pytest
 import typer
 import typer.testing
+from clihelp import Outcome, runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from cli.main import app
 from planner.inputs import io as plan_module
 
 ROOT = Path(__file__).resolve().parents[1]
-runner = CliRunner()
 # Typer rebuilds its Click command tree on every call (~35 ms); build it once so that thousands of
 # fuzzed invocations fit in the time budget. Behaviour is identical to `planner ...`.
 COMMAND = typer.main.get_command(app)
@@ -29,7 +28,7 @@ COMMAND = typer.main.get_command(app)
 
 def run(*args: str):
     with mock.patch.object(typer.testing, "_get_command", lambda _app: COMMAND):
-        return runner.invoke(app, list(args))
+        return Outcome(runner().invoke(app, list(args)))
 
 
 def assert_clean_exit(result, allowed=(0, 1, 2)):

@@ -14,21 +14,17 @@ import tomllib
 from functools import cache
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import run
 
-from cli.main import app
 from planner import units as U
 from planner.inputs import io
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 TIERS = ["G1", "G2", "G3", "G3.5", "G4"]
 TIER_KEYS = ("tier", "capacity_needed_bytes", "capacity_available_bytes", "read_bytes_per_s_needed",
              "read_bytes_per_s_available", "write_bytes_per_s_needed", "hit_rate")        # DESIGN.md
 TOP_KEYS = ("bytes_per_session", "break_even_bytes_per_s_per_gpu")                          # DESIGN.md
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 @cache

@@ -8,20 +8,11 @@ InputError (one line, exit 2 in the CLI), never a traceback.
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import ENV, runner, stderr_of
 
 from cli.main import app
 from planner.errors import InputError
 from planner.inputs.layout import Layout, parse_layout
-
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
-
-
-def stderr_of(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:        # click < 8.2 mixes stderr into output unless asked not to
-        return result.output
 
 
 def test_parse_layout_fields():
@@ -75,7 +66,7 @@ def test_parse_layout_errors(text, where):
 
 @pytest.mark.parametrize("bad", ["tp=2,dp=2,ep=3", "tp=0", "foo=2", "tp=x", "tp=3", "ep=2"])
 def test_estimate_cli_bad_layout_exits_2_with_one_line(bad):
-    result = CliRunner().invoke(app, ["estimate", "--model", "deepseek-v3", "--hardware", "h200-sxm",
+    result = runner().invoke(app, ["estimate", "--model", "deepseek-v3", "--hardware", "h200-sxm",
                                       "--layout", bad, "--batch", "1", "--isl", "1024", "--osl", "128"],
                                 env=ENV)
     assert result.exit_code == 2

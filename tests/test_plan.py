@@ -10,9 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import run, stderr_of
 
-from cli.main import app
 from planner import api
 from planner.errors import InputError
 from planner.inputs import io
@@ -25,8 +24,6 @@ from planner.plan.schema import (
     read_plan,
 )
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
-
 COMBOS = [
     ("llama-3.1-70b", "h200-sxm", "chat", ()),                          # dense, capacity_gb, gpu_w only
     ("qwen3-30b-a3b", "gb300-nvl72", "batch", ()),                      # MoE, capacity_gib, rack_w
@@ -35,15 +32,8 @@ COMBOS = [
 ]
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
-def stderr_of(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:
-        return result.output
 
 
 def sizing(model: str, hardware: str, workload: str, sets=()) -> Plan:

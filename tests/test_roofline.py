@@ -5,18 +5,14 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import run
 
-from cli.main import app
 from cli.roofline import INSTALL, roofline_data
 from planner import load_hardware, size
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 ARGS = ["size", "--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat"]
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 def test_roofline_points_from_phase_times():

@@ -8,20 +8,16 @@ import io as _io
 import json
 
 import pytest
-from typer.testing import CliRunner
+from clihelp import run
 
-from cli.main import app
 from planner import api
 from planner.errors import InputError
 from planner.whatif.sweep import parse_values, sweep
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 FAST = ["--model", "deepseek-v4-pro", "--hardware", "gb200-nvl72", "--fixed-layout", "tp=1,dp=8,ep=8", "--batch", "64",
         "--serving", "disaggregated"]
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 def test_pin_speed_sweep_is_monotone():

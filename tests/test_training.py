@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from clihelp import run
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from cli.main import app
 from planner.inputs.io import load_hardware, load_model
 from planner.training.run import (
     Recompute,
@@ -21,13 +20,10 @@ from planner.training.run import (
     train_memory,
 )
 
-ENV = {"COLUMNS": "100", "NO_COLOR": "1"}
 V3, L405 = load_model("deepseek-v3"), load_model("llama-3.1-405b")
 H800, H100, GB200 = load_hardware("h800-sxm"), load_hardware("h100-sxm"), load_hardware("gb200-nvl72")
 
 
-def run(*args: str):
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 @pytest.mark.parametrize("model, expected", [

@@ -49,15 +49,14 @@ def verdicts(items: Iterable[VerdictOut]) -> None:
     """Verdicts of a plan (or of a training run: any objects with severity, message and lever),
     wrapped with a hanging indent."""
     line(bold("Verdicts"))
-    grid = Table.grid(padding=(0, 1), pad_edge=False)
-    grid.add_column(width=1)
-    grid.add_column(width=7, no_wrap=True)
+    grid = Table.grid()
+    grid.add_column(width=10, no_wrap=True)
     grid.add_column(ratio=1)
     for v in items:
         severity = str(v.severity)
-        grid.add_row("", Text(severity, style=SEVERITY_STYLE[severity]), Text(v.message))
+        grid.add_row(Text.assemble("  ", (f"{severity:8s}", SEVERITY_STYLE[severity])), Text(v.message))
         if v.lever:
-            grid.add_row("", Text("      →", no_wrap=True), Text(v.lever))
+            grid.add_row(Text("        → "), Text(v.lever))
     out.print(grid)
 
 
@@ -113,8 +112,9 @@ def _latency_lines(p: Plan) -> list[str]:
     stretch = (f", stretched {1 / (1 - p.prefill_share):.2f}× by co-located prefills" if p.prefill_share else "")
     mtp = (f", {p.accepted_tokens_per_step:.2f} tokens accepted per step" if p.accepted_tokens_per_step
            and p.accepted_tokens_per_step > 1 else "")
-    at_demand = p.tokens_per_s_per_gpu_at_demand
-    demand = f"; {at_demand:,.1f} at the demand" if at_demand and abs(at_demand - p.tokens_per_s_per_gpu) > 0.05 else ""
+    at_demand, capacity = p.tokens_per_s_per_gpu_at_demand, p.tokens_per_s_per_gpu
+    assert capacity is not None
+    demand = f"; {at_demand:,.1f} at the demand" if at_demand and abs(at_demand - capacity) > 0.05 else ""
     return [f"TTFT {_ranged(p.ttft_s, p.ttft_s_low, p.ttft_s_high)}, "
             f"TPOT {_ranged(p.tpot_s, p.tpot_s_low, p.tpot_s_high)} "
             f"({p.tokens_per_s_per_user:,.1f} tokens/s per user; decode step {U.format_seconds(p.decode_step_s)}"
@@ -255,7 +255,8 @@ def kv(p: Plan) -> None:
         return
     c = p.cluster
     line(f"cluster from `planner size`: {c.gpus:,} GPUs, {c.nodes:,} nodes, {c.racks:,} racks; "
-         f"{p.requests_per_s:,.2f} requests/s, states kept {U.format_seconds(p.kv.retention_s)}")
+         f"{p.requests_per_s:,.2f} requests/s, states kept "
+         + (U.format_seconds(p.kv.retention_s) if p.kv.retention_s is not None else "for the session"))
     for text in _kv_summary(p):
         line(text)
     out.print(_tiers_table(p))

@@ -89,7 +89,7 @@ def load_cases(name: str = "aiconfigurator") -> list[Case]:
 
 def compare(case: Case) -> Comparison:
     sets = case.overrides()
-    model = io.load_model(case.model, sets)  # type: ignore[arg-type]
+    model = io.load_model(case.model, sets)
     hw = io.load_hardware(case.hardware)
     layout = Layout(tp=case.tp, dp=case.dp, ep=case.ep, pp=case.pp, batch=case.batch)
     ttft = prefill(model, hw, layout, case.isl, 0, requests=case.batch).time_s

@@ -48,7 +48,10 @@ class HbmSpec(StrictModel):
 
     @property
     def capacity_bytes(self) -> float:
-        return self.capacity_gb * 1e9 if self.capacity_gb is not None else self.capacity_gib * 2**30
+        if self.capacity_gb is not None:
+            return self.capacity_gb * 1e9
+        assert self.capacity_gib is not None          # the validator requires exactly one
+        return self.capacity_gib * 2**30
 
     @property
     def pins_known(self) -> bool:
@@ -58,8 +61,10 @@ class HbmSpec(StrictModel):
     def bandwidth_bytes_per_s(self) -> float:
         # stacks x bus width (bits) x pin speed (Gb/s) / 8 -> bytes/s. When both are given the pin
         # product wins, so a pin-speed what-if moves bandwidth; presets keep the two consistent.
-        if self.pins_known:
-            return self.stacks * self.bus_width_bits * self.pin_speed_gbps * 1e9 / 8
+        stacks, bus, pin = self.stacks, self.bus_width_bits, self.pin_speed_gbps
+        if stacks is not None and bus is not None and pin is not None:
+            return stacks * bus * pin * 1e9 / 8
+        assert self.bandwidth_tbps is not None        # the validator requires one or the other
         return self.bandwidth_tbps * 1e12
 
     def pin_speed_for(self, bandwidth_bytes_per_s: float) -> float | None:

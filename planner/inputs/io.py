@@ -158,7 +158,8 @@ def _load(section: str, spec: str | dict[str, Any], overrides: dict[str, Any]) -
     if whole is not None:
         spec = str(whole)
     kind = {"model": "models", "hardware": "hardware", "workload": "workloads"}[section]
-    cls = {"model": Model, "hardware": Hardware, "workload": Workload}[section]
+    classes: dict[str, type[BaseModel]] = {"model": Model, "hardware": Hardware, "workload": Workload}
+    cls = classes[section]
     if isinstance(spec, dict):
         data, source = dict(spec), f"{section} (inline)"
     elif section == "model":

@@ -304,22 +304,22 @@ def tier_verdicts(hw: Hardware, tiers: tuple[Tier, ...], break_even: float, need
                            f"tiers hold {U.format_bytes(covered)} of the {U.format_bytes(needed)} the sessions need: "
                            "the oldest states are dropped and recomputed",
                            "more capacity in the deepest tier (drives per node or pod flash)"))
-    disk = next((t for t in tiers if t.tier in ("G3", "G3.5", "G4") and t.present), None)
-    if disk is not None:
-        per = max(1, disk.units)
-        scope = disk.scope.replace("per ", "")
+    store = next((t for t in tiers if t.tier in ("G3", "G3.5", "G4") and t.present), None)
+    if store is not None:
+        per = max(1, store.units)
+        scope = store.scope.replace("per ", "")
         out.append(Verdict("kv", "storage", Severity.info,
-                           f"as the only, write-through KV store, {disk.tier} ({disk.name}) needs "
-                           f"{U.format_bytes(disk.alone_capacity_bytes)} "
-                           f"({U.format_bytes(disk.alone_capacity_bytes / per)} per {scope}), "
-                           f"{U.format_rate(disk.alone_read_bytes_per_s)} read "
-                           f"({U.format_rate(disk.alone_read_bytes_per_s / per)} per {scope}) "
-                           f"and {U.format_rate(disk.alone_write_bytes_per_s)} write "
-                           f"({U.format_rate(disk.alone_write_bytes_per_s / per)} per {scope}); "
-                           f"it has {U.format_bytes(disk.capacity_available_bytes / per)}, "
-                           f"{U.format_rate(disk.read_bytes_per_s_available / per)} read"
-                           + (f" and {U.format_rate(disk.write_bytes_per_s_available / per)} write"
-                              if disk.write_bytes_per_s_available else "")
+                           f"as the only, write-through KV store, {store.tier} ({store.name}) needs "
+                           f"{U.format_bytes(store.alone_capacity_bytes)} "
+                           f"({U.format_bytes(store.alone_capacity_bytes / per)} per {scope}), "
+                           f"{U.format_rate(store.alone_read_bytes_per_s)} read "
+                           f"({U.format_rate(store.alone_read_bytes_per_s / per)} per {scope}) "
+                           f"and {U.format_rate(store.alone_write_bytes_per_s)} write "
+                           f"({U.format_rate(store.alone_write_bytes_per_s / per)} per {scope}); "
+                           f"it has {U.format_bytes(store.capacity_available_bytes / per)}, "
+                           f"{U.format_rate(store.read_bytes_per_s_available / per)} read"
+                           + (f" and {U.format_rate(store.write_bytes_per_s_available / per)} write"
+                              if store.write_bytes_per_s_available else "")
                            + f" per {scope}"))
     for t in tiers:
         if not t.present:

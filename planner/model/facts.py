@@ -178,12 +178,14 @@ def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
         stored.append(Term(n_full * kv_tok))
         flops.append(Term(n_full * 4 * nh * d))        # QK^T and AV: 2 FLOPs x 2 matmuls
     if n_slide:
+        assert a.sliding_window is not None           # the schema requires a window for sliding layers
         stored.append(Term(n_slide * kv_tok, cap=a.sliding_window))
         flops.append(Term(n_slide * 4 * nh * d, cap=a.sliding_window))
     read = list(stored)
     params = per_layer * (n_full + n_slide)
     if n_lin:
         lin = a.linear
+        assert lin is not None                        # the schema requires it for linear layers
         conv_dim = 2 * lin.key_dim + lin.value_dim
         # in_proj_qkvz, in_proj_ba, depthwise conv, dt_bias, A_log, gated norm, out_proj
         params += n_lin * (h * (2 * lin.key_dim + 2 * lin.value_dim) + h * 2 * lin.num_value_heads
@@ -316,6 +318,7 @@ def _compute_facts(m: Model) -> Facts:
     dense = n_dense * dense_layer
     routed = shared = router = active_routed = active_shared = 0
     expert = shared_layer = router_layer = 0
+    num_experts = experts_per_token = 0
     if m.moe:
         e = m.moe
         expert = _mlp_params(h, e.expert_intermediate_size, True, e.expert_bias)
@@ -326,6 +329,7 @@ def _compute_facts(m: Model) -> Facts:
         router = n_moe * router_layer
         active_routed = n_moe * e.experts_per_token * expert
         active_shared = shared
+        num_experts, experts_per_token = e.num_experts, e.experts_per_token
     # Norms: two RMSNorms per layer plus the final one; mHC adds two mixing maps per layer
     # (fn: (2+H)*H x H*h, base, 3 scales) and a head collapse (H x H*h) (V4 paper §2.2).
     hc = m.hc_mult
@@ -337,9 +341,9 @@ def _compute_facts(m: Model) -> Facts:
     lm_head = 0 if m.tie_word_embeddings else m.vocab_size * h
     # An MTP module (DeepSeek-V3 README_WEIGHTS): one more decoder layer of the last kind, the
     # eh_proj (2h x h) and three norms; embeddings and head are shared with the main model.
-    ffn_last = (m.moe.num_experts * expert + shared_layer + router_layer) if n_moe else dense_layer
+    ffn_last = (num_experts * expert + shared_layer + router_layer) if n_moe else dense_layer
     mtp_layer = attn_params // L + ffn_last + 2 * h * h + 5 * h + hc_layer
-    ffn_last_active = (m.moe.experts_per_token * expert + shared_layer + router_layer) if n_moe else dense_layer
+    ffn_last_active = (experts_per_token * expert + shared_layer + router_layer) if n_moe else dense_layer
     mtp_active_layer = mtp_layer - ffn_last + ffn_last_active
     params = ParamCounts(
         embeddings=embeddings, lm_head=lm_head, attention=attn_params, dense_mlp=dense,
@@ -349,7 +353,7 @@ def _compute_facts(m: Model) -> Facts:
         active_routed_experts=active_routed, active_shared_experts=active_shared, active_router=router)
     p = m.precision
     w = weight_bytes_per_param
-    mtp_experts = m.mtp_layers * (m.moe.num_experts * expert if n_moe else 0)
+    mtp_experts = m.mtp_layers * (num_experts * expert if n_moe else 0)
     weights = WeightBytes(
         embeddings=embeddings * w(p.embeddings), lm_head=lm_head * w(p.embeddings),
         attention=attn_params * w(p.weights), dense_mlp=dense * w(p.weights),

@@ -19,8 +19,8 @@ class Traffic:
 
     scale_up_bytes: float = 0.0
     scale_out_bytes: float = 0.0
-    scale_up_collectives: int = 0
-    scale_out_collectives: int = 0
+    scale_up_collectives: float = 0       # launches; a probability-weighted mix of phases may be fractional
+    scale_out_collectives: float = 0
     ep_scale_out_bytes: float = 0.0   # the part of scale_out that is expert-parallel traffic
     ep_bytes: float = 0.0
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from planner.inputs.hardware import Hardware
 from planner.inputs.layout import Layout
-from planner.inputs.model import Model
+from planner.inputs.model import GqaAttention, MlaAttention, Model
 from planner.machine.efficiency import kernels
 from planner.model import facts as M
 from planner.perf.comm import (
@@ -172,7 +172,7 @@ def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, seq
     expert_cls = gemm_compute_class(p.expert_weights, p.expert_inputs)
     dense_peak = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, tokens_per_rank)
     expert_peak = 1.0
-    if expert_flops:
+    if expert_flops and m.moe is not None:
         moe_tokens = tokens_per_rank * layout.dp               # tokens entering the MoE across the EP group
         per_expert = moe_tokens * m.moe.experts_per_token / m.moe.num_experts
         shape = (m.hidden_size, m.moe.expert_intermediate_size)
@@ -236,8 +236,11 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
     Hidden-size tensors are replicated across the TP group; head and MLP widths are sharded."""
     a = m.attention
     heads = a.num_heads
-    head_dim = getattr(a, "head_dim", None) or (a.qk_nope_head_dim + a.qk_rope_head_dim)
-    kv_dim = a.num_kv_heads * a.head_dim if hasattr(a, "num_kv_heads") else head_dim
+    if isinstance(a, MlaAttention):
+        head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim
+    else:
+        head_dim = a.head_dim
+    kv_dim = a.num_kv_heads * a.head_dim if isinstance(a, GqaAttention) else head_dim
     f = M.facts(m)
     width_moe = (m.moe.experts_per_token * m.moe.expert_intermediate_size + m.moe.shared_width) if m.moe else 0
     width_dense = m.mlp.intermediate_size if m.mlp else 0

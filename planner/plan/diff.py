@@ -75,8 +75,9 @@ def diff_plans(old: Plan, new: Plan) -> list[Change]:
             changes.append(Change(f"{tier} {label}", getattr(a, key) if a else None, getattr(b, key) if b else None,
                                   unit))
     old_v, new_v = _verdicts(old), _verdicts(new)
-    for key in sorted(set(old_v) | set(new_v)):
-        changes.append(Change(f"verdict {key[0]}/{key[1]}", old_v.get(key), new_v.get(key), "verdict"))
+    for phase, resource in sorted(set(old_v) | set(new_v)):
+        changes.append(Change(f"verdict {phase}/{resource}", old_v.get((phase, resource)),
+                              new_v.get((phase, resource)), "verdict"))
     return changes
 
 

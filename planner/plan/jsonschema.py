@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from planner.inputs.hardware import Hardware
 from planner.inputs.model import Model
 from planner.inputs.proposal import Proposal
 from planner.inputs.workload import Workload
 from planner.plan.schema import Plan
 
-SCHEMAS = {"proposal": Proposal, "plan": Plan, "model": Model, "hardware": Hardware, "workload": Workload}
+SCHEMAS: dict[str, type[BaseModel]] = {"proposal": Proposal, "plan": Plan, "model": Model, "hardware": Hardware,
+                                       "workload": Workload}
 
 
 def json_schema(name: str) -> dict[str, Any]:

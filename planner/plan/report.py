@@ -59,10 +59,11 @@ def markdown(results: list[CheckResult]) -> str:
                     f"{c.racks:,} racks, {c.power_w / 1e3:,.1f} kW, TTFT "
                     f"{U.format_seconds(p.ttft_s)}, TPOT {U.format_seconds(p.tpot_s)}", ""]
         out += ["| check | expected | actual | result |", "|---|---|---|---|"]
-        for c in r.checks:
-            out.append(f"| {c.name} | {c.expected} | {c.actual} | {'pass' if c.passed else '**fail**'} |")
-        failed = [c for c in r.checks if not c.passed]
+        for check in r.checks:
+            out.append(f"| {check.name} | {check.expected} | {check.actual} | "
+                       f"{'pass' if check.passed else '**fail**'} |")
+        failed = [check for check in r.checks if not check.passed]
         if failed:
-            out += ["", *[f"- `{c.name}` (line {c.line}): {c.message}" for c in failed]]
+            out += ["", *[f"- `{f.name}` (line {f.line}): {f.message}" for f in failed]]
         out.append("")
     return "\n".join(out)

@@ -157,13 +157,13 @@ def ep_crossing_verdict(m: Model, hw: Hardware, lay: Layout, t: PhaseTimes,
         f"{'hidden under compute by overlap' if lay.dual_microbatch and t.scale_out_s <= t.gpu_s else 'exposed'})"
     )
     here = next((r.gpus for r in rows if r.domain_size == hw.scale_up.domain_size), None)
-    inside = [r for r in rows if r.gpus is not None and not r.ep_crosses_domain]
+    inside = [(r.gpus, r.domain_size) for r in rows if r.gpus is not None and not r.ep_crosses_domain]
     lever = f"a scale-up domain of ≥ {lay.ep} GPUs keeps EP traffic on NVLink-class links"
     if here is not None and inside:
-        alt = min(inside, key=lambda r: (r.gpus, r.domain_size))
-        if alt.gpus < here:
-            lever = (f"with a {alt.domain_size}-GPU domain the same workload needs {alt.gpus:,} GPUs instead of "
-                     f"{here:,} ({1 - alt.gpus / here:.0%} fewer)")
+        gpus, size = min(inside)
+        if gpus < here:
+            lever = (f"with a {size}-GPU domain the same workload needs {gpus:,} GPUs instead of "
+                     f"{here:,} ({1 - gpus / here:.0%} fewer)")
     return Verdict("decode", "scale_out", Severity.warning, message, lever)
 
 

@@ -167,6 +167,7 @@ def demand_requests_per_s(w: Workload) -> float:
     per (TTFT + osl x TPOT + turn gap) seconds, at the SLO targets."""
     if w.requests_per_s is not None:
         return w.requests_per_s
+    assert w.concurrent_sessions is not None      # the schema requires one or the other
     tpot = w.slo.tpot_s or 0.05
     ttft = w.slo.ttft_s or 1.0
     return w.concurrent_sessions / (ttft + w.osl * tpot + w.turn_gap_s)
@@ -515,13 +516,13 @@ def _domain_rows(m: Model, hw: Hardware, w: Workload, demand: float, own: Deploy
 def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
     """(smallest domain that is feasible with EP inside it, the knee): the knee is the first such
     domain that no larger domain improves on by KNEE_GAIN or more GPUs."""
-    ok = [r for r in rows if r.gpus is not None and not r.ep_crosses_domain]
+    ok = [(r.domain_size, r.gpus) for r in rows if r.gpus is not None and not r.ep_crosses_domain]
     if not ok:
         return None, None
-    for i, row in enumerate(ok):
-        if all(later.gpus > row.gpus * (1 - KNEE_GAIN) for later in ok[i + 1:]):
-            return ok[0].domain_size, row.domain_size
-    return ok[0].domain_size, ok[-1].domain_size
+    for i, (size, gpus) in enumerate(ok):
+        if all(later > gpus * (1 - KNEE_GAIN) for _, later in ok[i + 1:]):
+            return ok[0][0], size
+    return ok[0][0], ok[-1][0]
 
 
 def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True) -> Deployment:

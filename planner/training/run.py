@@ -375,7 +375,7 @@ def _link(hw: Hardware, fabric: str) -> tuple[float, float]:
 
 
 def _comm(hw: Hardware, name: str, sent: float, inside: bool, launches: int) -> Comm:
-    fabric = "scale_up" if inside else "scale_out"
+    fabric: Literal["scale_up", "scale_out"] = "scale_up" if inside else "scale_out"
     bw, lat = _link(hw, fabric)
     return Comm(name, sent, fabric, sent / bw + launches * lat if sent > 0 else 0.0)
 
