@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from planner.inputs import io
 from planner.inputs.layout import Layout, layout_problem
-from planner.perf.unit import RequestShape, evaluate_unit
+from planner.inputs.workload import RequestShape
+from planner.perf.unit import evaluate_unit
 
 # ---- impossible layouts: one rule, every command ----------------------------------------------------
 

@@ -7,6 +7,7 @@ context a turn reaches is prefix + isl + osl; setting `context` derives the pref
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,6 +28,24 @@ def _count(value: Any) -> Any:
 
 Count = Annotated[int, BeforeValidator(_count), Field(ge=0)]
 PositiveCount = Annotated[int, BeforeValidator(_count), Field(gt=0)]
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """One request (turn): `isl` new prompt tokens after `prefix` reused ones, `osl` output tokens."""
+
+    isl: int
+    osl: int
+    prefix: int = 0
+
+    @property
+    def final_context(self) -> int:
+        return self.prefix + self.isl + self.osl
+
+    @property
+    def mean_decode_context(self) -> float:
+        """Average context a decode step of this request sees."""
+        return self.prefix + self.isl + self.osl / 2
 
 
 class Slo(StrictModel):
@@ -86,13 +105,12 @@ class Workload(StrictModel):
         return self
 
     @property
-    def final_context(self) -> int:
-        return self.prefix + self.isl + self.osl
+    def shape(self) -> RequestShape:
+        return RequestShape(self.isl, self.osl, self.prefix)
 
     @property
-    def mean_decode_context(self) -> float:
-        """Average context seen by a decode step of this request."""
-        return self.prefix + self.isl + self.osl / 2
+    def final_context(self) -> int:
+        return self.shape.final_context
 
 
 def check_context(model_name: str, max_context: int, context: int, what: str = "workload context") -> None:

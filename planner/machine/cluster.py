@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from planner.inputs.hardware import Hardware
 from planner.inputs.layout import Layout
 
@@ -44,25 +46,24 @@ class PoolUnits:
     units: int
 
 
-@dataclass(frozen=True)
-class Cluster:
-    gpus: int                 # GPUs the serving units use
-    gpus_provisioned: int     # GPUs of the occupied nodes (whole nodes)
+class Cluster(BaseModel):
+    """What a deployment occupies: the `cluster` of a plan (typed, as scripts read it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    gpus: int = Field(description="GPUs the serving units use")
+    gpus_provisioned: int = Field(description="GPUs of the occupied nodes; power and cost count these")
     replicas: int
     prefill_gpus: int
     decode_gpus: int
     nodes: int
     racks: int
     domains: int
-    pods: int | None          # racks grouped by the pod-level flash tier (G3.5); None without one
-    power_w: float            # system IT power of the occupied nodes at load
-    power_per_gpu_w: float    # system IT power per provisioned GPU
-    power_basis: str          # how this machine's figure was converted to the system basis
-    cost_per_hour: float | None
-
-    @property
-    def cost_per_month(self) -> float | None:
-        return self.cost_per_hour * HOURS_PER_MONTH if self.cost_per_hour is not None else None
+    pods: int | None = Field(None, description="racks grouped by the pod-level flash tier (G3.5); none without one")
+    power_w: float = Field(description="system IT power of the occupied nodes at load")
+    power_per_gpu_w: float = Field(description="system IT power per provisioned GPU")
+    power_basis: str = Field(description="how this machine's figure was converted to the system basis")
+    cost_per_hour: float | None = None
+    cost_per_month: float | None = None
 
 
 def system_power_per_gpu_w(hw: Hardware) -> tuple[float, str]:
@@ -158,8 +159,9 @@ def cluster(hw: Hardware, pools: Sequence[PoolUnits]) -> Cluster:
     provisioned = nodes * hw.gpus_per_node
     per_gpu, basis = system_power_per_gpu_w(hw)
     price = hw.price_per_gpu_hour * provisioned if hw.price_per_gpu_hour else None
+    monthly = price * HOURS_PER_MONTH if price is not None else None
     pods = math.ceil(racks / hw.pod_flash.scope_racks) if hw.pod_flash else None
     return Cluster(gpus=gpus, gpus_provisioned=provisioned, replicas=sum(p.units for p in pools),
                    prefill_gpus=prefill, decode_gpus=gpus - prefill, nodes=nodes, racks=racks, domains=domains,
                    pods=pods, power_w=provisioned * per_gpu, power_per_gpu_w=per_gpu, power_basis=basis,
-                   cost_per_hour=price)
+                   cost_per_hour=price, cost_per_month=monthly)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from planner.inputs.hardware import Hardware
 from planner.inputs.layout import Layout, Serving
 from planner.inputs.model import Model
-from planner.inputs.workload import Workload
+from planner.inputs.workload import RequestShape
 from planner.model import facts as M
 from planner.perf.memory import HbmBudget, hbm_budget, kv_share
 from planner.perf.phases import PhaseTimes, decode_step, mix
@@ -42,28 +42,6 @@ from planner.perf.phases import prefill as prefill_phase
 # rho / (2 (1 - rho)) = 1.17 prefill times (DistServe and Splitwise size prefill pools for a
 # bounded queueing delay the same way).
 PREFILL_UTILIZATION = 0.7
-
-
-@dataclass(frozen=True)
-class RequestShape:
-    """One request (turn): `isl` new prompt tokens after `prefix` reused ones, `osl` output tokens."""
-
-    isl: int
-    osl: int
-    prefix: int = 0
-
-    @classmethod
-    def of(cls, w: Workload) -> RequestShape:
-        return cls(w.isl, w.osl, w.prefix)
-
-    @property
-    def final_context(self) -> int:
-        return self.prefix + self.isl + self.osl
-
-    @property
-    def mean_decode_context(self) -> float:
-        """Average context a decode step of this request sees."""
-        return self.prefix + self.isl + self.osl / 2
 
 
 @dataclass(frozen=True)

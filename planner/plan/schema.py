@@ -26,6 +26,7 @@ from planner.inputs.model import Model
 from planner.inputs.proposal import PinnedLayout
 from planner.inputs.workload import Workload
 from planner.kv.tiers import KvTiers, Tier
+from planner.machine.cluster import Cluster
 from planner.perf.phases import PhaseTimes
 from planner.plan.verdicts import judge
 from planner.serving.deployment import Deployment, evaluate_layout, size_deployment
@@ -127,23 +128,6 @@ class SloOut(Out):
     actual: float | None = None
     unit: str
     met: bool
-
-
-class ClusterOut(Out):
-    gpus: int = Field(description="GPUs the serving units use")
-    gpus_provisioned: int = Field(description="GPUs of the occupied nodes; power and cost count these")
-    replicas: int
-    prefill_gpus: int
-    decode_gpus: int
-    nodes: int
-    racks: int
-    domains: int
-    pods: int | None = None
-    power_w: float = Field(description="system IT power of the occupied nodes at load")
-    power_per_gpu_w: float
-    power_basis: str
-    cost_per_hour: float | None = None
-    cost_per_month: float | None = None
 
 
 class DomainRowOut(Out):
@@ -306,7 +290,7 @@ class Plan(Out):
     tokens_per_s_per_gpu_low: float | None = None
     tokens_per_s_per_gpu_high: float | None = None
     slo: list[SloOut] = Field(default_factory=list)
-    cluster: ClusterOut | None = None
+    cluster: Cluster | None = None
     domain: DomainOut
     kv: KvOut | None = None
     kv_tiers: list[TierOut] = Field(default_factory=list)
@@ -372,11 +356,7 @@ def build_plan(d: Deployment) -> Plan:
         "tokens_per_s_per_gpu_at_demand": d.tokens_per_s_per_gpu_at_demand,
         "requests_per_s_per_unit": u.requests_per_s,
         **ranges(u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu, d.model.is_moe),
-        "cluster": ClusterOut(gpus=c.gpus, gpus_provisioned=c.gpus_provisioned, replicas=c.replicas,
-                              prefill_gpus=c.prefill_gpus, decode_gpus=c.decode_gpus, nodes=c.nodes, racks=c.racks,
-                              domains=c.domains, pods=c.pods, power_w=c.power_w, power_per_gpu_w=c.power_per_gpu_w,
-                              power_basis=c.power_basis, cost_per_hour=c.cost_per_hour,
-                              cost_per_month=c.cost_per_month),
+        "cluster": c,
     }
     if d.kv is not None:
         base["kv"] = KvOut.of(d.kv, u.prefill)

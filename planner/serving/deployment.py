@@ -40,7 +40,6 @@ from planner.perf.unit import (
     PREFILL_UTILIZATION,
     RESIDENT,
     PrefixReuse,
-    RequestShape,
     UnitResult,
     evaluate_unit,
     prefill_layout_for,
@@ -200,7 +199,7 @@ def settle(m: Model, hw: Hardware, w: Workload, layout: Layout, *, prefill_layou
     """Evaluate a fixed layout for the workload: the unit, pools for the demand (one replica at its
     capacity with `one_replica`; `gpus` pins the cluster size), the cluster, and the KV tiers,
     iterating tiers -> prefill time -> cluster until the reuse stops changing."""
-    shape = RequestShape.of(w)
+    shape = w.shape
     tiers = w.prefix_cache == "tiers"
     if not tiers:
         reuse = RESIDENT
@@ -293,7 +292,7 @@ class _Search:
     _prefill: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.shape = RequestShape.of(self.w)
+        self.shape = self.w.shape
         slo = self.w.slo
         self.targets = tuple((name, t) for name, t in (("tpot", slo.tpot_s), ("ttft", slo.ttft_s)) if t is not None)
 
@@ -426,7 +425,7 @@ def why_infeasible(m: Model, hw: Hardware, w: Workload) -> tuple[Verdict, ...]:
                         f"weights need {U.format_bytes(need)} per GPU even at {biggest.label()} "
                         f"({biggest.gpus} GPUs); HBM holds {U.format_bytes(hw.hbm.capacity_bytes)}",
                         "a narrower precision or a machine with more HBM"),)
-    shape = RequestShape.of(w)
+    shape = w.shape
     search = _Search(m, hw, w, demand_requests_per_s(w), RESIDENT)
     out = []
     # the bare decode step at batch 1 (a disaggregated unit's TPOT) is the fastest any layout decodes
