@@ -35,7 +35,7 @@ file; the agg ones are kept for reference). Errors are signed: negative means pl
 
 ## Calibration: documented constants per kernel class, never per case
 
-- **Kernel-class efficiency** (`planner/efficiency.py`, constants in
+- **Kernel-class efficiency** (`planner/machine/efficiency.py`, constants in
   `presets/validation/kernel_efficiency.toml`): curves eff(x) = e_max·x/(x + x_half) fitted per GPU to
   aiconfigurator's measured TensorRT-LLM tables — GEMMs by rows M, grouped MoE GEMMs by tokens per
   expert (per EP size) with the measured routing imbalance of power-law expert popularity, attention
@@ -120,7 +120,7 @@ def training_section() -> list[str]:
     out = ["", "## Training", "",
            "`planner train` predicts published pre-training runs from their published layouts and the hardware",
            "presets' default efficiency factors (compute 0.75, HBM 0.8, scale-up/out 0.8), without fitting. The",
-           "step model and its overlap rule are in `planner/training.py`: GPU time per micro-batch and stage,",
+           "step model and its overlap rule are in `planner/training/run.py`: GPU time per micro-batch and stage,",
            "TP all-reduce on the critical path, EP/PP/CP traffic hidden under GPU time up to it, the 1F1B bubble",
            "(p−1)/(m+p−1), DP reduce-scatter hidden under the last micro-batch's backward except the last bucket.",
            "Acceptance: GPU-hours within ±25% of the reported ones, MFU within 10 points.", "",

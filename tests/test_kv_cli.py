@@ -114,7 +114,7 @@ def test_day6_disk_tier_alone_totals_and_per_node():
     for k in ("capacity_needed_bytes", "read_bytes_per_s_needed", "write_bytes_per_s_needed"):
         assert a[k] > 0, k
         assert a["per_unit"][k] * g3["units"] == pytest.approx(a[k], rel=1e-9), k
-    # hand derivation (kvtier doc): r = 1,603/s, T = 4, g = 60 s, lifetime 3,600 s → kept 300 s;
+    # hand derivation (planner/kv/tiers.py doc): r = 1,603/s, T = 4, g = 60 s, lifetime 3,600 s → kept 300 s;
     # V3 70,272 B/token; session 2,468 + 1,916 + 1,211 = 5,595 tokens; prefix 2,468 (rel 1e-9)
     r, kvt = 1603, 70_272
     assert a["capacity_needed_bytes"] == pytest.approx(r * 0.75 * 300 * kvt * 5_595, rel=1e-9)

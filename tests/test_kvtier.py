@@ -4,7 +4,7 @@ model of `plan_tiers`, and monotonicity of hit rates, TTFT and capacity.
 Sources: /work/shared/reference/models.md §1.3 (584 B V4 entry, 68 B CSA indexer key, 30 CSA + 31 HCA
 layers for Pro, 43 layers for Flash), §1.5 (V4 §3.5.2 on-disk KV cache: compressed entries stored,
 tail of an unfinished block recomputed, three window-state policies), §7 (reference values);
-the reuse model is the module doc of planner/kvtier.py and DESIGN.md "KV tiers".
+the reuse model is the module doc of planner/kv/tiers.py and DESIGN.md "KV tiers".
 Tolerances are stated per assertion; integer formulas are exact.
 """
 
@@ -123,7 +123,7 @@ def test_model_without_windows_stores_plain_kv():
 # ---- 8. Little's law (hand-derived) ------------------------------------------------------------------
 
 def test_littles_law_retention_and_capacity():
-    # Hand derivation (kvtier module doc, DESIGN "capacity = rate × lifetime × bytes"):
+    # Hand derivation (planner/kv/tiers.py module doc, DESIGN "capacity = rate × lifetime × bytes"):
     # turns end at r·(1 − 1/T) per second; with no session lifetime a state is kept 5 mean gaps;
     # capacity = r·(1 − 1/T) · 5g · disk bytes per session. V3 has no window: disk bytes =
     # 70,272 B × final context. r = 4/s, T = 10, g = 30 s, final ctx 30,000 + 2,000 + 500.

@@ -1,5 +1,6 @@
 """The per-phase performance model (planner.perf.phases), its traffic (planner.perf.comm), the HBM budget
-(planner.perf.memory) and the verdicts they produce (planner.verdicts via planner.estimate).
+(planner.perf.memory) and the verdicts they produce (planner.plan.verdicts, on one replica as `estimate`
+evaluates it).
 
 Each test states its source or hand derivation and its tolerance. Property tests check the
 monotonicity DESIGN.md "Quality bar" asks for.

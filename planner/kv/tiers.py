@@ -149,8 +149,8 @@ class KvTiers:
     reusable_token_share: float       # prefix / (prefix + isl): the most a cache can save
     prefill_resident_s: float         # a request's prefill with its prefix already in HBM
     prefill_recompute_s: float        # a request's prefill recomputing its whole prefix
+    retained_bytes: float             # session KV to keep for the retention (all tiers together)
     tiers: tuple[Tier, ...]
-    verdicts: tuple[Verdict, ...]
 
     @property
     def hit_rate(self) -> float:
@@ -272,18 +272,18 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_p
         sessions_left = max(0.0, sessions_left - held)
         tau_before = tau_after
     out = [results[t.tier] for t in tiers]
-    verdicts = tier_verdicts(hw, tuple(out), break_even, needed_total, bytes_session, disk, w)
     resident = prefill(m, hw, layout, w.isl, w.prefix).time_s
     recompute_all = prefill(m, hw, layout, w.prefix + w.isl).time_s
     return KvTiers(bytes_per_session=bytes_session, disk=disk, prefix_bytes=prefix_bytes,
                    prefix_bytes_per_gpu=prefix_per_gpu, turn_end_rate=turn_end_rate, retention_s=retention,
                    recompute_s=recompute_s, break_even_bytes_per_s_per_gpu=break_even,
                    reusable_token_share=reusable, prefill_resident_s=resident, prefill_recompute_s=recompute_all,
-                   tiers=tuple(out), verdicts=verdicts)
+                   retained_bytes=needed_total, tiers=tuple(out))
 
 
-def tier_verdicts(hw: Hardware, tiers: tuple[Tier, ...], break_even: float, needed: float, bytes_session: float,
-                  disk: DiskFormat, w: Workload) -> tuple[Verdict, ...]:
+def tier_verdicts(hw: Hardware, w: Workload, kv: KvTiers) -> tuple[Verdict, ...]:
+    """What the tiers say (built only when a plan's verdicts are wanted, not in sweeps)."""
+    tiers, break_even, needed, disk = kv.tiers, kv.break_even_bytes_per_s_per_gpu, kv.retained_bytes, kv.disk
     out: list[Verdict] = []
     if not w.prefix:
         out.append(Verdict("kv", "storage", Severity.info,

@@ -19,6 +19,7 @@ A fixed per-step overhead covers launches and scheduling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.inputs.hardware import Hardware
@@ -250,9 +251,33 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
     return (replicated + sharded / layout.tp) * ACTIVATION_BYTES
 
 
+# Phase times are pure functions of (model, machine, layout, tokens); sweeps, the search and the
+# tiers <-> prefill fixed point ask for the same ones many times. Cached by the identity of the
+# model and hardware objects (the entry holds them, so an id is never reused while it lives;
+# hashing a model costs more than computing a phase).
+_PHASES: dict[tuple, tuple[Model, Hardware, PhaseTimes]] = {}
+_PHASES_LIMIT = 100_000
+
+
+def _memo(m: Model, hw: Hardware, key: tuple, compute: Callable[[], PhaseTimes]) -> PhaseTimes:
+    full = (id(m), id(hw), *key)
+    hit = _PHASES.get(full)
+    if hit is not None and hit[0] is m and hit[1] is hw:
+        return hit[2]
+    value = compute()
+    if len(_PHASES) >= _PHASES_LIMIT:
+        _PHASES.clear()
+    _PHASES[full] = (m, hw, value)
+    return value
+
+
 def decode_step(m: Model, hw: Hardware, layout: Layout, context: float) -> PhaseTimes:
     """One decode step at `context` tokens per sequence (batch per DP rank from the layout).
     With MTP, each sequence verifies one draft token too: twice the tokens, same weights."""
+    return _memo(m, hw, ("decode", layout, int(context)), lambda: _decode_step(m, hw, layout, context))
+
+
+def _decode_step(m: Model, hw: Hardware, layout: Layout, context: float) -> PhaseTimes:
     b = layout.batch
     ctx = int(context)
     tokens = b * (2 if layout.mtp and m.mtp_layers else 1)
@@ -268,7 +293,13 @@ def prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int
             storage_s: float = 0.0, requests: int = 1) -> PhaseTimes:
     """Prefill of `requests` requests per DP rank in one step, each `new_tokens` after `prefix`
     cached tokens. Attention integrates over causal positions; the prefix KV is read once, the
-    new KV written."""
+    new KV written. Independent of the decode batch."""
+    key = ("prefill", layout.shape_key(), new_tokens, prefix, storage_s, requests)
+    return _memo(m, hw, key, lambda: _prefill(m, hw, layout, new_tokens, prefix, storage_s, requests))
+
+
+def _prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int, storage_s: float,
+             requests: int) -> PhaseTimes:
     f = M.facts(m)
     attn = requests * M._sum_causal(f.attn_flops_prefill, prefix, new_tokens)
     kv_read = requests * M.kv_bytes_per_sequence(m, prefix + new_tokens)

@@ -148,17 +148,16 @@ class UnitResult:
 
 def evaluate_unit(m: Model, hw: Hardware, shape: RequestShape, layout: Layout, *,
                   prefill_layout: Layout | None = None, reuse: PrefixReuse = RESIDENT,
-                  prefill: PhaseTimes | None = None, decode: PhaseTimes | None = None) -> UnitResult:
+                  prefill: PhaseTimes | None = None) -> UnitResult:
     """Evaluate one serving unit (see the module doc). `layout` must have passed
-    `validate_layout`. A caller that already has them may pass `request_prefill` of the prefill
-    layout and `decode_step` of the layout at the mean decode context (the sizing search evaluates
-    many batches of one layout, and the same batches under several reuse assumptions)."""
+    `validate_layout`. A caller that already has it may pass `request_prefill` of the prefill
+    layout (the sizing search evaluates many batches of one layout)."""
     colocated = not layout.disaggregated
     p_layout = prefill_layout_for(layout, prefill_layout)
     budget = hbm_budget(m, hw, layout, shape.final_context, shape.isl if colocated else 0)
     p_budget = None if colocated else hbm_budget(m, hw, p_layout, shape.final_context, shape.isl)
     pre = prefill if prefill is not None else request_prefill(m, hw, p_layout, shape, reuse)
-    dec = decode if decode is not None else decode_step(m, hw, layout, shape.mean_decode_context)
+    dec = decode_step(m, hw, layout, shape.mean_decode_context)
     a = accepted_tokens(m, layout)
     rate = layout.pp * layout.batch * a / dec.time_s           # tokens/s per DP rank
     t_p = pre.time_s

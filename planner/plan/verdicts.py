@@ -16,6 +16,7 @@ from planner import units as U
 from planner.inputs.hardware import Hardware
 from planner.inputs.layout import Layout
 from planner.inputs.model import Model
+from planner.kv.tiers import tier_verdicts
 from planner.model import facts as M
 from planner.perf.memory import HbmBudget, weights_per_gpu
 from planner.perf.phases import PhaseTimes
@@ -261,7 +262,7 @@ def expert_traffic(d: Deployment) -> Iterable[Verdict]:
 
 
 def kv_tiers(d: Deployment) -> Iterable[Verdict]:
-    return d.kv.verdicts if d.kv is not None else ()
+    return tier_verdicts(d.hardware, d.workload, d.kv) if d.kv is not None else ()
 
 
 def phase_bound(d: Deployment) -> Iterable[Verdict]:

@@ -34,7 +34,7 @@ from planner.perf.memory import (
     hbm_budget,
     weights_per_gpu,
 )
-from planner.perf.phases import PhaseTimes, decode_step
+from planner.perf.phases import PhaseTimes
 from planner.perf.unit import (
     NO_HITS,
     PREFILL_UTILIZATION,
@@ -288,7 +288,6 @@ class _Search:
     w: Workload
     demand: float
     reuse: PrefixReuse
-    decode_steps: dict = field(default_factory=dict)   # layout -> decode step; shared by passes on one machine
     _prefill: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -306,11 +305,8 @@ class _Search:
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
         lay = layout.model_copy(update={"batch": batch})
         p_lay = prefill_layout_for(lay, prefill_layout)
-        dec = self.decode_steps.get(lay)
-        if dec is None:
-            dec = self.decode_steps[lay] = decode_step(self.m, self.hw, lay, self.shape.mean_decode_context)
         return evaluate_unit(self.m, self.hw, self.shape, lay, prefill_layout=prefill_layout, reuse=self.reuse,
-                             prefill=self.prefill(p_lay), decode=dec)
+                             prefill=self.prefill(p_lay))
 
     def excess(self, u: UnitResult) -> float:
         """Largest ratio of a time to its target (≤ 1: every latency target met)."""
@@ -475,11 +471,10 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deploy
     starts = (RESIDENT, NO_HITS) if tiers else (RESIDENT,)
     settled: list[Deployment] = []
     seen: set = set()
-    decode_steps: dict = {}
     for start in starts:
         reuse = start
         for _ in range(REUSE_ROUNDS):
-            best = _Search(m, hw, w, demand, reuse, decode_steps).run()
+            best = _Search(m, hw, w, demand, reuse).run()
             if best is None:
                 break
             u = best.unit

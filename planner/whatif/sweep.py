@@ -51,7 +51,7 @@ KEY_ALIASES = {"batch": "layout.batch", "serving": "layout.serving", "tp": "layo
                "ep": "layout.ep", "pp": "layout.pp"}
 MAX_POINTS = 10_000_000
 # Below these sizes a process pool costs more than it saves (fork + per-worker loading ~50 ms).
-PARALLEL_MIN_POINTS = {"estimate": 4000, "size": 2}
+PARALLEL_MIN_POINTS = {"estimate": 500, "size": 2}   # a point: ~0.5 ms fixed, 5-500 ms sized
 CHUNKS_PER_WORKER = 8
 METRICS = ("feasible", "reason", "layout", "serving", "batch", "gpus", "nodes", "racks", "power_w", "ttft_s",
            "tpot_s", "tokens_per_s_per_gpu", "tokens_per_s_per_gpu_at_demand", "decode_time_s", "decode_bottleneck",
