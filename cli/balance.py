@@ -8,9 +8,11 @@ import typer
 
 from cli import render
 from cli.common import (
+    DEFAULT_ENGINE,
     DEFAULT_HARDWARE,
     DEFAULT_MODEL,
     DEFAULT_WORKLOAD,
+    EngineOpt,
     FormatOpt,
     HardwareOpt,
     ModelOpt,
@@ -20,6 +22,7 @@ from cli.common import (
     count_option,
     handle_errors,
 )
+from planner import api
 from planner.inputs import io
 from planner.inputs.layout import parse_layout, validate_layout
 from planner.whatif.balance import balance as run_balance
@@ -31,6 +34,7 @@ def balance(
     model: ModelOpt = DEFAULT_MODEL,
     hardware: HardwareOpt = DEFAULT_HARDWARE,
     workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
     layout: Annotated[str | None, typer.Option(help='Hold this layout instead of the one `size` picks, '
                                                'e.g. "tp=1,dp=8,ep=8"')] = None,
@@ -48,15 +52,15 @@ def balance(
     --set model.precision.expert_activations=nvfp4
     """
     sets = io.parse_overrides(overrides or [])
-    m, hw, w = io.load_inputs(model, hardware, workload, sets)
+    m, hw, w, e = api.load(model, hardware, workload, sets, engine)
     lay = None
     if layout is not None:
         lay = validate_layout(m, hw, parse_layout(layout, routing=w.expert_routing))
         given = count_option("--batch", batch) if batch is not None else None
-        lay = lay.model_copy(update={"batch": given or default_batch(m, hw, w, lay)})
+        lay = lay.model_copy(update={"batch": given or default_batch(m, hw, w, lay, e)})
     elif batch is not None:
         raise io.InputError("--batch needs --layout", hint='e.g. --layout "tp=1,dp=8,ep=8" --batch 64')
-    result = run_balance(m, hw, w, lay)
+    result = run_balance(m, hw, w, lay, e)
     if fmt == TableJson.json:
         render.json_out(result.to_dict())
     else:

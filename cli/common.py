@@ -13,13 +13,19 @@ from typing import Annotated, Any
 import typer
 
 from planner.errors import InputError
-from planner.inputs.presets import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD  # noqa: F401  (the commands' defaults)
+from planner.inputs.presets import (  # noqa: F401  (the commands' defaults)
+    DEFAULT_ENGINE,
+    DEFAULT_HARDWARE,
+    DEFAULT_MODEL,
+    DEFAULT_WORKLOAD,
+)
 from planner.units import parse_count
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model TOML, "
                                                              "or HF config.json (or its folder)")]
 HardwareOpt = Annotated[str, typer.Option("--hardware", "-H", help="Preset name or hardware TOML")]
 WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset name or workload TOML")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Serving engine preset or TOML: trtllm, vllm, sglang")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override any input field: KEY=VALUE (repeatable)")]
 
 

@@ -8,9 +8,11 @@ import typer
 
 from cli import render
 from cli.common import (
+    DEFAULT_ENGINE,
     DEFAULT_HARDWARE,
     DEFAULT_MODEL,
     DEFAULT_WORKLOAD,
+    EngineOpt,
     FormatOpt,
     SetOpt,
     TableJson,
@@ -32,6 +34,7 @@ def compare(
     model: Annotated[str, typer.Option("--model", "-m", help="Comma-separated presets, "
                                                              "model TOMLs or HF configs")] = DEFAULT_MODEL,
     workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes "
@@ -45,7 +48,8 @@ def compare(
     Example: planner compare --hardware h200-sxm,b200-hgx,gb200-nvl72,gb300-nvl72 --workload chat
     """
     sets = io.parse_overrides(overrides or [])
-    result = run_compare(model=_names(model), hardware=_names(hardware), workload=workload, sets=sets, jobs=jobs)
+    result = run_compare(model=_names(model), hardware=_names(hardware), workload=workload, engine=engine, sets=sets,
+                         jobs=jobs)
     if fmt == TableJson.json:
         render.json_out(result.to_dict())
     else:

@@ -9,6 +9,8 @@ import typer
 
 from cli import render
 from cli.common import (
+    DEFAULT_ENGINE,
+    EngineOpt,
     FormatOpt,
     HardwareOpt,
     ModelOpt,
@@ -40,11 +42,16 @@ def estimate(
                                                "--workload routes it through the KV tiers)")] = None,
     workload: Annotated[str | None, typer.Option("--workload", "-w", help="Take the request shape, targets and KV "
                                                  "tiers from this workload (preset or TOML)")] = None,
+    engine: EngineOpt = DEFAULT_ENGINE,
     serving: ServingOpt = None,
     prefill_layout: PrefillLayoutOpt = None,
     disaggregated: Annotated[bool, typer.Option(help="Same as --serving disaggregated")] = False,
     overlap: Annotated[bool, typer.Option(help="Dual micro-batch overlap of communication")] = True,
-    mtp: Annotated[bool, typer.Option(help="Speculative decoding with the model's MTP layers")] = False,
+    mtp: Annotated[bool, typer.Option(help="Speculative decoding with one MTP draft token (= --mtp-depth 1)")] = False,
+    mtp_depth: Annotated[int | None, typer.Option("--mtp-depth", min=0, max=8,
+                                                  help="Draft tokens per step from the model's MTP layers")] = None,
+    mtp_acceptance: Annotated[str | None, typer.Option(
+        "--mtp-acceptance", help="Acceptance of each successive draft, e.g. 0.9,0.7 (the last repeats)")] = None,
     routing: Annotated[Routing | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) "
                                                          "or balanced (EPLB)")] = None,
     overrides: SetOpt = None,
@@ -67,15 +74,28 @@ def estimate(
         serving = "disaggregated"
     if routing is not None:
         sets["workload.expert_routing"] = routing.value
-    options = {"dual_microbatch": overlap, "mtp": mtp}
+    depth = mtp_depth if mtp_depth is not None else (1 if mtp else 0)
+    options: dict[str, object] = {"dual_microbatch": overlap, "mtp_depth": depth}
+    if mtp_acceptance is not None:
+        options["mtp_acceptance"] = _acceptance(mtp_acceptance)
     from planner.inputs.layout import parse_layout
     lay = parse_layout(layout, batch=count_option("--batch", batch), serving=serving, **options)
     result = api.estimate(model, hardware, lay, isl=count_option("--isl", isl) if isl is not None else None,
                           osl=count_option("--osl", osl) if osl is not None else None,
                           prefix=count_option("--prefix", prefix, minimum=0) if prefix is not None else None,
-                          workload=workload, prefill_layout=prefill_layout, sets=sets)
+                          workload=workload, engine=engine, prefill_layout=prefill_layout, sets=sets)
     if fmt == TableJson.json:
         render.json_out(result.to_json_dict())
     else:
         render.plan(result, estimate=True)
     raise typer.Exit(0 if result.feasible else 1)
+
+
+def _acceptance(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise io.InputError(f"{text!r} is not a list of numbers", field="--mtp-acceptance") from None
+    if not values or not all(0 <= v <= 1 for v in values):
+        raise io.InputError("acceptances are probabilities between 0 and 1", field="--mtp-acceptance")
+    return values

@@ -8,9 +8,11 @@ import typer
 
 from cli import render
 from cli.common import (
+    DEFAULT_ENGINE,
     DEFAULT_HARDWARE,
     DEFAULT_MODEL,
     DEFAULT_WORKLOAD,
+    EngineOpt,
     FormatOpt,
     HardwareOpt,
     ModelOpt,
@@ -31,6 +33,7 @@ def kv(
     model: ModelOpt = DEFAULT_MODEL,
     hardware: HardwareOpt = DEFAULT_HARDWARE,
     workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
@@ -43,7 +46,7 @@ def kv(
     Example: planner kv --model deepseek-v4-pro --hardware vr200-nvl72 --workload agentic --set workload.context=1Mi
     """
     sets = io.parse_overrides(overrides or [])
-    result = api.size(model, hardware, workload, sets=sets, compare_domains=False)
+    result = api.size(model, hardware, workload, engine=engine, sets=sets, compare_domains=False)
     if fmt == TableJson.json:
         render.json_out(kv_json(result))
     else:

@@ -10,7 +10,9 @@ import typer
 
 from cli import render
 from cli.common import (
+    DEFAULT_ENGINE,
     BatchOpt,
+    EngineOpt,
     HardwareOpt,
     LayoutOpt,
     ModelOpt,
@@ -46,6 +48,7 @@ def size(
     model: ModelOpt = api.DEFAULT_MODEL,
     hardware: HardwareOpt = api.DEFAULT_HARDWARE,
     workload: WorkloadOpt = api.DEFAULT_WORKLOAD,
+    engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan "
                                                              "(its resolved inputs)")] = None,
@@ -83,18 +86,18 @@ def size(
             raise io.InputError("give --plan or --layout, not both (a plan records its own layout)")
         inputs = load_plan_inputs(plan)
         if sets:
-            m, hw, w = api.load(inputs.model, inputs.hardware, inputs.workload, sets)
-            inputs = PlanInputs(model=m, hardware=hw, workload=w, layout=inputs.layout)
+            m, hw, w, e = api.load(inputs.model, inputs.hardware, inputs.workload, sets, inputs.engine)
+            inputs = PlanInputs(model=m, hardware=hw, workload=w, engine=e, layout=inputs.layout)
         result = build_plan(evaluate_inputs(inputs))
     elif layout is not None:
         if batch is None:
             raise io.InputError("--layout needs --batch (sequences per attention-DP rank)", field="--batch")
-        result = api.evaluate(model, hardware, workload, layout, batch=count_option("--batch", batch),
+        result = api.evaluate(model, hardware, workload, layout, engine=engine, batch=count_option("--batch", batch),
                               serving=serving, prefill_layout=prefill_layout,
                               gpus=count_option("--gpus", gpus) if gpus is not None else None,
                               replicas=replicas, sets=sets)
     else:
-        result = api.size(model, hardware, workload, sets=sets)
+        result = api.size(model, hardware, workload, engine=engine, sets=sets)
     if export is not None:
         io.write_atomic(export, plan_toml(result), force)
     if fmt == SizeFormat.json:

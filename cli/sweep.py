@@ -10,9 +10,11 @@ import typer
 
 from cli import render
 from cli.common import (
+    DEFAULT_ENGINE,
     DEFAULT_HARDWARE,
     DEFAULT_MODEL,
     DEFAULT_WORKLOAD,
+    EngineOpt,
     HardwareOpt,
     ModelOpt,
     ServingOpt,
@@ -40,6 +42,7 @@ def sweep(
     model: ModelOpt = DEFAULT_MODEL,
     hardware: HardwareOpt = DEFAULT_HARDWARE,
     workload: WorkloadOpt = DEFAULT_WORKLOAD,
+    engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
     zipped: Annotated[bool, typer.Option("--zip", help="Pair the --vary lists element by element (equal lengths) "
                                          "instead of taking every combination")] = False,
@@ -67,7 +70,8 @@ def sweep(
     --vary hardware.hbm.pin_speed_gbps=8:12:1 --vary workload.isl=2048,8192
     """
     sets = io.parse_overrides(overrides or [])
-    plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,
+    plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, engine=engine, sets=sets,
+                     zipped=zipped,
                      layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None,
                      serving=serving)
     refuse_existing(force, output)

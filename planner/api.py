@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from planner.inputs import io
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.layout import Layout, parse_layout
 from planner.inputs.model import Model
-from planner.inputs.presets import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
+from planner.inputs.presets import DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
 from planner.inputs.workload import Workload
 from planner.plan.schema import Plan, build_plan
 from planner.serving.deployment import evaluate_layout, size_deployment
@@ -30,27 +31,29 @@ Spec = str | Path | dict[str, Any]
 
 
 def _spec(value: Any) -> Any:
-    if isinstance(value, (Model, Hardware, Workload)):
+    if isinstance(value, (Model, Hardware, Workload, Engine)):
         return value.model_dump(mode="json")
     return str(value) if isinstance(value, Path) else value
 
 
 def load(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Workload,
-         sets: Mapping[str, Any] | None = None) -> tuple[Model, Hardware, Workload]:
-    """The three inputs, each from a preset name, a file, a dict or a loaded object, with `sets`."""
+         sets: Mapping[str, Any] | None = None,
+         engine: Spec | Engine = DEFAULT_ENGINE) -> tuple[Model, Hardware, Workload, Engine]:
+    """The four inputs, each from a preset name, a file, a dict or a loaded object, with `sets`."""
     overrides = dict(sets or {})
-    m = model if isinstance(model, Model) and not overrides else io.load_model(_spec(model), overrides)
-    hw = hardware if isinstance(hardware, Hardware) and not overrides else io.load_hardware(_spec(hardware), overrides)
-    w = workload if isinstance(workload, Workload) and not overrides else io.load_workload(_spec(workload), overrides)
-    return m, hw, w
+
+    def one(value: Any, cls: type, loader: Any) -> Any:
+        return value if isinstance(value, cls) and not overrides else loader(_spec(value), overrides)
+    return (one(model, Model, io.load_model), one(hardware, Hardware, io.load_hardware),
+            one(workload, Workload, io.load_workload), one(engine, Engine, io.load_engine))
 
 
 def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
-         workload: Spec | Workload = DEFAULT_WORKLOAD, *, sets: Mapping[str, Any] | None = None,
-         compare_domains: bool = True) -> Plan:
+         workload: Spec | Workload = DEFAULT_WORKLOAD, *, engine: Spec | Engine = DEFAULT_ENGINE,
+         sets: Mapping[str, Any] | None = None, compare_domains: bool = True) -> Plan:
     """The cheapest plan that meets the workload's demand and targets (see planner.serving.deployment)."""
-    m, hw, w = load(model, hardware, workload, sets)
-    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains))
+    m, hw, w, e = load(model, hardware, workload, sets, engine)
+    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains, engine=e))
 
 
 def _layout(layout: Layout | str, **fields: Any) -> Layout:
@@ -61,14 +64,15 @@ def _layout(layout: Layout | str, **fields: Any) -> Layout:
 
 
 def evaluate(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Workload, layout: Layout | str, *,
-             batch: int | None = None, serving: str | None = None, prefill_layout: Layout | str | None = None,
-             gpus: int | None = None, replicas: int | None = None, sets: Mapping[str, Any] | None = None) -> Plan:
+             engine: Spec | Engine = DEFAULT_ENGINE, batch: int | None = None, serving: str | None = None,
+             prefill_layout: Layout | str | None = None, gpus: int | None = None, replicas: int | None = None,
+             sets: Mapping[str, Any] | None = None) -> Plan:
     """A pinned layout for the workload: pools sized for its demand (or `gpus` pinned, or
     `replicas=1`: one replica at its own capacity). Raises InputError for an impossible layout."""
-    m, hw, w = load(model, hardware, workload, sets)
+    m, hw, w, e = load(model, hardware, workload, sets, engine)
     lay = _layout(layout, batch=batch, serving=serving, routing=w.expert_routing)
     p_lay = None if prefill_layout is None else _layout(prefill_layout, routing=w.expert_routing)
-    d = evaluate_layout(m, hw, w, lay, prefill_layout=p_lay, gpus=gpus, one_replica=replicas == 1)
+    d = evaluate_layout(m, hw, w, lay, engine=e, prefill_layout=p_lay, gpus=gpus, one_replica=replicas == 1)
     if replicas == 1 and w.requests_per_s != d.requests_per_s:
         # the replica carries its own capacity: record it as the demand so the plan reproduces itself
         d = replace(d, workload=w.model_copy(update={"requests_per_s": d.requests_per_s, "concurrent_sessions": None}))
@@ -77,8 +81,9 @@ def evaluate(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Wo
 
 def estimate(model: Spec | Model, hardware: Spec | Hardware, layout: Layout | str, *, batch: int | None = None,
              isl: int | None = None, osl: int | None = None, prefix: int | None = None,
-             workload: Spec | Workload | None = None, serving: str | None = None,
-             prefill_layout: Layout | str | None = None, sets: Mapping[str, Any] | None = None) -> Plan:
+             workload: Spec | Workload | None = None, engine: Spec | Engine = DEFAULT_ENGINE,
+             serving: str | None = None, prefill_layout: Layout | str | None = None,
+             sets: Mapping[str, Any] | None = None) -> Plan:
     """One replica of `layout` at its capacity (`evaluate(..., replicas=1)`). Without a workload
     the request shape is `isl`, `osl` and a `prefix` assumed resident in HBM (a perfect prefix
     cache, no targets); with one, its shape, targets and KV tiers apply (isl/osl/prefix override)."""
@@ -93,5 +98,5 @@ def estimate(model: Spec | Model, hardware: Spec | Hardware, layout: Layout | st
         base = _spec(workload)
     w = io.load_workload(base, {**{k: v for k, v in overrides.items() if k.startswith("workload")}, **shape})
     others = {k: v for k, v in overrides.items() if not k.startswith("workload")}
-    return evaluate(model, hardware, w, layout, batch=batch, serving=serving, prefill_layout=prefill_layout,
-                    replicas=1, sets=others)
+    return evaluate(model, hardware, w, layout, engine=engine, batch=batch, serving=serving,
+                    prefill_layout=prefill_layout, replicas=1, sets=others)

@@ -33,7 +33,7 @@ CASES = [
      "hbm.pin_speed_gbps: Input should be a valid number"),
     ("not-finite", ["size", "--set", "workload.requests_per_s=inf"], "requests_per_s: Input should be a finite number"),
     ("wrong-unit", ["models", "show", "llama-3.1-8b", "--context", "12q"], "--context: not a count: '12q'"),
-    ("bad-override-key", ["size", "--set", "foo=1"], "--set foo: keys start with model., hardware. or workload."),
+    ("bad-override-key", ["size", "--set", "foo=1"], "--set foo: keys start with model., hardware., workload. or engine."),
     ("override-without-value", ["size", "--set", "workload.isl"], "--set 'workload.isl': expected KEY=VALUE"),
     ("bad-enum", ["size", "--set", "model.precision.kv=fp7"], "precision.kv: Input should be 'fp32'"),
     ("context-too-long", ["size", "--set", "workload.context=2M"],

@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,13 +19,14 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError  # noqa: F401  (re-exported for the CLI)
 from planner.inputs import presets
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.hfimport import import_hf
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload
 
 T = TypeVar("T", bound=BaseModel)
-SECTIONS = ("model", "hardware", "workload")
+SECTIONS = ("model", "hardware", "workload", "engine")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise InputError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set workload.context=1M")
         head = key.split(".")[0]
         if head not in SECTIONS:
-            raise InputError(f"--set {key}: keys start with model., hardware. or workload.",
+            raise InputError(f"--set {key}: keys start with model., hardware., workload. or engine.",
                              hint="e.g. --set hardware.hbm.pin_speed_gbps=12")
         out[key] = parse_value(value.strip())
     return out
@@ -157,8 +159,9 @@ def _load(section: str, spec: str | dict[str, Any], overrides: dict[str, Any]) -
     whole, sub = _section_overrides(overrides, section)
     if whole is not None:
         spec = str(whole)
-    kind = {"model": "models", "hardware": "hardware", "workload": "workloads"}[section]
-    classes: dict[str, type[BaseModel]] = {"model": Model, "hardware": Hardware, "workload": Workload}
+    kind = {"model": "models", "hardware": "hardware", "workload": "workloads", "engine": "engines"}[section]
+    classes: dict[str, type[BaseModel]] = {"model": Model, "hardware": Hardware, "workload": Workload,
+                                           "engine": Engine}
     cls = classes[section]
     if isinstance(spec, dict):
         data, source = dict(spec), f"{section} (inline)"
@@ -187,6 +190,16 @@ def load_hardware(spec: str | dict[str, Any], overrides: dict[str, Any] | None =
 
 def load_workload(spec: str | dict[str, Any], overrides: dict[str, Any] | None = None) -> Workload:
     return _load("workload", spec, overrides or {})[0]  # type: ignore[return-value]
+
+
+def load_engine(spec: str | dict[str, Any], overrides: dict[str, Any] | None = None) -> Engine:
+    return _load("engine", spec, overrides or {})[0]  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> Engine:
+    """The engine every evaluation uses when none is given (presets.DEFAULT_ENGINE)."""
+    return load_engine(presets.DEFAULT_ENGINE)
 
 
 def load_inputs(model: str | dict[str, Any], hardware: str | dict[str, Any], workload: str | dict[str, Any],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
@@ -26,6 +26,14 @@ from planner.inputs.base import StrictModel
 if TYPE_CHECKING:
     from planner.inputs.hardware import Hardware
     from planner.inputs.model import Model
+
+
+# Conditional acceptance of successive MTP drafts for DeepSeek-V3/R1, measured by TensorRT-LLM on
+# B200 (tech blog "Pushing Latency Boundaries": 1.92, 2.58 and 2.82 accepted tokens per step at
+# depth 1, 2, 3 -> p1 = 0.92, p2 = 0.66 / 0.92 = 0.717, p3 = 0.24 / 0.66 = 0.364). DeepSeek's own
+# report gives 85-90% for the second token; models' own drafts vary, so it is an input.
+DEFAULT_MTP_ACCEPTANCE = (0.92, 0.717, 0.364)
+MAX_MTP_DEPTH = 8
 
 
 class Serving(StrEnum):
@@ -45,8 +53,11 @@ class Layout(StrictModel):
     redundant_experts: NonNegativeInt = Field(
         0, description="extra expert replicas (DeepSeek EPLB): physical experts = routed + redundant")
     dual_microbatch: bool = Field(True, description="overlap communication with compute (two micro-batches)")
-    mtp: bool = Field(False, description="speculative decoding with the model's MTP layers")
-    mtp_acceptance: float = Field(0.85, ge=0, le=1, description="ISCA '25 §2.3.3: 80-90% for the 2nd token")
+    mtp_depth: NonNegativeInt = Field(
+        0, le=MAX_MTP_DEPTH, description="draft tokens per step from the model's MTP layers (speculative decoding)")
+    mtp_acceptance: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(
+        DEFAULT_MTP_ACCEPTANCE, min_length=1,
+        description="probability that draft i is accepted given drafts 1..i-1 were; the last value repeats")
     routing: Literal["power_law", "balanced"] = Field(
         "power_law", description="expert popularity: power law (alpha 1.01, the busiest GPU sets the pace) or "
                                  "balanced (an expert-parallel load balancer with redundant experts)")
@@ -54,6 +65,18 @@ class Layout(StrictModel):
     @property
     def disaggregated(self) -> bool:
         return self.serving == Serving.disaggregated
+
+    @property
+    def mtp(self) -> bool:
+        return self.mtp_depth > 0
+
+    def accepted_tokens(self) -> float:
+        """Tokens a sequence advances per step with `mtp_depth` drafts: 1 + p1 + p1 p2 + ..."""
+        total, chain = 1.0, 1.0
+        for i in range(self.mtp_depth):
+            chain *= self.mtp_acceptance[min(i, len(self.mtp_acceptance) - 1)]
+            total += chain
+        return total
 
     @property
     def gpus_per_stage(self) -> int:
@@ -80,7 +103,7 @@ class Layout(StrictModel):
     def shape_key(self) -> tuple:
         """Everything but the batch: what a prefill (which ignores the batch) depends on."""
         return (self.tp, self.dp, self.ep, self.pp, self.serving, self.redundant_experts, self.dual_microbatch,
-                self.mtp, self.routing)
+                self.mtp_depth, self.routing)
 
     def to_dict(self) -> dict:
         """The keys every output reports for a layout (base JSON contract: tp, dp, ep, pp, batch, gpus)."""

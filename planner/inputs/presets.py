@@ -12,12 +12,13 @@ from typing import Any, Literal
 
 from planner.errors import InputError
 
-Kind = Literal["models", "hardware", "workloads", "validation"]
+Kind = Literal["models", "hardware", "workloads", "engines", "validation"]
 
 # What `planner size` (and every command with these options) uses when none is given.
 DEFAULT_MODEL = "deepseek-v4-pro"
 DEFAULT_HARDWARE = "gb300-nvl72"
 DEFAULT_WORKLOAD = "agentic"
+DEFAULT_ENGINE = "trtllm"
 
 
 @lru_cache(maxsize=8)
@@ -66,10 +67,10 @@ def source_label(kind: Kind, name: str) -> str:
 
 
 def _singular(kind: Kind) -> str:
-    return {"models": "model", "hardware": "hardware preset", "workloads": "workload",
+    return {"models": "model", "hardware": "hardware preset", "workloads": "workload", "engines": "engine",
             "validation": "validation set"}[kind]
 
 
 def _command(kind: Kind) -> str:
-    return {"models": "models", "hardware": "hardware", "workloads": "size --help",
+    return {"models": "models", "hardware": "hardware", "workloads": "size --help", "engines": "size --help",
             "validation": "validate"}[kind]

@@ -28,7 +28,7 @@ layout and a GPU count (checked as given, not re-searched), and asserts targets:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -41,8 +41,9 @@ from pydantic import (
 )
 
 from planner.inputs.base import StrictModel
-from planner.inputs.layout import Layout, Serving, default_ep
+from planner.inputs.layout import DEFAULT_MTP_ACCEPTANCE, MAX_MTP_DEPTH, Layout, Serving, default_ep
 from planner.inputs.model import Model
+from planner.inputs.presets import DEFAULT_ENGINE
 
 PHASES = ("prefill", "decode")
 RESOURCES = ("compute", "hbm", "scale_up", "scale_out", "storage")
@@ -71,8 +72,9 @@ class PinnedLayout(StrictModel):
     disaggregated: bool | None = Field(None, description="deprecated: serving = \"disaggregated\"")
     redundant_experts: NonNegativeInt = Field(0, description="extra expert replicas (EPLB)")
     dual_microbatch: bool = True
-    mtp: bool = False
-    mtp_acceptance: float = Field(0.85, ge=0, le=1)
+    mtp_depth: int = Field(0, ge=0, le=MAX_MTP_DEPTH, description="MTP draft tokens per step")
+    mtp: bool | None = Field(None, description="deprecated: mtp_depth = 1")
+    mtp_acceptance: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(DEFAULT_MTP_ACCEPTANCE, min_length=1)
     gpus: PositiveInt | None = Field(None, description="pinned cluster size; omitted: as many as the demand needs")
     replicas: Literal[1] | None = Field(None, description="1: one replica at its capacity (what `estimate` evaluates)")
     prefill: PrefillLayout | None = Field(None, description="disaggregated prefill pool layout")
@@ -85,6 +87,10 @@ class PinnedLayout(StrictModel):
                 raise ValueError("give serving or disaggregated, not both")
             object.__setattr__(self, "serving", mode)
             object.__setattr__(self, "disaggregated", None)
+        if self.mtp is not None:
+            if self.mtp and not self.mtp_depth:
+                object.__setattr__(self, "mtp_depth", 1)
+            object.__setattr__(self, "mtp", None)
         if self.prefill is not None and self.serving != Serving.disaggregated:
             raise ValueError("a prefill layout needs serving = \"disaggregated\"")
         if self.gpus is not None and self.replicas is not None:
@@ -95,7 +101,8 @@ class PinnedLayout(StrictModel):
         """(the unit's layout, the prefill pool's layout or None); not yet validated against the
         model and machine (`planner.inputs.layout.validate_layout` does that)."""
         options = {"serving": self.serving, "redundant_experts": self.redundant_experts,
-                   "dual_microbatch": self.dual_microbatch, "mtp": self.mtp, "mtp_acceptance": self.mtp_acceptance,
+                   "dual_microbatch": self.dual_microbatch, "mtp_depth": self.mtp_depth,
+                   "mtp_acceptance": self.mtp_acceptance,
                    "routing": routing}
         unit = Layout(tp=self.tp, dp=self.dp, ep=self.ep or default_ep(model, self.tp, self.dp), pp=self.pp,
                       batch=self.batch, **options)
@@ -110,7 +117,8 @@ class PinnedLayout(StrictModel):
            replicas: int | None = None) -> PinnedLayout:
         """The pinned form of an evaluated layout (what a plan records)."""
         return cls(tp=layout.tp, dp=layout.dp, ep=layout.ep, pp=layout.pp, batch=layout.batch, serving=layout.serving,
-                   redundant_experts=layout.redundant_experts, dual_microbatch=layout.dual_microbatch, mtp=layout.mtp,
+                   redundant_experts=layout.redundant_experts, dual_microbatch=layout.dual_microbatch,
+                   mtp_depth=layout.mtp_depth,
                    mtp_acceptance=layout.mtp_acceptance, gpus=gpus, replicas=1 if replicas == 1 else None,
                    prefill=None if prefill is None else PrefillLayout(
                        tp=prefill.tp, dp=prefill.dp, ep=prefill.ep, pp=prefill.pp,
@@ -147,6 +155,7 @@ class Proposal(StrictModel):
     model: str | dict[str, Any] = Field(description="preset name, file (relative to the proposal) or inline table")
     hardware: str | dict[str, Any]
     workload: str | dict[str, Any]
+    engine: str | dict[str, Any] = Field(DEFAULT_ENGINE, description="serving engine preset, file or inline table")
     set: dict[str, Any] = Field(default_factory=dict, description="overrides, as --set KEY=VALUE")
     layout: PinnedLayout | None = None
     assertions: Assertions = Field(default_factory=Assertions, alias="assert")

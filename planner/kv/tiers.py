@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from planner import units as U
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.model import CompressedAttention, Model
 from planner.inputs.workload import Workload
@@ -212,7 +213,7 @@ def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_pe
 
 
 def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_per_s: float,
-               cluster: Cluster) -> KvTiers:
+               cluster: Cluster, engine: Engine) -> KvTiers:
     """Size every tier for the workload's reuse on this cluster (see module doc). Prefixes are
     loaded or recomputed where prefill runs (`unit.prefill_layout`: the prefill pool when
     disaggregated, otherwise the unit itself). Spare HBM (G1) is the unit GPUs' free memory."""
@@ -231,7 +232,7 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_p
     # returns, and past the session lifetime none does.
     retention = min(w.session_lifetime_s or math.inf, RETENTION_GAPS * gap)
     needed_total = turn_end_rate * retention * disk.stored_bytes
-    recompute_s = prefill(m, hw, layout, w.prefix).time_s if w.prefix else 0.0
+    recompute_s = prefill(m, hw, layout, w.prefix, engine=engine).time_s if w.prefix else 0.0
     break_even = prefix_per_gpu / recompute_s if recompute_s > 0 else math.inf
     reusable = w.prefix / (w.prefix + w.isl) if (w.prefix + w.isl) else 0.0
     tiers = available_tiers(hw, gpus, nodes, racks, unit.budget.free_bytes)
@@ -272,8 +273,8 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_p
         sessions_left = max(0.0, sessions_left - held)
         tau_before = tau_after
     out = [results[t.tier] for t in tiers]
-    resident = prefill(m, hw, layout, w.isl, w.prefix).time_s
-    recompute_all = prefill(m, hw, layout, w.prefix + w.isl).time_s
+    resident = prefill(m, hw, layout, w.isl, w.prefix, engine=engine).time_s
+    recompute_all = prefill(m, hw, layout, w.prefix + w.isl, engine=engine).time_s
     return KvTiers(bytes_per_session=bytes_session, disk=disk, prefix_bytes=prefix_bytes,
                    prefix_bytes_per_gpu=prefix_per_gpu, turn_end_rate=turn_end_rate, retention_s=retention,
                    recompute_s=recompute_s, break_even_bytes_per_s_per_gpu=break_even,

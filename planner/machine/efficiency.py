@@ -133,11 +133,19 @@ class Kernels:
         return max(1.0, factor)
 
     # -- attention ---------------------------------------------------------------------------------
-    def attention_prefill(self, sequence: float, mla: bool) -> float:
-        entry = self.data.get("mla_prefill" if mla else "attention_prefill", {}).get("bf16")
+    def attention_prefill(self, sequence: float, mla: bool, fp8_kv: bool) -> tuple[float, ComputeClass]:
+        """(efficiency, the peak it applies to) of prefill attention over `sequence` tokens. With an
+        FP8 KV cache the measured FP8 kernels apply: GQA FMHA runs at the FP8 peak, and the MLA
+        curve is stated against the BF16 peak (its table says so)."""
+        family = self.data.get("mla_prefill" if mla else "attention_prefill", {})
+        entry = family.get("fp8kv" if mla else "fp8") if fp8_kv else None
+        if entry:
+            cls = ComputeClass.bf16 if mla else ComputeClass.fp8
+            return Curve(entry["e_max"], entry["s_half"]).at(sequence), cls
+        entry = family.get("bf16")
         if not entry:
-            return self.flat_compute
-        return Curve(entry["e_max"], entry["s_half"]).at(sequence)
+            return self.flat_compute, ComputeClass.bf16
+        return Curve(entry["e_max"], entry["s_half"]).at(sequence), ComputeClass.bf16
 
     def kv_stream(self, mla: bool, fp8: bool) -> float:
         family = self.data.get("decode_mla" if mla else "decode_attention", {})

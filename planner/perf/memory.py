@@ -5,17 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
+from planner.inputs.io import default_engine
 from planner.inputs.layout import Layout
 from planner.inputs.model import Model
 from planner.model import facts as M
 from planner.precision import element_bytes
 
-# aiconfigurator systems/*.yaml keep `other_mem: 3.5 GiB` per GPU "for safer deployment"
-# (CUDA context, NCCL buffers, allocator slack); we keep the same plus 3% of HBM for
-# fragmentation of the paged KV pool.
-RUNTIME_RESERVE_BYTES = 3.5 * 2**30
-FRAGMENTATION = 0.03
 # Live activation tensors per token in flight: residual, normed input, attention output and
 # two MLP halves, double-buffered for the two micro-batches (order of magnitude; decode
 # batches make it small next to weights and KV).
@@ -86,9 +83,29 @@ def activation_per_token(m: Model) -> float:
     return ACTIVATION_VECTORS_PER_TOKEN * m.hidden_size * element_bytes(m.precision.activations)
 
 
-def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int) -> HbmBudget:
+def reserve_bytes(hw: Hardware, engine: Engine, weights: float, activations: float) -> float:
+    """HBM a GPU keeps out of the KV pool: the runtime's own memory, plus what the engine's memory
+    policy leaves unused ('total': 1 - fraction of all HBM; 'free': 1 - fraction of what is left
+    after weights, activations and the runtime)."""
+    capacity = hw.hbm.capacity_bytes
+    runtime = engine.runtime_reserve_bytes
+    if engine.memory_policy == "total":
+        return capacity * (1 - engine.memory_fraction) + runtime
+    free = max(0.0, capacity - weights - activations - runtime)
+    return runtime + (1 - engine.memory_fraction) * free
+
+
+def weights_fit(m: Model, hw: Hardware, layout: Layout, engine: Engine | None = None) -> bool:
+    """The weights leave room for the engine's reserve (and so for some KV)."""
+    weights = weights_per_gpu(m, layout)
+    return weights + reserve_bytes(hw, engine or default_engine(), weights, 0.0) < hw.hbm.capacity_bytes
+
+
+def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
+               engine: Engine | None = None) -> HbmBudget:
     """Budget at `context` tokens per sequence with `layout.batch` sequences per DP rank per
-    micro-batch and a prefill chunk of `prefill_chunk` tokens in flight.
+    micro-batch and a prefill chunk of `prefill_chunk` tokens in flight, under the engine's memory
+    policy.
 
     With pp stages a GPU holds its stage's layers of every sequence in flight: pp micro-batches of
     `batch` sequences, each 1/pp of the KV, so batch x one sequence's TP share in all. Activations
@@ -98,8 +115,9 @@ def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chu
     kv_seq = M.kv_bytes_per_sequence(m, context) * kv_share(m, layout)      # one sequence, this GPU's part
     in_flight = layout.batch * layout.pp                                     # sequences per DP rank
     act = activation_per_token(m) * (layout.batch + prefill_chunk) / layout.tp
-    reserve = RUNTIME_RESERVE_BYTES + FRAGMENTATION * capacity
-    room = capacity - weights - reserve - activation_per_token(m) * prefill_chunk / layout.tp
+    chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
+    reserve = reserve_bytes(hw, engine or default_engine(), weights, chunk_act)
+    room = capacity - weights - reserve - chunk_act
     per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
     max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
     return HbmBudget(capacity_bytes=capacity, weights_bytes=weights, kv_bytes=kv_seq * in_flight,

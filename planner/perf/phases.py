@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
+from planner.inputs.io import default_engine
 from planner.inputs.layout import Layout
 from planner.inputs.model import GqaAttention, MlaAttention, Model
 from planner.machine.efficiency import kernels
@@ -44,14 +46,11 @@ from planner.precision import (
 
 # Fixed costs. A decoder layer runs about ten kernels (input norm, QKV GEMM, RoPE + attention,
 # O GEMM, residual + norm, gate/up GEMM, activation, down GEMM, residual adds); each pays a fixed
-# latency that bandwidth does not explain: aiconfigurator systems/*.yaml apply 3 µs per op
-# ("mem_empirical_constant_latency ... based on observations"). Each engine step adds
-# scheduling, sampling and host sync.
+# latency that bandwidth does not explain (the engine's kernel_latency_us: aiconfigurator applies
+# 3 µs per op). Each engine step adds scheduling, sampling and host sync (step_overhead_us), each
+# MoE layer its routing kernels (moe_layer_overhead_us).
 KERNELS_PER_LAYER = 10
 GEMMS_PER_LAYER = 4          # QKV, O, gate/up, down: with measured kernel tables their latency is in the curves
-KERNEL_LATENCY_S = 3e-6
-LAYER_OVERHEAD_S = KERNELS_PER_LAYER * KERNEL_LATENCY_S
-STEP_OVERHEAD_S = 150e-6
 ACTIVATION_BYTES = 2.0   # elementwise kernels run in BF16 whatever the GEMM precision
 
 RESOURCES = ("compute", "hbm", "scale_up", "scale_out", "storage")
@@ -141,90 +140,140 @@ def _expert_hit_fraction(m: Model, tokens: float, copies: float = 1.0) -> float:
     return 1.0 - (1.0 - m.moe.experts_per_token / (m.moe.num_experts * copies)) ** tokens
 
 
-def _dense_weight_bytes(m: Model, with_mtp: bool) -> float:
-    """Bytes of non-expert weights read per step (the embedding table is a row lookup)."""
+def _dense_weight_bytes(m: Model) -> float:
+    """Bytes of the main model's non-expert weights read per step (the embedding table is a row lookup)."""
     w = M.facts(m).weights
-    mtp_dense = (w.mtp - w.mtp_experts) if with_mtp else 0.0
-    return w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.lm_head + mtp_dense
+    return w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.lm_head
 
 
-def phase(m: Model, hw: Hardware, layout: Layout, *, tokens_per_rank: float, sequences_per_rank: float,
-          attn_flops_per_rank: float, kv_read_per_rank: float, kv_write_per_rank: float,
-          extra_traffic: Traffic | None = None, storage_s: float = 0.0, with_mtp: bool = False,
-          kind: str = "decode", prefill_sequence: float = 0.0) -> PhaseTimes:
-    """Times of one step in which each attention-DP rank processes `tokens_per_rank` tokens of
-    `sequences_per_rank` sequences. FLOPs and bytes given per DP rank; results per GPU."""
+@dataclass(frozen=True)
+class StepWork:
+    """What one engine step does on one attention-DP rank: decode tokens of the running sequences
+    (with their draft tokens), and prefill tokens (whole prompts, or chunks riding in the step)."""
+
+    decode_tokens: float = 0.0       # tokens through the main model from decoding sequences, drafts included
+    decode_seqs: float = 0.0         # sequences sampled this step (LM-head rows)
+    decode_attn_flops: float = 0.0
+    decode_kv_read: float = 0.0      # bytes, whole model
+    prefill_tokens: float = 0.0
+    prefill_seqs: float = 0.0        # prompts finishing this step (their first token is sampled)
+    prefill_attn_flops: float = 0.0
+    prefill_kv_read: float = 0.0
+    prefill_sequence: float = 0.0    # prompt length (prefix + new), for the prefill-attention curve
+    kv_write: float = 0.0
+    draft_passes: int = 0            # passes of the MTP module (each over the decoding sequences)
+
+    @property
+    def tokens(self) -> float:
+        return self.decode_tokens + self.prefill_tokens
+
+
+def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Engine,
+          extra_traffic: Traffic | None = None, storage_s: float = 0.0) -> PhaseTimes:
+    """Times of one engine step in which each attention-DP rank does `work`. FLOPs and bytes are
+    given per DP rank; results per GPU.
+
+    Roofline classes, each bound by the slower of its compute and its HBM traffic: dense GEMMs vs
+    their weights; routed experts vs the experts the step actually hits, at the efficiency of the
+    tokens each hit expert gets (a batch-1 step runs 8 experts with one token each, not 256 experts
+    with 0.03 tokens); decode attention vs the KV it streams; prefill attention (measured FP8 kernels
+    when the KV cache is FP8); elementwise kernels. Two-batch overlap, used only where there is
+    expert-parallel traffic to hide, splits the step in two micro-batches: each streams the weights
+    again, so at small batches it costs more than the communication it hides (LMSYS's own ablation:
+    -27% at 32 sequences per GPU, +0% at 256)."""
     f = M.facts(m)
     p = m.precision
     eff = hw.efficiency
     tp, gpus = layout.tp, layout.gpus_per_stage
+    tokens = work.tokens
+    seqs = work.decode_seqs + work.prefill_seqs
+    drafts = work.draft_passes if m.mtp_layers else 0
     # -- FLOPs per GPU. Dense parts shard TP-way inside a DP rank; experts spread over all GPUs.
     routed_matmul = f.params.active_routed_experts
     dense_matmul = f.params.active_matmul - routed_matmul - f.params.lm_head
-    dense_flops = (2 * dense_matmul * tokens_per_rank + 2 * f.params.lm_head * sequences_per_rank) / tp
-    expert_flops = 2 * routed_matmul * tokens_per_rank * layout.dp / gpus
-    attn_flops = attn_flops_per_rank / tp
-    if with_mtp and f.params.mtp_active:
-        # the draft module runs once per sequence per step, with its own top-k experts
-        dense_flops += 2 * f.params.mtp_active * sequences_per_rank / tp
-    # -- Achievable rates per kernel class (planner/efficiency.py).
+    dense_flops = (2 * dense_matmul * tokens + 2 * f.params.lm_head * seqs) / tp
+    if drafts and f.params.mtp_active:
+        # each draft pass runs the MTP module once per decoding sequence, with its own top-k experts
+        dense_flops += 2 * f.params.mtp_active * work.decode_seqs * drafts / tp
+    expert_flops = 2 * routed_matmul * tokens * layout.dp / gpus
+    decode_attn = work.decode_attn_flops / tp
+    prefill_attn = work.prefill_attn_flops / tp
+    # -- Achievable rates per kernel class (planner/machine/efficiency.py).
     k = kernels(hw)
     dense_cls = gemm_compute_class(p.weights, p.activations)
     expert_cls = gemm_compute_class(p.expert_weights, p.expert_inputs)
-    dense_peak = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, tokens_per_rank)
+    dense_peak = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, tokens)
+    copies = expert_copies(m, layout)
+    moe_tokens = tokens * layout.dp                              # tokens entering the MoE across the EP group
+    hit = _expert_hit_fraction(m, moe_tokens, copies)
     expert_peak = 1.0
     if expert_flops and m.moe is not None:
-        moe_tokens = tokens_per_rank * layout.dp               # tokens entering the MoE across the EP group
-        per_expert = moe_tokens * m.moe.experts_per_token / m.moe.num_experts
+        physical = m.moe.num_experts * copies
+        per_hit_expert = moe_tokens * m.moe.experts_per_token / (physical * max(hit, 1e-12))
         shape = (m.hidden_size, m.moe.expert_intermediate_size)
         expert_peak = (hw.peak.flops_per_s(expert_cls)
-                       * k.moe(expert_cls, per_expert, layout.ep, shape, weight_bytes_per_param(p.expert_weights))
+                       * k.moe(expert_cls, per_hit_expert, layout.ep, shape, weight_bytes_per_param(p.expert_weights))
                        / k.imbalance(expert_cls, moe_tokens, layout.ep, layout.routing, shape))
-    latent = not hasattr(m.attention, "num_kv_heads")
-    if kind == "prefill":
-        attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * k.attention_prefill(prefill_sequence, latent)
-    else:
-        attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
+    latent = not isinstance(m.attention, GqaAttention)
+    fp8_kv = p.kv == Dtype.fp8
+    decode_attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
+    pre_eff, pre_cls = k.attention_prefill(work.prefill_sequence, latent, fp8_kv)
+    prefill_attn_peak = hw.peak.flops_per_s(pre_cls) * pre_eff
     # -- HBM bytes per GPU and the bandwidth each class streams at.
     hbm_peak = hw.hbm.bandwidth_bytes_per_s
-    dense_bytes = _dense_weight_bytes(m, with_mtp) / tp
-    act_bytes = tokens_per_rank * elementwise_bytes_per_token(m, layout)
-    copies = expert_copies(m, layout)
-    hit = _expert_hit_fraction(m, tokens_per_rank * layout.dp, copies)
-    routed = f.weights.routed_experts + (f.weights.mtp_experts if with_mtp else 0.0)
+    # the MTP module's dense weights are streamed once per draft pass
+    dense_bytes = (_dense_weight_bytes(m) + (f.weights.mtp - f.weights.mtp_experts) * drafts) / tp
+    act_bytes = tokens * elementwise_bytes_per_token(m, layout)
+    routed = f.weights.routed_experts + (f.weights.mtp_experts if drafts else 0.0)
     expert_bytes = routed * copies * hit / gpus
     share = kv_tp_share(m, layout.tp)   # per-GPU KV share across all layers of the model
-    kv_bytes = (kv_read_per_rank + kv_write_per_rank) * share
+    decode_kv = (work.decode_kv_read + work.kv_write * _decode_share(work)) * share
+    prefill_kv = (work.prefill_kv_read + work.kv_write * (1 - _decode_share(work))) * share
     dense_bw = hbm_peak * k.weight_stream(dense_cls, _matrix_elements(m, tp))
-    kv_bw = hbm_peak * (k.kv_stream(latent, p.kv == Dtype.fp8) if kind == "decode" else eff.hbm)
+    kv_bw = hbm_peak * k.kv_stream(latent, fp8_kv)
     hbm_bw = hbm_peak * eff.hbm
-    classes = ((dense_flops / dense_peak, dense_bytes / dense_bw),
-               (expert_flops / expert_peak if expert_flops else 0.0, expert_bytes / hbm_bw),
-               (attn_flops / attn_peak, kv_bytes / kv_bw),
+    two_batch = layout.dual_microbatch and layout.ep > 1 and tokens >= 2
+    if two_batch:
+        # each micro-batch streams the dense weights and the experts its half of the tokens hits
+        dense_stream = 2 * dense_bytes
+        expert_stream = 2 * routed * copies * _expert_hit_fraction(m, moe_tokens / 2, copies) / gpus
+    else:
+        dense_stream, expert_stream = dense_bytes, expert_bytes
+    classes = ((dense_flops / dense_peak, dense_stream / dense_bw),
+               (expert_flops / expert_peak if expert_flops else 0.0, expert_stream / hbm_bw),
+               (decode_attn / decode_attn_peak, decode_kv / kv_bw),
+               (prefill_attn / prefill_attn_peak if prefill_attn else 0.0, prefill_kv / hbm_bw),
                (0.0, act_bytes / hbm_bw))
     compute_s = sum(c for c, _ in classes)
     hbm_s = sum(b for _, b in classes)
     gpu_s = sum(max(c, b) for c, b in classes)
     # -- Communication.
-    tp_traffic = tp_allreduce(m, hw, layout, tokens_per_rank)
-    other = ep_all_to_all(m, hw, layout, tokens_per_rank) + pp_sends(m, hw, layout, tokens_per_rank)
+    tp_traffic = tp_allreduce(m, hw, layout, tokens)
+    other = ep_all_to_all(m, hw, layout, tokens) + pp_sends(m, hw, layout, tokens)
     if extra_traffic is not None:
         other = other + extra_traffic
     traffic = tp_traffic + other
     tp_s = _fabric_time(hw, tp_traffic)
     other_s = _fabric_time(hw, other)
     up_s, out_s = _fabric_times(hw, traffic)
-    # Fixed launch latency per kernel; measured GEMM curves already include their own.
-    per_layer = (KERNELS_PER_LAYER - (GEMMS_PER_LAYER if k.data else 0)) * KERNEL_LATENCY_S
-    overhead = STEP_OVERHEAD_S + per_layer * (m.num_layers + (m.mtp_layers if with_mtp else 0))
-    if layout.dual_microbatch:
+    # Fixed costs: a launch latency per non-GEMM kernel (measured GEMM curves include their own),
+    # routing kernels per MoE layer, the MTP module's layers per draft pass, the engine's per-step cost.
+    per_layer = (KERNELS_PER_LAYER - (GEMMS_PER_LAYER if k.data else 0)) * engine.kernel_latency_s
+    overhead = (engine.step_overhead_s + per_layer * (m.num_layers + m.mtp_layers * drafts)
+                + engine.moe_layer_overhead_us * 1e-6 * f.moe_layers + engine.draft_overhead_us * 1e-6 * drafts)
+    if two_batch or (layout.dual_microbatch and storage_s):
         body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
     else:
         body = gpu_s + tp_s + other_s + storage_s
     return PhaseTimes(compute_s=compute_s, hbm_s=hbm_s, scale_up_s=up_s, scale_out_s=out_s,
                       storage_s=storage_s, overhead_s=overhead, gpu_s=gpu_s, time_s=body + overhead,
-                      traffic=traffic, flops=dense_flops + expert_flops + attn_flops,
-                      hbm_bytes=dense_bytes + expert_bytes + kv_bytes + act_bytes)
+                      traffic=traffic, flops=dense_flops + expert_flops + decode_attn + prefill_attn,
+                      hbm_bytes=dense_stream + expert_stream + decode_kv + prefill_kv + act_bytes)
+
+
+def _decode_share(work: StepWork) -> float:
+    """Share of the step's KV writes that belong to decode tokens (they stream at the decode rate)."""
+    return work.decode_tokens / work.tokens if work.tokens else 0.0
 
 
 def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
@@ -255,56 +304,91 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
 # tiers <-> prefill fixed point ask for the same ones many times. Cached by the identity of the
 # model and hardware objects (the entry holds them, so an id is never reused while it lives;
 # hashing a model costs more than computing a phase).
-_PHASES: dict[tuple, tuple[Model, Hardware, PhaseTimes]] = {}
+_PHASES: dict[tuple, tuple[Model, Hardware, Engine, PhaseTimes]] = {}
 _PHASES_LIMIT = 100_000
 
 
-def _memo(m: Model, hw: Hardware, key: tuple, compute: Callable[[], PhaseTimes]) -> PhaseTimes:
-    full = (id(m), id(hw), *key)
+def _memo(m: Model, hw: Hardware, engine: Engine, key: tuple, compute: Callable[[], PhaseTimes]) -> PhaseTimes:
+    full = (id(m), id(hw), id(engine), *key)
     hit = _PHASES.get(full)
-    if hit is not None and hit[0] is m and hit[1] is hw:
-        return hit[2]
+    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is engine:
+        return hit[3]
     value = compute()
     if len(_PHASES) >= _PHASES_LIMIT:
         _PHASES.clear()
-    _PHASES[full] = (m, hw, value)
+    _PHASES[full] = (m, hw, engine, value)
     return value
 
 
-def decode_step(m: Model, hw: Hardware, layout: Layout, context: float) -> PhaseTimes:
-    """One decode step at `context` tokens per sequence (batch per DP rank from the layout).
-    With MTP, each sequence verifies one draft token too: twice the tokens, same weights."""
-    return _memo(m, hw, ("decode", layout, int(context)), lambda: _decode_step(m, hw, layout, context))
-
-
-def _decode_step(m: Model, hw: Hardware, layout: Layout, context: float) -> PhaseTimes:
+def decode_work(m: Model, layout: Layout, context: float) -> StepWork:
+    """One decode step at `context` tokens per sequence, `layout.batch` sequences per DP rank. With
+    speculative decoding of depth d each sequence verifies d draft tokens too (1 + d tokens through
+    the main model, the KV read once) after d passes of the MTP module."""
     b = layout.batch
     ctx = int(context)
-    tokens = b * (2 if layout.mtp and m.mtp_layers else 1)
-    attn = tokens * M._sum_at(M.facts(m).attn_flops_decode, ctx)
-    kv_read = b * M.kv_read_bytes_per_step(m, ctx)
-    kv_write = tokens * M.kv_bytes_per_token(m)
-    return phase(m, hw, layout, tokens_per_rank=tokens, sequences_per_rank=b, attn_flops_per_rank=attn,
-                 kv_read_per_rank=kv_read, kv_write_per_rank=kv_write,
-                 with_mtp=layout.mtp and m.mtp_layers > 0)
+    depth = layout.mtp_depth if m.mtp_layers else 0
+    tokens = b * (1 + depth)
+    return StepWork(decode_tokens=tokens, decode_seqs=b,
+                    decode_attn_flops=tokens * M._sum_at(M.facts(m).attn_flops_decode, ctx),
+                    decode_kv_read=b * M.kv_read_bytes_per_step(m, ctx),
+                    kv_write=tokens * M.kv_bytes_per_token(m), draft_passes=depth)
+
+
+def prefill_work(m: Model, new_tokens: float, prefix: int, requests: float) -> StepWork:
+    """`requests` prompts of `new_tokens` after `prefix` cached tokens (fractional: a chunk riding
+    in a mixed step). Attention integrates over causal positions; the prefix KV is read once, the
+    new KV written."""
+    f = M.facts(m)
+    n = int(round(new_tokens))
+    full = M.kv_bytes_per_sequence(m, prefix + n)
+    return StepWork(prefill_tokens=requests * new_tokens, prefill_seqs=requests,
+                    prefill_attn_flops=requests * M._sum_causal(f.attn_flops_prefill, prefix, n),
+                    prefill_kv_read=requests * full, prefill_sequence=prefix + new_tokens,
+                    kv_write=requests * (full - M.kv_bytes_per_sequence(m, prefix)))
+
+
+def combine(a: StepWork, b: StepWork) -> StepWork:
+    """One step doing both: decode tokens and a prefill chunk in the same forward pass."""
+    return StepWork(decode_tokens=a.decode_tokens + b.decode_tokens, decode_seqs=a.decode_seqs + b.decode_seqs,
+                    decode_attn_flops=a.decode_attn_flops + b.decode_attn_flops,
+                    decode_kv_read=a.decode_kv_read + b.decode_kv_read,
+                    prefill_tokens=a.prefill_tokens + b.prefill_tokens, prefill_seqs=a.prefill_seqs + b.prefill_seqs,
+                    prefill_attn_flops=a.prefill_attn_flops + b.prefill_attn_flops,
+                    prefill_kv_read=a.prefill_kv_read + b.prefill_kv_read,
+                    prefill_sequence=max(a.prefill_sequence, b.prefill_sequence),
+                    kv_write=a.kv_write + b.kv_write, draft_passes=max(a.draft_passes, b.draft_passes))
+
+
+def decode_step(m: Model, hw: Hardware, layout: Layout, context: float, engine: Engine | None = None) -> PhaseTimes:
+    """One bare decode step (see `decode_work`)."""
+    e = engine or default_engine()
+    return _memo(m, hw, e, ("decode", layout, int(context)),
+                 lambda: phase(m, hw, layout, decode_work(m, layout, context), engine=e))
 
 
 def prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int = 0,
-            storage_s: float = 0.0, requests: int = 1) -> PhaseTimes:
-    """Prefill of `requests` requests per DP rank in one step, each `new_tokens` after `prefix`
-    cached tokens. Attention integrates over causal positions; the prefix KV is read once, the
-    new KV written. Independent of the decode batch."""
+            storage_s: float = 0.0, requests: int = 1, engine: Engine | None = None) -> PhaseTimes:
+    """Prefill of `requests` prompts per DP rank in one step (see `prefill_work`); a disaggregated
+    layout also sends the KV to the decode pool. Independent of the decode batch."""
+    e = engine or default_engine()
     key = ("prefill", layout.shape_key(), new_tokens, prefix, storage_s, requests)
-    return _memo(m, hw, key, lambda: _prefill(m, hw, layout, new_tokens, prefix, storage_s, requests))
+
+    def compute() -> PhaseTimes:
+        extra = kv_transfer(m, layout, prefix + new_tokens) if layout.disaggregated else None
+        if extra is not None and requests != 1:
+            extra = Traffic(*(x * requests for x in extra.astuple()))
+        return phase(m, hw, layout, prefill_work(m, new_tokens, prefix, requests), engine=e,
+                     extra_traffic=extra, storage_s=storage_s)
+    return _memo(m, hw, e, key, compute)
 
 
-def _prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int, storage_s: float,
-             requests: int) -> PhaseTimes:
-    f = M.facts(m)
-    attn = requests * M._sum_causal(f.attn_flops_prefill, prefix, new_tokens)
-    kv_read = requests * M.kv_bytes_per_sequence(m, prefix + new_tokens)
-    kv_write = requests * (M.kv_bytes_per_sequence(m, prefix + new_tokens) - M.kv_bytes_per_sequence(m, prefix))
-    extra = kv_transfer(m, layout, prefix + new_tokens) if layout.disaggregated else None
-    return phase(m, hw, layout, tokens_per_rank=requests * new_tokens, sequences_per_rank=requests,
-                 attn_flops_per_rank=attn, kv_read_per_rank=kv_read, kv_write_per_rank=kv_write,
-                 extra_traffic=extra, storage_s=storage_s, kind="prefill", prefill_sequence=prefix + new_tokens)
+def mixed_step(m: Model, hw: Hardware, layout: Layout, context: float, chunk_tokens: float, new_tokens: int,
+               prefix: int, storage_s: float = 0.0, engine: Engine | None = None) -> PhaseTimes:
+    """A co-located step with chunked prefill: the decode step of the batch plus `chunk_tokens`
+    prefill tokens of prompts `new_tokens` long (after `prefix`), in one forward pass."""
+    e = engine or default_engine()
+    key = ("mixed", layout, int(context), round(chunk_tokens, 6), new_tokens, prefix, storage_s)
+    requests = chunk_tokens / new_tokens if new_tokens else 0.0
+    return _memo(m, hw, e, key, lambda: phase(
+        m, hw, layout, combine(decode_work(m, layout, context), prefill_work(m, new_tokens, prefix, requests)),
+        engine=e, storage_s=storage_s))

@@ -104,7 +104,7 @@ def _overrides(raw: dict[str, Any], source: str) -> dict[str, Any]:
     out = {}
     for key, value in raw.items():
         if key.split(".")[0] not in io.SECTIONS:
-            raise InputError("override keys start with model., hardware. or workload.", source=source,
+            raise InputError("override keys start with model., hardware., workload. or engine.", source=source,
                              field=f"set.{key}")
         out[key] = value
     return out
@@ -123,18 +123,20 @@ def check_file(path: str | Path) -> CheckResult:
     model = io.load_model(_resolve(proposal.model, folder), sets)
     hardware = io.load_hardware(_resolve(proposal.hardware, folder), sets)
     workload = io.load_workload(_resolve(proposal.workload, folder), sets)
+    engine = io.load_engine(_resolve(proposal.engine, folder), sets)
     pin = proposal.layout
     if pin is not None:
         layout, prefill = pin.layouts(model, workload.expert_routing)
         try:
-            deployment = evaluate_layout(model, hardware, workload, layout, prefill_layout=prefill, gpus=pin.gpus,
+            deployment = evaluate_layout(model, hardware, workload, layout, engine=engine, prefill_layout=prefill,
+                                         gpus=pin.gpus,
                                          one_replica=pin.replicas == 1)
         except InputError as exc:
             if exc.field in ("--layout", "prefill layout"):
                 exc.source, exc.field = source, "layout" if exc.field == "--layout" else "layout.prefill"
             raise
     else:
-        deployment = size_deployment(model, hardware, workload, compare_domains=False)
+        deployment = size_deployment(model, hardware, workload, compare_domains=False, engine=engine)
     plan = build_plan(deployment)
     checks = evaluate(plan, proposal.assertions, text, pinned_gpus=pin.gpus if pin is not None else None)
     return CheckResult(source=source, kind="proposal", name=proposal.name or path.stem, checks=checks, plan=plan)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from planner import __version__
 from planner.accuracy.uncertainty import ranges
 from planner.errors import InputError
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.io import read_toml, validation_error
 from planner.inputs.layout import Layout
@@ -58,14 +59,15 @@ class LayoutOut(Out):
     serving: str
     redundant_experts: int = 0
     dual_microbatch: bool = True
-    mtp: bool = False
-    mtp_acceptance: float = 0.85
+    mtp_depth: int = 0
+    mtp_acceptance: list[float] = Field(default_factory=list)
     routing: str = "power_law"
 
     @classmethod
     def of(cls, lay: Layout) -> LayoutOut:
         return cls(**lay.to_dict(), serving=lay.serving.value, redundant_experts=lay.redundant_experts,
-                   dual_microbatch=lay.dual_microbatch, mtp=lay.mtp, mtp_acceptance=lay.mtp_acceptance,
+                   dual_microbatch=lay.dual_microbatch, mtp_depth=lay.mtp_depth,
+                   mtp_acceptance=list(lay.mtp_acceptance),
                    routing=lay.routing)
 
     def label(self) -> str:
@@ -249,6 +251,7 @@ class PlanInputs(Out):
     model: Model
     hardware: Hardware
     workload: Workload
+    engine: Engine
     layout: PinnedLayout | None = None
 
 
@@ -327,7 +330,7 @@ def build_plan(d: Deployment) -> Plan:
     if u is not None and d.pinned:
         prefill = u.prefill_layout if u.layout.disaggregated else None
         pinned = PinnedLayout.of(u.layout, prefill, gpus=d.pinned_gpus, replicas=1 if d.one_replica else None)
-    base["inputs"] = PlanInputs(model=d.model, hardware=d.hardware, workload=w, layout=pinned)
+    base["inputs"] = PlanInputs(model=d.model, hardware=d.hardware, workload=w, engine=d.engine, layout=pinned)
     if u is None or d.cluster is None:
         return Plan(**base)
     c = d.cluster
@@ -404,19 +407,19 @@ def load_plan_inputs(path: Path) -> PlanInputs:
     from planner.inputs.io import validate
     data = read_toml(path)
     raw = data.get("inputs")
-    if not isinstance(raw, dict) or not all(k in raw for k in ("model", "hardware", "workload")):
-        raise InputError("not a plan: no [inputs.model], [inputs.hardware] and [inputs.workload]",
+    if not isinstance(raw, dict) or not all(k in raw for k in ("model", "hardware", "workload", "engine")):
+        raise InputError("not a plan: no [inputs.model], [inputs.hardware], [inputs.workload] and [inputs.engine]",
                          source=str(path), hint="export one with `planner size --export plan.toml`")
     return validate(PlanInputs, raw, str(path), "inputs")
 
 
 def evaluate_inputs(inputs: PlanInputs, compare_domains: bool = True) -> Deployment:
     """Evaluate a plan's inputs: its pinned layout as given, or a fresh search."""
-    m, hw, w = inputs.model, inputs.hardware, inputs.workload
+    m, hw, w, e = inputs.model, inputs.hardware, inputs.workload, inputs.engine
     if inputs.layout is None:
-        return size_deployment(m, hw, w, compare_domains=compare_domains)
+        return size_deployment(m, hw, w, compare_domains=compare_domains, engine=e)
     lay, prefill = inputs.layout.layouts(m, w.expert_routing)
-    return evaluate_layout(m, hw, w, lay, prefill_layout=prefill, gpus=inputs.layout.gpus,
+    return evaluate_layout(m, hw, w, lay, engine=e, prefill_layout=prefill, gpus=inputs.layout.gpus,
                            one_replica=inputs.layout.replicas == 1)
 
 

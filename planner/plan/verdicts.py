@@ -230,6 +230,21 @@ def slo_missed(d: Deployment) -> Iterable[Verdict]:
     return out
 
 
+def prefill_limited(d: Deployment) -> Iterable[Verdict]:
+    """Co-located mixed steps: the engine's token budget cannot carry the prompt chunks that keep
+    the batch decoding."""
+    u = d.unit
+    if u is None or not u.prefill_limited:
+        return []
+    lay, e = u.layout, d.engine
+    per_step = lay.batch * (1 + lay.mtp_depth)
+    return [Verdict("prefill", "engine", Severity.error,
+                    f"batch {lay.batch} per DP rank needs more prompt tokens per step than {e.name}'s budget of "
+                    f"{e.max_num_tokens:,} tokens leaves after its {per_step:,} decode tokens: new requests wait "
+                    "without bound", "a smaller batch, a larger max_num_tokens (--set engine.max_num_tokens=...), "
+                    "or disaggregated prefill")]
+
+
 def demand_not_covered(d: Deployment) -> Iterable[Verdict]:
     """Pinned GPUs hold fewer units than the demand needs."""
     if not d.units_short or d.unit is None or d.cluster is None:
@@ -276,6 +291,7 @@ def phase_bound(d: Deployment) -> Iterable[Verdict]:
 RULES: tuple[Rule, ...] = (
     no_layout,            # most specific first
     does_not_fit,
+    prefill_limited,
     slo_missed,
     demand_not_covered,
     expert_traffic,

@@ -21,19 +21,15 @@ import math
 from dataclasses import dataclass, field
 
 from planner import units as U
-from planner.errors import InputError
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
+from planner.inputs.io import default_engine
 from planner.inputs.layout import Layout, Serving, layout_problem, validate_layout
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload, check_context
 from planner.kv.tiers import KvTiers, plan_tiers
 from planner.machine.cluster import Cluster, PoolUnits, cluster
-from planner.perf.memory import (
-    FRAGMENTATION,
-    RUNTIME_RESERVE_BYTES,
-    hbm_budget,
-    weights_per_gpu,
-)
+from planner.perf.memory import hbm_budget, weights_fit, weights_per_gpu
 from planner.perf.phases import PhaseTimes
 from planner.perf.unit import (
     NO_HITS,
@@ -105,6 +101,7 @@ class Deployment:
     model: Model
     hardware: Hardware
     workload: Workload
+    engine: Engine
     requests_per_s: float               # the demand the pools are sized for
     unit: UnitResult | None
     pools: tuple[Pool, ...] = ()
@@ -149,8 +146,8 @@ class Deployment:
     def feasible(self) -> bool:
         """Every target holds: a layout exists, it fits HBM, every SLO is met, the (pinned)
         cluster carries the demand. The verdict rules give an error for each of these."""
-        return (self.unit is not None and self.unit.fits and not self.problems and not self.units_short
-                and all(s.met for s in self.slos))
+        return (self.unit is not None and self.unit.fits and not self.unit.prefill_limited and not self.problems
+                and not self.units_short and all(s.met for s in self.slos))
 
     @property
     def tokens_per_s_per_gpu_at_demand(self) -> float | None:
@@ -193,24 +190,26 @@ def _cluster_of(hw: Hardware, pools: tuple[Pool, ...]) -> Cluster:
 
 # ---- one deployment ---------------------------------------------------------------------------------
 
-def settle(m: Model, hw: Hardware, w: Workload, layout: Layout, *, prefill_layout: Layout | None = None,
-           gpus: int | None = None, one_replica: bool = False, reuse: PrefixReuse = RESIDENT,
-           pinned: bool = False) -> Deployment:
+def settle(m: Model, hw: Hardware, w: Workload, layout: Layout, *, engine: Engine | None = None,
+           prefill_layout: Layout | None = None, gpus: int | None = None, one_replica: bool = False,
+           reuse: PrefixReuse = RESIDENT, pinned: bool = False) -> Deployment:
     """Evaluate a fixed layout for the workload: the unit, pools for the demand (one replica at its
     capacity with `one_replica`; `gpus` pins the cluster size), the cluster, and the KV tiers,
     iterating tiers -> prefill time -> cluster until the reuse stops changing."""
+    e = engine or default_engine()
     shape = w.shape
     tiers = w.prefix_cache == "tiers"
     if not tiers:
         reuse = RESIDENT
     deployment: Deployment | None = None
     for _ in range(REUSE_ROUNDS):
-        unit = evaluate_unit(m, hw, shape, layout, prefill_layout=prefill_layout, reuse=reuse)
+        unit = evaluate_unit(m, hw, shape, layout, engine=e, prefill_layout=prefill_layout, reuse=reuse)
         demand = unit.requests_per_s if one_replica else demand_requests_per_s(w)
         pools, needed = pools_for(unit, demand, gpus)
         c = _cluster_of(hw, pools)
-        kv = plan_tiers(m, hw, w, unit, demand, c) if tiers else None
-        deployment = Deployment(model=m, hardware=hw, workload=w, requests_per_s=demand, unit=unit, pools=pools,
+        kv = plan_tiers(m, hw, w, unit, demand, c, e) if tiers else None
+        deployment = Deployment(model=m, hardware=hw, workload=w, engine=e, requests_per_s=demand, unit=unit,
+                                pools=pools,
                                 cluster=c, kv=kv, reuse=reuse, pinned=pinned, pinned_gpus=gpus,
                                 one_replica=one_replica, units_needed=needed)
         if kv is None or not shape.prefix or kv.reuse == reuse:
@@ -220,15 +219,17 @@ def settle(m: Model, hw: Hardware, w: Workload, layout: Layout, *, prefill_layou
     return deployment
 
 
-def evaluate_layout(m: Model, hw: Hardware, w: Workload, layout: Layout, *, prefill_layout: Layout | None = None,
-                    gpus: int | None = None, one_replica: bool = False) -> Deployment:
+def evaluate_layout(m: Model, hw: Hardware, w: Workload, layout: Layout, *, engine: Engine | None = None,
+                    prefill_layout: Layout | None = None, gpus: int | None = None,
+                    one_replica: bool = False) -> Deployment:
     """A pinned layout, checked as given rather than searched (proposals with [layout], `size
     --layout`, `estimate`). The layout is validated first: an impossible one is an InputError."""
     check_context(m.name, m.max_context, w.final_context)
     validate_layout(m, hw, layout)
     if prefill_layout is not None:
         validate_layout(m, hw, prefill_layout, field="prefill layout")
-    return settle(m, hw, w, layout, prefill_layout=prefill_layout, gpus=gpus, one_replica=one_replica, pinned=True)
+    return settle(m, hw, w, layout, engine=engine, prefill_layout=prefill_layout, gpus=gpus,
+                  one_replica=one_replica, pinned=True)
 
 
 # ---- the search ---------------------------------------------------------------------------------------
@@ -242,7 +243,7 @@ def redundant_for(m: Model, ep: int) -> int | None:
     return extra if extra <= MAX_REDUNDANT_SHARE * m.moe.num_experts else None
 
 
-def candidate_layouts(m: Model, hw: Hardware, routing: str = "power_law") -> list[Layout]:
+def candidate_layouts(m: Model, hw: Hardware, engine: Engine, routing: str = "power_law") -> list[Layout]:
     """Every layout the search considers, each valid by `layout_problem`; PP only as deep as it
     takes for the weights to fit (pipeline stages pay only for memory)."""
     out = []
@@ -259,14 +260,9 @@ def candidate_layouts(m: Model, hw: Hardware, routing: str = "power_law") -> lis
                 if layout_problem(m, hw, lay) is not None:
                     break
                 out.append(lay)
-                if _fits_weights(m, hw, lay):
+                if weights_fit(m, hw, lay, engine):
                     break
     return out
-
-
-def _fits_weights(m: Model, hw: Hardware, layout: Layout) -> bool:
-    reserve = RUNTIME_RESERVE_BYTES + FRAGMENTATION * hw.hbm.capacity_bytes
-    return weights_per_gpu(m, layout) + reserve < hw.hbm.capacity_bytes
 
 
 @dataclass
@@ -286,6 +282,7 @@ class _Search:
     m: Model
     hw: Hardware
     w: Workload
+    engine: Engine
     demand: float
     reuse: PrefixReuse
     _prefill: dict = field(default_factory=dict)
@@ -299,17 +296,20 @@ class _Search:
         key = layout.shape_key()
         hit = self._prefill.get(key)
         if hit is None:
-            hit = self._prefill[key] = request_prefill(self.m, self.hw, layout, self.shape, self.reuse)
+            hit = self._prefill[key] = request_prefill(self.m, self.hw, layout, self.shape, self.reuse, self.engine)
         return hit
 
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
         lay = layout.model_copy(update={"batch": batch})
         p_lay = prefill_layout_for(lay, prefill_layout)
-        return evaluate_unit(self.m, self.hw, self.shape, lay, prefill_layout=prefill_layout, reuse=self.reuse,
-                             prefill=self.prefill(p_lay))
+        return evaluate_unit(self.m, self.hw, self.shape, lay, engine=self.engine, prefill_layout=prefill_layout,
+                             reuse=self.reuse, prefill=self.prefill(p_lay))
 
     def excess(self, u: UnitResult) -> float:
-        """Largest ratio of a time to its target (≤ 1: every latency target met)."""
+        """Largest ratio of a time to its target (≤ 1: every latency target met); a batch the
+        engine's token budget cannot keep full never qualifies."""
+        if u.prefill_limited:
+            return float("inf")
         times = {"tpot": u.tpot_s, "ttft": u.ttft_s}
         return max((times[name] / t for name, t in self.targets), default=0.0)
 
@@ -319,9 +319,10 @@ class _Search:
         interpolation search takes a few evaluations where bisection takes ~12; it falls back to
         the midpoint whenever the guess would not shrink the bracket."""
         colocated = not layout.disaggregated
+        chunk = min(self.w.isl, self.engine.max_num_tokens)
         probe = hbm_budget(self.m, self.hw, layout.model_copy(update={"batch": 1}), self.w.final_context,
-                           self.w.isl if colocated else 0)
-        cap = min(MAX_BATCH, probe.max_batch)
+                           chunk if colocated else 0, self.engine)
+        cap = min(MAX_BATCH, self.engine.max_batch, probe.max_batch)
         if cap < 1:
             return None
         hi_u = self.unit(layout, prefill_layout, cap)
@@ -367,7 +368,8 @@ class _Search:
             if lay.gpus >= max_gpus:
                 break
             lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
-            budget = hbm_budget(self.m, self.hw, lay, self.w.final_context, self.w.isl)
+            budget = hbm_budget(self.m, self.hw, lay, self.w.final_context,
+                                min(self.w.isl, self.engine.max_num_tokens), self.engine)
             if not budget.fits:
                 continue
             t_p = self.prefill(lay).time_s
@@ -380,8 +382,8 @@ class _Search:
         return None if best is None else best[1]
 
     def run(self) -> _Option | None:
-        fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.w.expert_routing)
-                          if _fits_weights(self.m, self.hw, lay)), key=lambda lay: lay.gpus)
+        fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.engine, self.w.expert_routing)
+                          if weights_fit(self.m, self.hw, lay, self.engine)), key=lambda lay: lay.gpus)
         best: _Option | None = None
         ttft = self.w.slo.ttft_s
         for lay in fitting:
@@ -410,10 +412,10 @@ class _Search:
         return best
 
 
-def why_infeasible(m: Model, hw: Hardware, w: Workload) -> tuple[Verdict, ...]:
+def why_infeasible(m: Model, hw: Hardware, w: Workload, engine: Engine) -> tuple[Verdict, ...]:
     """Name the constraint that fails and by how much, from the most generous layouts."""
-    layouts = candidate_layouts(m, hw, w.expert_routing)
-    fitting = [lay for lay in layouts if _fits_weights(m, hw, lay)]
+    layouts = candidate_layouts(m, hw, engine, w.expert_routing)
+    fitting = [lay for lay in layouts if weights_fit(m, hw, lay, engine)]
     if not fitting:
         biggest = max(layouts, key=lambda lay: lay.gpus) if layouts else Layout()
         need = weights_per_gpu(m, biggest)
@@ -422,10 +424,11 @@ def why_infeasible(m: Model, hw: Hardware, w: Workload) -> tuple[Verdict, ...]:
                         f"({biggest.gpus} GPUs); HBM holds {U.format_bytes(hw.hbm.capacity_bytes)}",
                         "a narrower precision or a machine with more HBM"),)
     shape = w.shape
-    search = _Search(m, hw, w, demand_requests_per_s(w), RESIDENT)
+    search = _Search(m, hw, w, engine, demand_requests_per_s(w), RESIDENT)
     out = []
     # the bare decode step at batch 1 (a disaggregated unit's TPOT) is the fastest any layout decodes
-    fastest_tpot = min(evaluate_unit(m, hw, shape, lay.model_copy(update={"serving": Serving.disaggregated})).tpot_s
+    fastest_tpot = min(evaluate_unit(m, hw, shape, lay.model_copy(update={"serving": Serving.disaggregated}),
+                                     engine=engine).tpot_s
                        for lay in fitting)
     if w.slo.tpot_s is not None and fastest_tpot > w.slo.tpot_s:
         out.append(Verdict("decode", "slo", Severity.error,
@@ -439,7 +442,7 @@ def why_infeasible(m: Model, hw: Hardware, w: Workload) -> tuple[Verdict, ...]:
                            f"{U.format_seconds(fastest_ttft)} ({fastest_ttft / w.slo.ttft_s:.2f}× over)",
                            "more GPUs per prefill (TP), prefix caching, or a looser TTFT target"))
     if not out:
-        budget = hbm_budget(m, hw, fitting[0], w.final_context, w.isl)
+        budget = hbm_budget(m, hw, fitting[0], w.final_context, min(w.isl, engine.max_num_tokens), engine)
         if budget.max_batch < 1:
             out.append(Verdict("memory", "hbm", Severity.error,
                                f"not even one sequence of {w.final_context:,} tokens fits beside the weights "
@@ -459,7 +462,7 @@ def _deployment_key(d: Deployment) -> tuple:
     return (not d.feasible, c.gpus_provisioned, c.gpus, u.tpot_s)
 
 
-def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deployment | None:
+def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float) -> Deployment | None:
     """Search, settle the choice, and search again with the reuse its tiers imply, until a choice
     repeats. The prefix reuse depends on the cluster the search picks (spare HBM and host memory
     grow with it), so one assumption cannot serve every candidate: the rounds start twice, once
@@ -474,7 +477,7 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deploy
     for start in starts:
         reuse = start
         for _ in range(REUSE_ROUNDS):
-            best = _Search(m, hw, w, demand, reuse).run()
+            best = _Search(m, hw, w, engine, demand, reuse).run()
             if best is None:
                 break
             u = best.unit
@@ -482,8 +485,8 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deploy
             if choice in seen:
                 break
             seen.add(choice)
-            d = settle(m, hw, w, u.layout, prefill_layout=u.prefill_layout if u.layout.disaggregated else None,
-                       reuse=reuse)
+            d = settle(m, hw, w, u.layout, engine=engine,
+                       prefill_layout=u.prefill_layout if u.layout.disaggregated else None, reuse=reuse)
             settled.append(d)
             if not tiers or d.reuse == reuse:
                 break
@@ -491,7 +494,8 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, demand: float) -> Deploy
     return min(settled, key=_deployment_key) if settled else None
 
 
-def _domain_rows(m: Model, hw: Hardware, w: Workload, demand: float, own: Deployment) -> tuple[DomainRow, ...]:
+def _domain_rows(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float,
+                 own: Deployment) -> tuple[DomainRow, ...]:
     """The same workload sized, and settled, at each standard scale-up domain size."""
     rows = []
     for size in sorted(set(DOMAIN_SIZES) | {hw.scale_up.domain_size}):
@@ -499,7 +503,7 @@ def _domain_rows(m: Model, hw: Hardware, w: Workload, demand: float, own: Deploy
             d: Deployment | None = own
         else:
             variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
-            d = _search_rounds(m, variant, w, demand)
+            d = _search_rounds(m, variant, w, engine, demand)
         if d is None or d.unit is None or d.cluster is None or not d.feasible:
             rows.append(DomainRow(size, None, False, None))
             continue
@@ -519,31 +523,22 @@ def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
     return ok[0][0], ok[-1][0]
 
 
-def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True) -> Deployment:
+def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True,
+                    engine: Engine | None = None) -> Deployment:
     """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
     and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
     every target, `problems` say why; when the tiers' reloads push the best plan past a target,
     the plan is returned with `feasible` False and its SLO results say which."""
     check_context(model.name, model.max_context, workload.final_context)
+    e = engine or default_engine()
     demand = demand_requests_per_s(workload)
-    chosen = _search_rounds(model, hardware, workload, demand)
+    chosen = _search_rounds(model, hardware, workload, e, demand)
     if chosen is None:
-        return Deployment(model=model, hardware=hardware, workload=workload, requests_per_s=demand, unit=None,
-                          problems=why_infeasible(model, hardware, workload))
+        return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
+                          unit=None, problems=why_infeasible(model, hardware, workload, e))
     if compare_domains and model.is_moe:
-        rows = _domain_rows(model, hardware, workload, demand, chosen)
+        rows = _domain_rows(model, hardware, workload, e, demand, chosen)
         smallest, knee = domain_knee(rows)
         chosen = Deployment(**{**chosen.__dict__, "domain_rows": rows, "smallest_domain": smallest,
                                "knee_domain": knee})
     return chosen
-
-
-def pinned_layout(model: Model, tp: int, dp: int, ep: int | None, pp: int, batch: int, **options: object) -> Layout:
-    """A layout from a proposal's or a plan's fields (EP defaults to tp x dp for MoE, 1 for dense)."""
-    from planner.inputs.layout import default_ep
-    values = {"tp": tp, "dp": dp, "ep": ep if ep is not None else default_ep(model, tp, dp), "pp": pp, "batch": batch,
-              **{k: v for k, v in options.items() if v is not None}}
-    try:
-        return Layout.model_validate(values)
-    except ValueError as exc:
-        raise InputError(str(exc).splitlines()[-1].strip(), field="layout") from None

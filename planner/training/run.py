@@ -46,12 +46,15 @@ from planner.inputs.layout import layout_words
 from planner.inputs.model import GqaAttention, Model
 from planner.machine.cluster import system_power_per_gpu_w
 from planner.model import facts as M
-from planner.perf.memory import FRAGMENTATION, RUNTIME_RESERVE_BYTES
 from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_per_param
 from planner.verdict import BALANCED_WITHIN, Severity, Verdict
 
 # ZeRO paper (Rajbhandari et al. 2020, §3.1): mixed-precision Adam keeps 16 bytes per parameter:
 # 2 (BF16/FP16 weights) + 2 (gradients) + 12 (FP32 master weights, momentum, variance).
+# aiconfigurator systems/*.yaml keep `other_mem: 3.5 GiB` per GPU "for safer deployment" (CUDA
+# context, NCCL buffers, allocator slack); training keeps the same plus 3% of HBM for fragmentation.
+RUNTIME_RESERVE_BYTES = 3.5 * 2**30
+FRAGMENTATION = 0.03
 WEIGHT_BYTES = 2.0
 GRAD_BYTES = 2.0
 MASTER_BYTES = 4.0

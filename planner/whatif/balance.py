@@ -24,7 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
+from planner.inputs.io import default_engine
 from planner.inputs.layout import Layout
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload
@@ -164,7 +166,8 @@ def _domain_for(m: Model, layout: Layout) -> int | None:
     return next((d for d in DOMAIN_SIZES if d >= group), None)
 
 
-def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout | None = None) -> Balance:
+def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout | None = None,
+            engine: Engine | None = None) -> Balance:
     """What HBM bandwidth (and pin speed), scale-up bandwidth per GPU, domain size and NVMe
     bandwidth per GPU would move the bottleneck, for the plan `size` picks (or at the pinned
     `layout`, evaluated as a proposal's [layout] is: its batch as given, pools for the demand).
@@ -172,9 +175,9 @@ def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout
     `reason` say so, and the layout-independent numbers (the EP rule) are still reported."""
     m, hw, w = model, hardware, workload
     if layout is not None:
-        d = evaluate_layout(m, hw, w, layout)
+        d = evaluate_layout(m, hw, w, layout, engine=engine)
     else:
-        d = size_deployment(m, hw, w, compare_domains=m.is_moe)
+        d = size_deployment(m, hw, w, compare_domains=m.is_moe, engine=engine)
     feasible = d.feasible
     reason = next((v.message for v in judge(d) if v.severity == Severity.error), "") if not feasible else ""
     u = d.unit
@@ -214,7 +217,7 @@ def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout
         break_even = d.kv.break_even_bytes_per_s_per_gpu
         target = w.slo.ttft_s
         if target is not None:
-            room = target - prefill(m, hw, u.prefill_layout, w.isl, w.prefix).time_s
+            room = target - prefill(m, hw, u.prefill_layout, w.isl, w.prefix, engine=d.engine).time_s
             ttft_need = d.kv.prefix_bytes_per_gpu / room if room > 0 else None
     return Balance(
         model=m.name, hardware=hw.name, workload=w.name,
@@ -235,8 +238,10 @@ def _finite(x: float | None) -> float | None:
     return x if x is not None and x != float("inf") else None
 
 
-def default_batch(model: Model, hardware: Hardware, workload: Workload, layout: Layout) -> int:
+def default_batch(model: Model, hardware: Hardware, workload: Workload, layout: Layout,
+                  engine: Engine | None = None) -> int:
     """The largest batch per DP rank that fits HBM at the workload's final context (≥ 1)."""
+    e = engine or default_engine()
     b = hbm_budget(model, hardware, layout.model_copy(update={"batch": 1}), workload.final_context,
-                   0 if layout.disaggregated else workload.isl)
-    return max(1, min(MAX_BATCH, b.max_batch))
+                   0 if layout.disaggregated else min(workload.isl, e.max_num_tokens), e)
+    return max(1, min(MAX_BATCH, e.max_batch, b.max_batch))

@@ -30,9 +30,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError
+from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.io import (
     SECTIONS,
+    load_engine,
     load_hardware,
     load_model,
     load_workload,
@@ -40,7 +42,7 @@ from planner.inputs.io import (
 )
 from planner.inputs.layout import Layout, layout_problem, parse_layout
 from planner.inputs.model import Model
-from planner.inputs.presets import DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
+from planner.inputs.presets import DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
 from planner.inputs.workload import Workload, check_context
 from planner.plan.verdicts import judge
 from planner.serving.deployment import Deployment, settle, size_deployment
@@ -182,8 +184,9 @@ def _check_key(key: str) -> str:
     key = KEY_ALIASES.get(key, key)
     if key in LAYOUT_KEYS or key.split(".")[0] in SECTIONS:
         return key
-    raise InputError(f"--vary {key}: keys start with model., hardware. or workload. (or are model, hardware, "
-                     f"workload, batch, layout.tp/dp/ep/pp)", hint="e.g. --vary hardware.hbm.pin_speed_gbps=8,10,12")
+    raise InputError(f"--vary {key}: keys start with model., hardware., workload. or engine. (or are model, "
+                     f"hardware, workload, engine, batch, serving, layout.tp/dp/ep/pp)",
+                     hint="e.g. --vary hardware.hbm.pin_speed_gbps=8,10,12")
 
 
 # ---- evaluation --------------------------------------------------------------------------------
@@ -195,6 +198,7 @@ class _Plan:
     model: Spec
     hardware: Spec
     workload: Spec
+    engine: Spec
     sets: tuple[tuple[str, Any], ...]
     keys: tuple[str, ...]
     values: tuple[tuple[Any, ...], ...]
@@ -219,7 +223,7 @@ class _Plan:
 
 
 def _as_spec(spec: Spec) -> str | dict[str, Any]:
-    if isinstance(spec, (Model, Hardware, Workload)):
+    if isinstance(spec, (Model, Hardware, Workload, Engine)):
         return spec.model_dump(mode="json")
     return spec
 
@@ -241,7 +245,7 @@ class _PointError(Exception):
 class Evaluator:
     """Evaluates points of one sweep plan, caching validated inputs and prefill times."""
 
-    LOADERS = {"model": load_model, "hardware": load_hardware, "workload": load_workload}
+    LOADERS = {"model": load_model, "hardware": load_hardware, "workload": load_workload, "engine": load_engine}
 
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
@@ -310,9 +314,10 @@ class Evaluator:
             m = self._load("model", values)
             hw = self._load("hardware", values)
             w = self._load("workload", values)
+            e = self._load("engine", values)
             if self.mode == "size":
-                return self._size_row(index, values, m, hw, w)
-            return self._estimate_row(index, values, m, hw, w, self._layout(values))
+                return self._size_row(index, values, m, hw, w, e)
+            return self._estimate_row(index, values, m, hw, w, e, self._layout(values))
         except _PointError as exc:
             return SweepRow(index, values, False, exc.reason)
         except InputError as exc:
@@ -320,21 +325,22 @@ class Evaluator:
         except Exception as exc:  # noqa: BLE001 - a point never aborts the sweep; its row says why
             return SweepRow(index, values, False, f"{exc.__class__.__name__}: {exc}")
 
-    def _size_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload) -> SweepRow:
-        key = (id(m), id(hw), id(w))
+    def _size_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload, e: Engine) -> SweepRow:
+        key = (id(m), id(hw), id(w), id(e))
         hit = self._sized.get(key)
         if hit is None:
-            hit = self._sized[key] = deployment_row(size_deployment(m, hw, w, compare_domains=False))
+            hit = self._sized[key] = deployment_row(size_deployment(m, hw, w, compare_domains=False, engine=e))
         return SweepRow(index, values, *(getattr(hit, name) for name in METRICS))
 
-    def _estimate_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload, lay: Layout) -> SweepRow:
+    def _estimate_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload, e: Engine,
+                      lay: Layout) -> SweepRow:
         """One replica of the layout at its capacity: what `planner estimate` evaluates."""
         lay = lay.model_copy(update={"routing": w.expert_routing})
         problem = layout_problem(m, hw, lay)
         if problem is not None:
             return SweepRow(index, values, False, f"layout: {problem}")
         check_context(m.name, m.max_context, w.final_context)
-        return deployment_row(settle(m, hw, w, lay, one_replica=True, pinned=True), index, values)
+        return deployment_row(settle(m, hw, w, lay, engine=e, one_replica=True, pinned=True), index, values)
 
 
 def deployment_row(d: Deployment, index: int = 0, values: tuple = ()) -> SweepRow:
@@ -421,7 +427,7 @@ def _layout_arg(layout: Layout | str | None, batch: int | None, serving: str | N
 
 def make_plan(vary: Mapping[str, Sequence[Any] | str], *, model: Spec, hardware: Spec, workload: Spec,
               sets: Mapping[str, Any] | None, zipped: bool, layout: Layout | str | None,
-              batch: int | None, serving: str | None = None) -> _Plan:
+              batch: int | None, serving: str | None = None, engine: Spec = DEFAULT_ENGINE) -> _Plan:
     keys: list[str] = []
     values: list[tuple[Any, ...]] = []
     for key, vals in vary.items():
@@ -450,14 +456,14 @@ def make_plan(vary: Mapping[str, Sequence[Any] | str], *, model: Spec, hardware:
     if count > MAX_POINTS:
         raise InputError(f"{count:,} points: more than {MAX_POINTS:,}", hint="split the sweep")
     return _Plan(model=_as_spec(model), hardware=_as_spec(hardware), workload=_as_spec(workload),
-                 sets=tuple((sets or {}).items()), keys=tuple(keys), values=tuple(values), zipped=zipped,
-                 layout=lay, count=count)
+                 engine=_as_spec(engine), sets=tuple((sets or {}).items()), keys=tuple(keys),
+                 values=tuple(values), zipped=zipped, layout=lay, count=count)
 
 
 def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODEL, hardware: Spec = DEFAULT_HARDWARE,
           workload: Spec = DEFAULT_WORKLOAD, sets: Mapping[str, Any] | None = None, zipped: bool = False,
           layout: Layout | str | None = None, batch: int | None = None, serving: str | None = None,
-          jobs: int | None = None,
+          engine: Spec = DEFAULT_ENGINE, jobs: int | None = None,
           progress: Callable[[int], None] | None = None) -> SweepResult:
     """Evaluate every combination of the `vary` values on top of the base inputs and `sets`.
 
@@ -476,13 +482,13 @@ def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODE
         >>> [round(row.decode_time_s * 1e3, 2) for row in r]
     """
     plan = make_plan(vary, model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,
-                     layout=layout, batch=batch, serving=serving)
+                     layout=layout, batch=batch, serving=serving, engine=engine)
     rows = run_plan(plan, jobs, progress)
     return SweepResult(keys=plan.keys, mode="estimate" if plan.layout is not None else "size", rows=tuple(rows))
 
 
 def compare(*, model: str | Sequence[str] = DEFAULT_MODEL, hardware: str | Sequence[str] = DEFAULT_HARDWARE,
-            workload: Spec = DEFAULT_WORKLOAD, sets: Mapping[str, Any] | None = None,
+            workload: Spec = DEFAULT_WORKLOAD, engine: Spec = DEFAULT_ENGINE, sets: Mapping[str, Any] | None = None,
             jobs: int | None = None) -> CompareResult:
     """Size one workload on each of several machines (or several models on one machine).
 
@@ -503,7 +509,7 @@ def compare(*, model: str | Sequence[str] = DEFAULT_MODEL, hardware: str | Seque
     load_workload(_as_spec(workload), sets)
     fixed = {"model": m_list[0], "hardware": hw_list[0]}
     result = sweep({axis: names}, model=fixed["model"], hardware=fixed["hardware"], workload=workload,
-                   sets=sets, jobs=jobs)
+                   engine=engine, sets=sets, jobs=jobs)
     wname = (workload.name if isinstance(workload, Workload)
              else str(workload) if isinstance(workload, str) else "inline")
     return CompareResult(axis=axis, workload=wname, names=tuple(str(n) for n in names), rows=result.rows)

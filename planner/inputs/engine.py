@@ -1,0 +1,54 @@
+"""The serving engine (framework): how it uses memory, schedules tokens into steps, and what each
+step and kernel costs beyond the arithmetic. Presets live in `presets/engines/*.toml`, one per
+framework, each with the defaults it ships and their sources; any field can be overridden with
+`--set engine.max_num_tokens=16384`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveInt
+
+from planner.inputs.base import StrictModel
+
+
+class Engine(StrictModel):
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    memory_policy: Literal["total", "free"] = Field(
+        description="'total': the engine may use memory_fraction of HBM for weights, activations and KV "
+                    "(vLLM gpu_memory_utilization, SGLang mem_fraction_static); 'free': KV gets memory_fraction "
+                    "of what is left after weights, activations and the runtime (TensorRT-LLM "
+                    "free_gpu_memory_fraction)")
+    memory_fraction: float = Field(gt=0, le=1)
+    runtime_reserve_gib: NonNegativeFloat = Field(
+        description="CUDA context, communication buffers and allocator slack outside the engine's pools, GiB")
+    max_num_tokens: PositiveInt = Field(description="tokens one engine step may process (prefill chunks + decode)")
+    max_batch: PositiveInt = Field(description="sequences one attention-DP rank may decode at once")
+    mixed_steps: bool = Field(
+        description="co-located serving: prefill chunks ride in the decode steps (chunked prefill / in-flight "
+                    "batching); false: prefill batches run as steps of their own, between decode steps")
+    step_overhead_us: NonNegativeFloat = Field(
+        description="per engine step: scheduling, sampling, input preparation and host synchronisation, µs")
+    kernel_latency_us: NonNegativeFloat = Field(
+        description="fixed cost of each non-GEMM kernel in a layer (launch, tail), µs")
+    moe_layer_overhead_us: NonNegativeFloat = Field(
+        0.0, description="per MoE layer: routing, top-k and token permutation kernels, µs")
+    draft_overhead_us: NonNegativeFloat = Field(
+        0.0, description="per draft token of speculative decoding: draft step and acceptance bookkeeping, µs")
+    sources: tuple[str, ...] = Field(min_length=1)
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def runtime_reserve_bytes(self) -> float:
+        return self.runtime_reserve_gib * 2**30
+
+    @property
+    def step_overhead_s(self) -> float:
+        return self.step_overhead_us * 1e-6
+
+    @property
+    def kernel_latency_s(self) -> float:
+        return self.kernel_latency_us * 1e-6
