@@ -195,11 +195,15 @@ def test_estimate_weights_do_not_fit_exits_1():
 def test_estimate_mtp_flag_lowers_tpot():
     base = json_of("estimate", *CASE)
     mtp = json_of("estimate", *CASE, "--mtp")
-    assert mtp["layout"]["mtp"] is True
+    assert mtp["layout"]["mtp_depth"] == 1 and mtp["layout"]["mtp_acceptance"] == [0.92, 0.717, 0.364]
     assert mtp["tpot_s"] < base["tpot_s"]
-    # TPOT = decode step / (1 + acceptance 0.85) with MTP, stretched by the co-located prefills
-    assert mtp["accepted_tokens_per_step"] == 1.85 and mtp["decode_step_s"] == mtp["phases"]["decode"]["time_s"]
-    assert mtp["tpot_s"] == pytest.approx(mtp["decode_step_s"] / 1.85 / (1 - mtp["prefill_share"]), rel=1e-12)
+    # TPOT = the mixed step (decode + prompt chunks) / 1.92 tokens per step: the first draft is
+    # accepted 92% of the time (NVIDIA TRT-LLM DeepSeek-R1 blog, MTP acceptance per position)
+    assert mtp["accepted_tokens_per_step"] == pytest.approx(1.92)
+    assert mtp["decode_step_s"] == mtp["phases"]["decode"]["time_s"]
+    assert mtp["tpot_s"] == pytest.approx(mtp["step_s"] / 1.92, rel=1e-12)
+    deep = json_of("estimate", *CASE, "--mtp-depth", "3", "--mtp-acceptance", "0.9,0.8")
+    assert deep["accepted_tokens_per_step"] == pytest.approx(1 + 0.9 + 0.9 * 0.8 + 0.9 * 0.8 * 0.8)
 
 
 @pytest.mark.parametrize("flag, value", [("--batch", "0"), ("--isl", "lots"), ("--osl", "-3")])
@@ -217,6 +221,9 @@ def test_routing_option():
             "--isl", "2048", "--osl", "512", "--format", "json")
     skewed = json.loads(run(*args).stdout)
     balanced = json.loads(run(*args, "--routing", "balanced").stdout)
-    assert balanced["ttft_s"] < skewed["ttft_s"] and balanced["tpot_s"] <= skewed["tpot_s"]
+    # a prefill step is compute-bound, so the busiest expert GPU sets its pace; the mixed steps that
+    # carry a batch-32 decode are HBM-bound at these token counts, where the skew costs nothing
+    assert balanced["phases"]["prefill"]["time_s"] < skewed["phases"]["prefill"]["time_s"]
+    assert balanced["ttft_s"] <= skewed["ttft_s"] and balanced["tpot_s"] <= skewed["tpot_s"]
     bad = run(*args, "--routing", "skewed")
     assert bad.exit_code == 2 and "--routing" in stderr_of(bad)

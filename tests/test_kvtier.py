@@ -133,7 +133,7 @@ def test_littles_law_retention_and_capacity():
     assert w.session_lifetime_s is None
     s = size_deployment(m, hw, w, compare_domains=False)
     assert s.unit is not None and s.cluster is not None
-    kv = plan_tiers(m, hw, w, s.unit, s.requests_per_s, s.cluster)
+    kv = plan_tiers(m, hw, w, s.unit, s.requests_per_s, s.cluster, s.engine)
     assert kv.retention_s == pytest.approx(5 * 30, rel=1e-12) and RETENTION_GAPS == 5
     assert kv.turn_end_rate == pytest.approx(4 * (1 - 1 / 10), rel=1e-12)
     disk = 70_272 * 32_500

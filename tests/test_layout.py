@@ -25,8 +25,8 @@ def test_parse_layout_fields():
 
 
 def test_parse_layout_defaults_and_extras():
-    lay = parse_layout("tp=8", batch=64, mtp=True)
-    assert (lay.tp, lay.dp, lay.ep, lay.pp, lay.batch, lay.mtp) == (8, 1, 1, 1, 64, True)
+    lay = parse_layout("tp=8", batch=64, mtp_depth=2)
+    assert (lay.tp, lay.dp, lay.ep, lay.pp, lay.batch, lay.mtp_depth, lay.mtp) == (8, 1, 1, 1, 64, 2, True)
     # whitespace and case are tolerated
     assert parse_layout(" TP=2 , dp=4 ,ep=8 ") == Layout(tp=2, dp=4, ep=8)
 

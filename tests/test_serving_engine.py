@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from planner.inputs import io
 from planner.inputs.layout import Layout, layout_problem
 from planner.inputs.workload import RequestShape
+from planner.perf.phases import mixed_step
 from planner.perf.unit import evaluate_unit
 
 # ---- impossible layouts: one rule, every command ----------------------------------------------------
@@ -175,17 +176,31 @@ def test_default_tpu_plan_meets_its_ttft():
 
 def test_estimate_serving_modes():
     args = ("estimate", "-m", "llama-3.1-70b", "-H", "h200-sxm", "--layout", "tp=4", "--batch", "64",
-            "--isl", "2k", "--osl", "512", "--format", "json")
+            "--isl", "2048", "--osl", "512", "--format", "json")
     co = json.loads(run(*args).stdout)
+    sep = json.loads(run(*args, "--engine", "sglang").stdout)
     dis = json.loads(run(*args, "--serving", "disaggregated").stdout)
     assert co["serving"] == "colocated" and dis["serving"] == "disaggregated"
-    # co-located: the decode steps a user sees carry the other requests' prefills
-    assert co["tpot_s"] == pytest.approx(co["decode_step_s"] / (1 - co["prefill_share"]), rel=1e-12)
-    assert co["tpot_s"] > co["decode_step_s"] and 0 < co["prefill_share"] < 1
-    # TTFT waits for a prefill slot (M/D/1) and for the step in progress
-    pre = co["phases"]["prefill"]["time_s"]
-    f = co["prefill_share"]
-    assert co["ttft_s"] == pytest.approx(pre * (1 + f / (2 * (1 - f))) + (1 - f) * co["decode_step_s"] / 2, rel=1e-12)
+    # co-located, mixed steps (TensorRT-LLM): to keep 64 sequences decoding each step prefills
+    # 64 x 2048 / 512 = 256 prompt tokens beside the 64 decode tokens, inside the 8192-token budget.
+    step, dec = co["step_s"], co["decode_step_s"]
+    assert co["tpot_s"] == pytest.approx(step, rel=1e-12) and step > dec
+    assert co["prefill_share"] == pytest.approx(1 - dec / step, rel=1e-12)
+    # a new prompt takes the free budget (8128 tokens: one step carrying all 2048 of its tokens) after
+    # an M/D/1 wait at utilisation 256 / 8128, plus half the step in progress
+    m, hw = io.load_model("llama-3.1-70b"), io.load_hardware("h200-sxm")
+    lay = Layout(tp=4, batch=64)
+    whole = mixed_step(m, hw, lay, SHAPE.mean_decode_context, 2048, 2048, 0, engine=io.default_engine()).time_s
+    rho = 256 / 8128
+    assert co["ttft_s"] == pytest.approx(whole * (1 + rho / (2 * (1 - rho))) + step / 2, rel=1e-12)
+    assert evaluate_unit(m, hw, SHAPE, lay).ttft_s == co["ttft_s"]
+    # co-located, separate prefill steps (SGLang): 8192 // 2048 = 4 prompts per prefill step; the
+    # decode steps a user sees stretch by the share of time spent prefilling
+    pre, f = sep["phases"]["prefill"]["time_s"], sep["prefill_share"]
+    assert sep["step_s"] == sep["decode_step_s"] and 0 < f < 1
+    assert sep["tpot_s"] == pytest.approx(sep["decode_step_s"] / (1 - f), rel=1e-12)
+    assert sep["ttft_s"] == pytest.approx(pre * (1 + f / (2 * (1 - f))) + (1 - f) * sep["decode_step_s"] / 2,
+                                          rel=1e-12)
     # disaggregated: bare decode steps; a prefill pool at 70% utilisation; its GPUs counted
     assert dis["tpot_s"] == dis["decode_step_s"] and dis["prefill_share"] == 0
     assert dis["ttft_s"] == pytest.approx(dis["phases"]["prefill"]["time_s"] * (1 + 0.7 / 0.6), rel=1e-12)

@@ -69,7 +69,7 @@ def test_parallel_equals_serial():
 
 
 def test_invalid_value_is_a_row_and_the_sweep_continues():
-    r = sweep({"hardware.hbm.pin_speed_gbps": [8, "abc", 12]}, hardware="gb200-nvl72",
+    r = sweep({"hardware.hbm.pin_speed_gbps": [10, "abc", 12]}, hardware="gb200-nvl72",
               layout="tp=1,dp=8,ep=8", batch=64, serving="disaggregated", jobs=1)
     assert [row.feasible for row in r] == [True, False, True]
     assert r.rows[1].reason.startswith("hardware.hbm.pin_speed_gbps: ")
@@ -83,7 +83,7 @@ def test_unknown_preset_in_vary_is_a_row():
 
 
 def test_cli_invalid_value_csv(tmp_path):
-    res = run("sweep", *FAST, "--vary", "hardware.hbm.pin_speed_gbps=8,abc,12")
+    res = run("sweep", *FAST, "--vary", "hardware.hbm.pin_speed_gbps=10,abc,12")
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(_io.StringIO(res.stdout)))
     assert [r["feasible"] for r in rows] == ["true", "false", "true"]

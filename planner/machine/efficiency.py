@@ -8,6 +8,8 @@ fit errors are in that file's header). A hardware preset names the table it uses
 - GEMM (attention projections, dense MLP, shared experts, LM head): compute efficiency by rows M
   (tokens in the GEMM); weight streaming reaches a share of HBM bandwidth that depends on the matrix
   size and precision (FP8 and FP4 decode GEMMs stream weights far below the BF16 rate).
+- Half-points move with the GPU's peak / HBM bandwidth against the measured GPU's (`ridge`), so a
+  table serves a derived GPU (B300 on B200's, Rubin on GB300's) and a pin-speed what-if.
 - Grouped MoE GEMMs: compute efficiency by tokens per expert, at the nearest measured EP size, times
   the routing imbalance: with power-law expert popularity (aiconfigurator's default, alpha 1.01) the
   busiest GPU gets 1.25-1.6x the mean work at EP 8 and 2.3-2.6x at EP 32.
@@ -37,6 +39,9 @@ class Curve:
     half: float
 
     def at(self, x: float) -> float:
+        """The efficiency at x (at x = inf, the ceiling e_max)."""
+        if x == math.inf:
+            return self.e_max
         return self.e_max * x / (x + self.half) if x > 0 else self.e_max / (1 + self.half)
 
 
@@ -73,9 +78,21 @@ class Kernels:
         return gemm.get({ComputeClass.bf16: "bf16", ComputeClass.fp8: "fp8", ComputeClass.fp4: "fp4"}[cls]) \
             or (gemm.get("fp8") if cls == ComputeClass.fp4 else None)
 
+    def ridge(self, cls: ComputeClass) -> float:
+        """How far this GPU's compute-to-bandwidth ratio is from the one the table was measured on.
+        A curve's half-point is where the weight-streaming time equals the compute time, so it moves
+        with peak / bandwidth: a GPU with the same peak and twice the HBM bandwidth (HBM4 pin speed,
+        Rubin on the GB300 table) reaches half efficiency at half the tokens. 1 on the table's own GPU."""
+        ref = self.data.get("reference")
+        if not ref:
+            return 1.0
+        key = {ComputeClass.bf16: "bf16", ComputeClass.fp8: "fp8", ComputeClass.fp4: "fp4"}[cls]
+        peak_ref = ref.get(f"{key}_flops_per_s") or ref["fp8_flops_per_s"]
+        return (self.hw.peak.flops_per_s(cls) / peak_ref) * (ref["hbm_bytes_per_s"] / self.hw.hbm.bandwidth_bytes_per_s)
+
     def gemm(self, cls: ComputeClass, rows: float) -> float:
         entry = self._gemm_key(cls)
-        return Curve(entry["e_max"], entry["m_half"]).at(rows) if entry else self.flat_compute
+        return Curve(entry["e_max"], entry["m_half"] * self.ridge(cls)).at(rows) if entry else self.flat_compute
 
     def weight_stream(self, cls: ComputeClass, nk: float) -> float:
         """Share of HBM bandwidth a GEMM reaches while streaming its weights (decode)."""
@@ -116,7 +133,7 @@ class Kernels:
             return self.flat_compute
         prefix = "ep32_" if ep >= 24 else "ep16_" if ep >= 12 else ""
         e_max = entry.get(prefix + "e_max", entry["e_max"])
-        half = entry.get(prefix + "tokens_half", entry["tokens_half"]) * weight_bytes / ref_bytes
+        half = entry.get(prefix + "tokens_half", entry["tokens_half"]) * weight_bytes / ref_bytes * self.ridge(cls)
         return Curve(e_max, half).at(tokens_per_expert)
 
     def imbalance(self, cls: ComputeClass, tokens: float, ep: int, routing: str, shape: tuple[int, int]) -> float:

@@ -19,6 +19,7 @@ A fixed per-step overhead covers launches and scheduling.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -179,8 +180,8 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     with 0.03 tokens); decode attention vs the KV it streams; prefill attention (measured FP8 kernels
     when the KV cache is FP8); elementwise kernels. Two-batch overlap, used only where there is
     expert-parallel traffic to hide, splits the step in two micro-batches: each streams the weights
-    again, so at small batches it costs more than the communication it hides (LMSYS's own ablation:
-    -27% at 32 sequences per GPU, +0% at 256)."""
+    again, so where it costs more than the communication it hides the step runs whole (LMSYS's own
+    ablation: -27% at 32 sequences per GPU, +0% at 256)."""
     f = M.facts(m)
     p = m.precision
     eff = hw.efficiency
@@ -202,18 +203,28 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     k = kernels(hw)
     dense_cls = gemm_compute_class(p.weights, p.activations)
     expert_cls = gemm_compute_class(p.expert_weights, p.expert_inputs)
-    dense_peak = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, tokens)
     copies = expert_copies(m, layout)
     moe_tokens = tokens * layout.dp                              # tokens entering the MoE across the EP group
     hit = _expert_hit_fraction(m, moe_tokens, copies)
-    expert_peak = 1.0
-    if expert_flops and m.moe is not None:
+    dense_ceiling = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, math.inf)
+
+    def dense_time(rows: float) -> tuple[float, float]:
+        """(at the kernel's ceiling, at the measured curve for `rows` tokens) for the dense GEMMs."""
+        return dense_flops / dense_ceiling, dense_flops / (hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, rows))
+
+    def expert_time(moe: float) -> tuple[float, float]:
+        """The same for the routed experts with `moe` tokens entering the MoE: the measured grouped-GEMM
+        curve is evaluated per expert actually hit, and the busiest GPU sets the pace."""
+        if not expert_flops or m.moe is None:
+            return 0.0, 0.0
         physical = m.moe.num_experts * copies
-        per_hit_expert = moe_tokens * m.moe.experts_per_token / (physical * max(hit, 1e-12))
+        per_hit_expert = moe * m.moe.experts_per_token / (physical * max(_expert_hit_fraction(m, moe, copies), 1e-12))
         shape = (m.hidden_size, m.moe.expert_intermediate_size)
-        expert_peak = (hw.peak.flops_per_s(expert_cls)
-                       * k.moe(expert_cls, per_hit_expert, layout.ep, shape, weight_bytes_per_param(p.expert_weights))
-                       / k.imbalance(expert_cls, moe_tokens, layout.ep, layout.routing, shape))
+        wb = weight_bytes_per_param(p.expert_weights)
+        peak = hw.peak.flops_per_s(expert_cls) / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape)
+        flops = expert_flops * moe / moe_tokens
+        return (flops / (peak * k.moe(expert_cls, math.inf, layout.ep, shape, wb)),
+                flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb)))
     latent = not isinstance(m.attention, GqaAttention)
     fp8_kv = p.kv == Dtype.fp8
     decode_attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
@@ -222,31 +233,35 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     # -- HBM bytes per GPU and the bandwidth each class streams at.
     hbm_peak = hw.hbm.bandwidth_bytes_per_s
     # the MTP module's dense weights are streamed once per draft pass
-    dense_bytes = (_dense_weight_bytes(m) + (f.weights.mtp - f.weights.mtp_experts) * drafts) / tp
+    draft_dense_bytes = (f.weights.mtp - f.weights.mtp_experts) * drafts / tp
+    dense_bytes = _dense_weight_bytes(m) / tp + draft_dense_bytes
     act_bytes = tokens * elementwise_bytes_per_token(m, layout)
-    routed = f.weights.routed_experts + (f.weights.mtp_experts if drafts else 0.0)
-    expert_bytes = routed * copies * hit / gpus
+    routed = f.weights.routed_experts
+    # each draft pass streams the MTP experts its sequences hit (after the main pass, not overlapped)
+    draft_hit = _expert_hit_fraction(m, work.decode_seqs * layout.dp, copies) if drafts else 0.0
+    draft_expert_bytes = f.weights.mtp_experts * copies * draft_hit / gpus * drafts
+    expert_bytes = routed * copies * hit / gpus + draft_expert_bytes
     share = kv_tp_share(m, layout.tp)   # per-GPU KV share across all layers of the model
     decode_kv = (work.decode_kv_read + work.kv_write * _decode_share(work)) * share
     prefill_kv = (work.prefill_kv_read + work.kv_write * (1 - _decode_share(work))) * share
     dense_bw = hbm_peak * k.weight_stream(dense_cls, _matrix_elements(m, tp))
     kv_bw = hbm_peak * k.kv_stream(latent, fp8_kv)
     hbm_bw = hbm_peak * eff.hbm
-    two_batch = layout.dual_microbatch and layout.ep > 1 and tokens >= 2
-    if two_batch:
-        # each micro-batch streams the dense weights and the experts its half of the tokens hits
-        dense_stream = 2 * dense_bytes
-        expert_stream = 2 * routed * copies * _expert_hit_fraction(m, moe_tokens / 2, copies) / gpus
-    else:
-        dense_stream, expert_stream = dense_bytes, expert_bytes
-    classes = ((dense_flops / dense_peak, dense_stream / dense_bw),
-               (expert_flops / expert_peak if expert_flops else 0.0, expert_stream / hbm_bw),
-               (decode_attn / decode_attn_peak, decode_kv / kv_bw),
-               (prefill_attn / prefill_attn_peak if prefill_attn else 0.0, prefill_kv / hbm_bw),
-               (0.0, act_bytes / hbm_bw))
-    compute_s = sum(c for c, _ in classes)
-    hbm_s = sum(b for _, b in classes)
-    gpu_s = sum(max(c, b) for c, b in classes)
+    fixed = ((decode_attn / decode_attn_peak, decode_attn / decode_attn_peak, decode_kv / kv_bw),
+             ((prefill_attn / prefill_attn_peak if prefill_attn else 0.0),) * 2 + (prefill_kv / hbm_bw,),
+             (0.0, 0.0, act_bytes / hbm_bw))
+
+    def gpu_time(micro_batches: int, dense_stream: float, expert_stream: float) -> tuple[float, float, float]:
+        """(compute, HBM, time) of the step's kernels. Each class takes the longer of its measured
+        curve and its streaming; at few tokens the curve's time beyond its ceiling is weight
+        streaming, so it is reported as HBM time, not compute."""
+        d_ceil, d_curve = dense_time(tokens / micro_batches)
+        e_ceil, e_curve = expert_time(moe_tokens / micro_batches)
+        classes = ((d_ceil * micro_batches, d_curve * micro_batches, dense_stream / dense_bw),
+                   (e_ceil * micro_batches, e_curve * micro_batches, expert_stream / hbm_bw), *fixed)
+        return (sum(c for c, _, _ in classes), sum(max(b, curve - c) for c, curve, b in classes),
+                sum(max(curve, b) for _, curve, b in classes))
+
     # -- Communication.
     tp_traffic = tp_allreduce(m, hw, layout, tokens)
     other = ep_all_to_all(m, hw, layout, tokens) + pp_sends(m, hw, layout, tokens)
@@ -256,19 +271,38 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     tp_s = _fabric_time(hw, tp_traffic)
     other_s = _fabric_time(hw, other)
     up_s, out_s = _fabric_times(hw, traffic)
+    # -- One pass, storage reads hidden behind it layer by layer when the engine overlaps.
+    streams = (dense_bytes, expert_bytes)
+    compute_s, hbm_s, gpu_s = gpu_time(1, *streams)
+    if layout.dual_microbatch and storage_s:
+        body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
+    else:
+        body = gpu_s + tp_s + other_s + storage_s
+    # -- Two-batch overlap: each micro-batch streams the dense weights and the experts its half of the
+    # tokens hits (draft passes run once, after the split step), and hides the EP traffic behind the
+    # other's compute. Engines enable it where it pays (SGLang's --enable-two-batch-overlap with its
+    # token-distribution threshold), so the step is the faster of the two.
+    if layout.dual_microbatch and layout.ep > 1 and tokens >= 2:
+        split = (2 * dense_bytes - draft_dense_bytes,
+                 2 * routed * copies * _expert_hit_fraction(m, moe_tokens / 2, copies) / gpus + draft_expert_bytes)
+        c2, h2, g2 = gpu_time(2, *split)
+        # the same bytes in twice the collectives: every launch latency is paid per micro-batch
+        tp2 = tp_s + _fabric_time(hw, Traffic(scale_up_collectives=tp_traffic.scale_up_collectives,
+                                              scale_out_collectives=tp_traffic.scale_out_collectives))
+        other2 = other_s + _fabric_time(hw, Traffic(scale_up_collectives=other.scale_up_collectives,
+                                                    scale_out_collectives=other.scale_out_collectives))
+        body2 = g2 + tp2 + max(0.0, other2 - g2, storage_s - g2)
+        if body2 < body:
+            streams, compute_s, hbm_s, gpu_s, body = split, c2, h2, g2, body2
     # Fixed costs: a launch latency per non-GEMM kernel (measured GEMM curves include their own),
     # routing kernels per MoE layer, the MTP module's layers per draft pass, the engine's per-step cost.
     per_layer = (KERNELS_PER_LAYER - (GEMMS_PER_LAYER if k.data else 0)) * engine.kernel_latency_s
     overhead = (engine.step_overhead_s + per_layer * (m.num_layers + m.mtp_layers * drafts)
                 + engine.moe_layer_overhead_us * 1e-6 * f.moe_layers + engine.draft_overhead_us * 1e-6 * drafts)
-    if two_batch or (layout.dual_microbatch and storage_s):
-        body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
-    else:
-        body = gpu_s + tp_s + other_s + storage_s
     return PhaseTimes(compute_s=compute_s, hbm_s=hbm_s, scale_up_s=up_s, scale_out_s=out_s,
                       storage_s=storage_s, overhead_s=overhead, gpu_s=gpu_s, time_s=body + overhead,
                       traffic=traffic, flops=dense_flops + expert_flops + decode_attn + prefill_attn,
-                      hbm_bytes=dense_stream + expert_stream + decode_kv + prefill_kv + act_bytes)
+                      hbm_bytes=sum(streams) + decode_kv + prefill_kv + act_bytes)
 
 
 def _decode_share(work: StepWork) -> float:

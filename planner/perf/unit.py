@@ -13,8 +13,9 @@ speculative decoding), b the batch per DP rank, and the engine's token budget pe
   b a / osl requests' prompts (c = b a n / osl tokens, n the prompt tokens a request computes,
   recomputed prefixes included), within the budget left after the decode tokens (if not, the
   batch cannot be kept full: `prefill_limited`). TPOT = T / a with T the mixed step. A new prompt
-  is served by the free budget in ceil(n / room) steps after an M/D/1 wait at utilisation
-  c / room (Pollaczek-Khinchine), plus half a step for the step in progress.
+  is served by the free budget, n / room steps that each carry up to `room` of its tokens, after
+  an M/D/1 wait at utilisation c / room (Pollaczek-Khinchine), plus half a step for the step in
+  progress.
 - colocated, separate prefill steps (SGLang's default): a rank alternates decode steps with
   prefill steps of k = budget // isl prompts; it decodes at r = pp b a / t_d tokens/s and spends
   t_p / k per request prefilling, so a fraction f = r t_p/k / (osl + r t_p/k) of its time goes to
@@ -156,7 +157,7 @@ class UnitResult:
     step: PhaseTimes                # the step a user's tokens come from (mixed steps carry prefill chunks)
     prefill_requests_per_step: float
     accepted_tokens: float          # tokens per sequence per decode step
-    prefill_share: float            # co-located: share of the unit's work that is prefill
+    prefill_share: float            # co-located: share of the unit's GPU time spent prefilling
     prefill_limited: bool           # co-located: the engine's token budget cannot keep the batch full
     ttft_s: float
     tpot_s: float
@@ -221,10 +222,13 @@ def evaluate_unit(m: Model, hw: Hardware, shape: RequestShape, layout: Layout, *
         attended = int(shape.prefix * (1 - outcome.recompute_share))   # cached prefix the new tokens attend to
         step = mixed_step(m, hw, layout, shape.mean_decode_context, chunk_tokens, int(per_request), attended,
                           starts * outcome.load_s, e)
-        rank_rps = starts / step.time_s
-        share = chunk_tokens / (chunk_tokens + b * (1 + layout.mtp_depth))
+        rank_rps = layout.pp * starts / step.time_s                # pp micro-batches in flight
+        share = max(0.0, 1.0 - dec.time_s / step.time_s)            # the step time the prompt chunks add
         tpot = step.time_s / a
-        service = max(1.0, per_request / room) * step.time_s      # a new prompt takes the free budget
+        # a new prompt takes the free budget: steps carrying up to `room` of its tokens each
+        whole = mixed_step(m, hw, layout, shape.mean_decode_context, min(per_request, room), int(per_request),
+                           attended, outcome.load_s, e)
+        service = max(1.0, per_request / room) * whole.time_s
         ttft = service + _md1_wait(chunk_tokens / room, service) + step.time_s / 2 + outcome.load_s
         pre, per_step = one, starts
         unit_rps = rank_rps * layout.dp

@@ -279,6 +279,8 @@ class Plan(Out):
     ttft_s: float | None = None
     tpot_s: float | None = Field(None, description="time per output token a user sees")
     decode_step_s: float | None = Field(None, description="one bare decode step (all layers, one micro-batch)")
+    step_s: float | None = Field(None, description="the engine step a user's tokens come from: the decode step, "
+                                 "with the prompt chunks it carries when steps are mixed")
     accepted_tokens_per_step: float | None = None
     prefill_share: float | None = Field(None, description="co-located: share of GPU time spent prefilling")
     tokens_per_s_per_user: float | None = None
@@ -353,7 +355,7 @@ def build_plan(d: Deployment) -> Plan:
                           free_bytes=b.free_bytes, kv_per_sequence_bytes=b.kv_per_sequence_bytes,
                           max_batch=b.max_batch),
         "phases": PhasesOut(prefill=PhaseOut.of(u.prefill), decode=PhaseOut.of(u.decode)),
-        "ttft_s": u.ttft_s, "tpot_s": u.tpot_s, "decode_step_s": u.decode_step_s,
+        "ttft_s": u.ttft_s, "tpot_s": u.tpot_s, "decode_step_s": u.decode_step_s, "step_s": u.step.time_s,
         "accepted_tokens_per_step": u.accepted_tokens, "prefill_share": u.prefill_share,
         "tokens_per_s_per_user": 1 / u.tpot_s, "tokens_per_s_per_gpu": u.tokens_per_s_per_gpu,
         "tokens_per_s_per_gpu_at_demand": d.tokens_per_s_per_gpu_at_demand,
@@ -407,9 +409,13 @@ def load_plan_inputs(path: Path) -> PlanInputs:
     from planner.inputs.io import validate
     data = read_toml(path)
     raw = data.get("inputs")
-    if not isinstance(raw, dict) or not all(k in raw for k in ("model", "hardware", "workload", "engine")):
-        raise InputError("not a plan: no [inputs.model], [inputs.hardware], [inputs.workload] and [inputs.engine]",
+    if not isinstance(raw, dict) or not all(k in raw for k in ("model", "hardware", "workload")):
+        raise InputError("not a plan: no [inputs.model], [inputs.hardware] and [inputs.workload]",
                          source=str(path), hint="export one with `planner size --export plan.toml`")
+    if "engine" not in raw:
+        # Plans written before the engine section existed ran on the default engine's policy.
+        from planner.inputs.io import default_engine
+        raw = {**raw, "engine": default_engine().model_dump(mode="json")}
     return validate(PlanInputs, raw, str(path), "inputs")
 
 
