@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -23,11 +22,6 @@ from cli.common import (
 )
 from planner import api
 from planner.inputs import io
-
-
-class Routing(StrEnum):
-    power_law = "power_law"
-    balanced = "balanced"
 
 
 @handle_errors
@@ -52,8 +46,9 @@ def estimate(
                                                   help="Draft tokens per step from the model's MTP layers")] = None,
     mtp_acceptance: Annotated[str | None, typer.Option(
         "--mtp-acceptance", help="Acceptance of each successive draft, e.g. 0.9,0.7 (the last repeats)")] = None,
-    routing: Annotated[Routing | None, typer.Option(help="MoE expert load: power_law (busiest GPU sets the pace) "
-                                                         "or balanced (EPLB)")] = None,
+    routing: Annotated[str | None, typer.Option(
+        help="MoE expert load: power_law (no balancer; the busiest GPU sets the pace), eplb (a load balancer, "
+             "its residual imbalance left), eplb:redundant=32 (with 32 redundant experts) or balanced")] = None,
     overrides: SetOpt = None,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
@@ -72,10 +67,14 @@ def estimate(
         if serving not in (None, "disaggregated"):
             raise io.InputError("--disaggregated contradicts --serving colocated")
         serving = "disaggregated"
-    if routing is not None:
-        sets["workload.expert_routing"] = routing.value
     depth = mtp_depth if mtp_depth is not None else (1 if mtp else 0)
     options: dict[str, object] = {"dual_microbatch": overlap, "mtp_depth": depth}
+    if routing is not None:
+        from planner.inputs.layout import parse_routing
+        name, redundant = parse_routing(routing)
+        sets["workload.expert_routing"] = name
+        if redundant is not None:
+            options["redundant_experts"] = redundant
     if mtp_acceptance is not None:
         options["mtp_acceptance"] = _acceptance(mtp_acceptance)
     from planner.inputs.layout import parse_layout

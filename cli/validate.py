@@ -10,19 +10,25 @@ from cli.common import FormatOpt, TableJson, handle_errors
 
 @handle_errors
 def validate(fmt: FormatOpt = TableJson.table) -> None:
-    """Compare predictions with the shipped reference cases, per group.
+    """Compare predictions with the shipped reference sets: published measurements and aiconfigurator.
 
-    Each case: predicted, reference and error for TTFT and TPOT; each group (GPU generation x model
-    family): median and worst error. Exit 1 when a group's median exceeds 35% or the overall medians
-    exceed 20% (TPOT) or 25% (TTFT).
+    Published measurements (presets/validation/measured/): each case's measured and predicted
+    figure, the signed error and the dominant term; per group (prefill, decode, latency, end-to-end,
+    capacity) the median error and its q10-q90 band. aiconfigurator (kernel sums): TTFT and TPOT
+    per case and per GPU generation x model family. Exit 1 when the published set misses its bounds
+    (median |error| over 20% overall or 25% in a group, or fewer than 80% of the measured values
+    inside their bands) or aiconfigurator's (a group median over 35%, overall TPOT over 20% or TTFT
+    over 25%).
 
     Example: planner validate --format json
     """
+    from planner.accuracy.published import validate_published
     from planner.accuracy.validation import validate_all
-    report = validate_all()
-    data = report.to_dict()
+    kernel_sums, published = validate_all(), validate_published()
+    passed = kernel_sums.passed and published.passed
+    data = {"passed": passed, "published": published.to_dict(), "aiconfigurator": kernel_sums.to_dict()}
     if fmt == TableJson.json:
         render.json_out(data)
     else:
         render.validation(data)
-    raise typer.Exit(0 if report.passed else 1)
+    raise typer.Exit(0 if passed else 1)

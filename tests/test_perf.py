@@ -177,8 +177,12 @@ def test_ep64_on_h200_crosses_the_scale_out_network():
     # prefill's NIC traffic rivals its compute (whichever binds, the crossing is named)
     assert e.prefill.scale_out_s > 0.5 * e.prefill.compute_s
     assert with_text(e.verdicts, "spans 8 scale-up domains")
+    # DeepEP-style dedup: a token crosses the NICs once per other node holding one of its 8 experts,
+    # 7 x (1 - (7/8)^8) = 4.45 copies, not the 8 x 56/64 = 7 pairs that live behind the NICs
     t = e.prefill.traffic
-    assert t.ep_scale_out_bytes == pytest.approx(t.ep_bytes * 56 / 63, rel=1e-12)
+    per_pair = t.ep_scale_out_bytes / (7 * (1 - (7 / 8) ** 8))
+    relayed = 8 * 56 / 64 * 7 / 8 + 8 * 7 / 64      # forwarded inside the destination node + own node
+    assert t.ep_bytes - t.ep_scale_out_bytes == pytest.approx(per_pair * relayed, rel=1e-12)
 
 
 def test_ep64_on_gb200_stays_inside_the_nvl72_domain():
@@ -192,25 +196,29 @@ def test_ep64_on_gb200_stays_inside_the_nvl72_domain():
 
 def test_ep_all_to_all_bytes_match_isca25():
     # ISCA '25 §2.3.2: (1 B + 2 B) x 32 tokens x 9 experts x 7K hidden / 50 GB/s = 120.96 µs per layer
-    # (9 = 8 routed + 1 shared; FP8 dispatch, BF16 combine). Our formula per MoE layer per GPU:
-    # tokens_per_gpu (= tokens_per_rank·dp/ep = 32 at tp=1, dp=ep) x k x h x (1+2) x (ep-1)/ep.
+    # (9 = 8 routed + 1 shared; FP8 dispatch, BF16 combine), every token-expert pair over the NIC.
+    # DeepEP's internode dispatch (DeepSeek-V3 §3.2.2) sends a token once per remote node holding one of
+    # its experts: of the 31 other 8-GPU nodes of EP256, 31 x (1 - (31/32)^9) = 7.70 on average, and
+    # forwards it over NVLink there; pairs on the token's own node go over NVLink directly.
     ep = 256
     m = model("deepseek-v3", "model.moe.experts_per_token=9")
     hw = hardware("h800-sxm")
     lay = parse_layout(f"tp=1,dp={ep},ep={ep}")
     t = ep_all_to_all(m, hw, lay, tokens_per_rank=32)
-    per_layer = t.ep_bytes / m.moe_layer_count()
-    assert m.moe_layer_count() == 58                     # 61 layers, first 3 dense
-    assert per_layer == pytest.approx(3 * 32 * 9 * 7168 * (ep - 1) / ep, rel=1e-12)
-    # all of it is split between the two fabrics: 7 of 255 peers inside the 8-GPU domain
-    assert t.scale_up_bytes + t.scale_out_bytes == pytest.approx(t.ep_bytes, rel=1e-12)
-    assert t.scale_up_bytes == pytest.approx(t.ep_bytes * 7 / 255, rel=1e-12)
-    # the paper's time, with its rounded hidden size 7K = 7,000 and every peer remote
+    layers = m.moe_layer_count()
+    assert layers == 58                                   # 61 layers, first 3 dense
+    copies = 31 * (1 - (31 / 32) ** 9)
+    assert copies == pytest.approx(7.70, abs=0.01)
+    assert t.scale_out_bytes / layers == pytest.approx(3 * 32 * copies * 7168, rel=1e-12)
+    local, relayed = 9 * 7 / 256, 9 * 248 / 256 * 7 / 8
+    assert t.scale_up_bytes / layers == pytest.approx(3 * 32 * (local + relayed) * 7168, rel=1e-12)
+    assert t.ep_bytes == pytest.approx(t.scale_up_bytes + t.scale_out_bytes, rel=1e-12)
+    # the paper's time, with its rounded hidden size 7K = 7,000, scaled by the deduplicated copies
     m7k = model("deepseek-v3", "model.moe.experts_per_token=9", "model.hidden_size=7000")
     t7k = ep_all_to_all(m7k, hw, lay, tokens_per_rank=32)
-    seconds = t7k.ep_bytes / m7k.moe_layer_count() / ((ep - 1) / ep) / hw.scale_out.bandwidth_bytes_per_s
+    seconds = t7k.scale_out_bytes / layers / hw.scale_out.bandwidth_bytes_per_s
     assert hw.scale_out.bandwidth_bytes_per_s == pytest.approx(50e9)   # 400 Gb/s CX7
-    assert seconds == pytest.approx(120.96e-6, rel=1e-9)
+    assert seconds == pytest.approx(120.96e-6 * copies / 9, rel=1e-9)
 
 
 # ---- 8. properties ------------------------------------------------------------------------------

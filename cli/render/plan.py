@@ -60,7 +60,7 @@ def verdicts(items: Iterable[VerdictOut]) -> None:
     out.print(grid)
 
 
-_RANGE_NOTE = "  (ranges: the central 80% of planner's error against measured-kernel references, docs/validation.md)"
+_RANGE_NOTE = "  (ranges: the central 80% of planner's error against published measurements, docs/validation.md)"
 
 
 def _ranged(value: float, low: float | None, high: float | None) -> str:

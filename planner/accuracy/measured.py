@@ -50,9 +50,15 @@ class MeasuredCase(StrictModel):
     serving: Literal["colocated", "disaggregated", "prefill_only", "decode_only"] = "colocated"
     prefill_layout: str | None = Field(None, description="disaggregated: the prefill instance's layout")
     redundant_experts: NonNegativeInt = 0
+    routing: Literal["power_law", "eplb", "balanced"] | None = Field(
+        None, description="expert load balancing; default: eplb when redundant experts are deployed (they exist "
+                          "only for a balancer), else power_law")
     batch: PositiveInt | None = Field(None, description="sequences per attention-DP rank, when stated")
     concurrency: PositiveInt | None = Field(None, description="requests in flight across the measured GPUs")
     max_num_tokens: PositiveInt | None = Field(None, description="tokens per engine step (prefill budget)")
+    memory_fraction: float | None = Field(None, gt=0, le=1, description="the engine's KV memory fraction, when "
+                                          "stated (vLLM gpu_memory_utilization, SGLang mem_fraction_static, "
+                                          "TensorRT-LLM kv_cache_free_gpu_mem_fraction)")
     isl: PositiveInt
     osl: PositiveInt
     kv_length: PositiveInt | None = Field(None, description="decode-only runs: context per sequence")

@@ -34,8 +34,9 @@ class Engine(StrictModel):
         description="per engine step: scheduling, sampling, input preparation and host synchronisation, µs")
     kernel_latency_us: NonNegativeFloat = Field(
         description="fixed cost of each non-GEMM kernel in a layer (launch, tail), µs")
-    moe_layer_overhead_us: NonNegativeFloat = Field(
-        0.0, description="per MoE layer: routing, top-k and token permutation kernels, µs")
+    moe_layer_floor_us: NonNegativeFloat = Field(
+        0.0, description="least time a MoE layer's experts take, however few tokens (routing, permutation and "
+                         "the grouped GEMMs' fixed latency in this engine's kernels), µs")
     draft_overhead_us: NonNegativeFloat = Field(
         0.0, description="per draft token of speculative decoding: draft step and acceptance bookkeeping, µs")
     sources: tuple[str, ...] = Field(min_length=1)
@@ -44,6 +45,10 @@ class Engine(StrictModel):
     @property
     def runtime_reserve_bytes(self) -> float:
         return self.runtime_reserve_gib * 2**30
+
+    @property
+    def moe_layer_floor_s(self) -> float:
+        return self.moe_layer_floor_us * 1e-6
 
     @property
     def step_overhead_s(self) -> float:

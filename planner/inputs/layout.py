@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
@@ -43,6 +43,9 @@ class Serving(StrEnum):
     disaggregated = "disaggregated"
 
 
+Routing = Literal["power_law", "eplb", "balanced"]
+
+
 class Layout(StrictModel):
     tp: PositiveInt = 1
     dp: PositiveInt = Field(1, description="attention data-parallel ranks in the unit")
@@ -58,9 +61,10 @@ class Layout(StrictModel):
     mtp_acceptance: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(
         DEFAULT_MTP_ACCEPTANCE, min_length=1,
         description="probability that draft i is accepted given drafts 1..i-1 were; the last value repeats")
-    routing: Literal["power_law", "balanced"] = Field(
-        "power_law", description="expert popularity: power law (alpha 1.01, the busiest GPU sets the pace) or "
-                                 "balanced (an expert-parallel load balancer with redundant experts)")
+    routing: Routing = Field(
+        "power_law", description="expert load across GPUs: power_law (alpha 1.01, no balancer: the busiest GPU sets "
+                                 "the pace), eplb (a load balancer with redundant experts, its residual imbalance "
+                                 "left) or balanced (perfectly uniform, an upper bound)")
 
     @property
     def disaggregated(self) -> bool:
@@ -129,6 +133,19 @@ def layout_words(text: str, words: tuple[str, ...], example: str) -> dict[str, i
         except ValueError:
             raise InputError(f"layout {key}={value.strip()!r} is not a whole number", field="--layout") from None
     return values
+
+
+def parse_routing(text: str) -> tuple[str, int | None]:
+    """'power_law', 'balanced', 'eplb' or 'eplb:redundant=32' -> (routing, redundant experts or None)."""
+    name, _, rest = text.strip().lower().partition(":")
+    if name not in get_args(Routing):
+        raise InputError(f"{text!r} is not power_law, eplb, eplb:redundant=N or balanced", field="--routing")
+    if not rest:
+        return name, None
+    key, sep, value = rest.partition("=")
+    if name != "eplb" or key.strip() != "redundant" or not sep or not value.strip().isdigit():
+        raise InputError(f"{text!r}: only eplb takes an option, as eplb:redundant=N", field="--routing")
+    return name, int(value)
 
 
 def parse_layout(text: str, **extra: object) -> Layout:

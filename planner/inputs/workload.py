@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from planner.inputs.base import StrictModel
+from planner.inputs.layout import Routing
 from planner.units import parse_count
 
 
@@ -85,9 +86,10 @@ class Workload(StrictModel):
     kv_window_policy: Literal["full", "checkpoint", "recompute"] = Field(
         "checkpoint", description="window state in persistent KV tiers (DeepSeek-V4 §3.5.2)")
     kv_checkpoint_tokens: PositiveCount = Field(4096, description="period p of window-state checkpoints")
-    expert_routing: Literal["power_law", "balanced"] = Field(
-        "power_law", description="MoE expert load: power law (the busiest GPU sets the pace) or balanced "
-                                 "(an expert-parallel load balancer with redundant experts, as DeepSeek's EPLB)")
+    expert_routing: Routing = Field(
+        "power_law", description="MoE expert load: power_law (no balancer: the busiest GPU sets the pace), eplb "
+                                 "(DeepSeek's EPLB-style balancer with redundant experts, a residual imbalance "
+                                 "left) or balanced (perfectly uniform)")
     assumptions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 

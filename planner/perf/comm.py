@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.inputs.hardware import Hardware
@@ -57,21 +58,32 @@ def ep_fraction_in_domain(layout: Layout, domain: int) -> float:
 def ep_all_to_all(m: Model, hw: Hardware, layout: Layout, tokens_per_rank: float) -> Traffic:
     """Dispatch (h values per token-expert pair at the dispatch precision) and combine (the same
     back at the combine precision), per MoE layer. ISCA '25 §2.3.2 computes the same way:
-    (1 B + 2 B) x tokens x experts x hidden / bandwidth. Peers outside the domain go over the NICs."""
+    (1 B + 2 B) x tokens x experts x hidden / bandwidth.
+
+    Across scale-up domains the dispatch is deduplicated per destination domain, as DeepEP's
+    internode kernels do (DeepSeek-V3 §3.2.2): a token crosses the NICs once for each remote
+    domain holding at least one of its k experts, 1 - (1 - 1/D)^k of the D - 1 others (2.7 copies
+    instead of 6 for k = 8 on four 8-GPU nodes), and is forwarded over NVLink to the experts'
+    GPUs there. Peers inside the token's own domain are reached over NVLink directly."""
     if m.moe is None or layout.ep == 1:
         return Traffic()
     tokens_per_gpu = tokens_per_rank * layout.dp / layout.ep
     pair_bytes = m.hidden_size * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine))
-    remote = (layout.ep - 1) / layout.ep
+    k, ep = m.moe.experts_per_token, layout.ep
     moe_layers = M.facts(m).moe_layers
-    sent = moe_layers * tokens_per_gpu * m.moe.experts_per_token * pair_bytes * remote
-    inside = ep_fraction_in_domain(layout, hw.scale_up.domain_size)
+    group = min(hw.scale_up.domain_size, ep)                 # EP peers per domain
+    domains = math.ceil(ep / group)
+    local_pairs = k * (group - 1) / ep                          # pairs to other GPUs of this domain
+    remote_pairs = k * (ep - group) / ep                        # pairs whose expert is in another domain
+    copies = (domains - 1) * (1 - (1 - 1 / domains) ** k) if domains > 1 else 0.0
+    forwarded = remote_pairs * (group - 1) / group              # relayed inside the destination domain
+    up = moe_layers * tokens_per_gpu * (local_pairs + forwarded) * pair_bytes
+    out = moe_layers * tokens_per_gpu * copies * pair_bytes
     collectives = 2 * moe_layers
-    out = sent * (1 - inside)
-    return Traffic(scale_up_bytes=sent * inside, scale_out_bytes=out,
-                   scale_up_collectives=collectives if inside > 0 else 0,
-                   scale_out_collectives=collectives if inside < 1 else 0,
-                   ep_scale_out_bytes=out, ep_bytes=sent)
+    return Traffic(scale_up_bytes=up, scale_out_bytes=out,
+                   scale_up_collectives=collectives if group > 1 else 0,
+                   scale_out_collectives=collectives if domains > 1 else 0,
+                   ep_scale_out_bytes=out, ep_bytes=up + out)
 
 
 def pp_sends(m: Model, hw: Hardware, layout: Layout, tokens_per_rank: float) -> Traffic:

@@ -101,6 +101,16 @@ def weights_fit(m: Model, hw: Hardware, layout: Layout, engine: Engine | None = 
     return weights + reserve_bytes(hw, engine or default_engine(), weights, 0.0) < hw.hbm.capacity_bytes
 
 
+def kv_pool_bytes(m: Model, hw: Hardware, layout: Layout, prefill_chunk: int, engine: Engine | None = None) -> float:
+    """HBM per GPU the engine can give to KV (and per-sequence activations): what is left after the
+    weights, its reserve and the activations of a `prefill_chunk`-token step. What an engine
+    reports at start-up as its KV-cache size."""
+    weights = weights_per_gpu(m, layout)
+    chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
+    reserve = reserve_bytes(hw, engine or default_engine(), weights, chunk_act)
+    return hw.hbm.capacity_bytes - weights - reserve - chunk_act
+
+
 def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
                engine: Engine | None = None) -> HbmBudget:
     """Budget at `context` tokens per sequence with `layout.batch` sequences per DP rank per
@@ -117,7 +127,7 @@ def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chu
     act = activation_per_token(m) * (layout.batch + prefill_chunk) / layout.tp
     chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
     reserve = reserve_bytes(hw, engine or default_engine(), weights, chunk_act)
-    room = capacity - weights - reserve - chunk_act
+    room = kv_pool_bytes(m, hw, layout, prefill_chunk, engine)
     per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
     max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
     return HbmBudget(capacity_bytes=capacity, weights_bytes=weights, kv_bytes=kv_seq * in_flight,

@@ -45,13 +45,22 @@ from planner.precision import (
     weight_bytes_per_param,
 )
 
-# Fixed costs. A decoder layer runs about ten kernels (input norm, QKV GEMM, RoPE + attention,
-# O GEMM, residual + norm, gate/up GEMM, activation, down GEMM, residual adds); each pays a fixed
-# latency that bandwidth does not explain (the engine's kernel_latency_us: aiconfigurator applies
-# 3 µs per op). Each engine step adds scheduling, sampling and host sync (step_overhead_us), each
-# MoE layer its routing kernels (moe_layer_overhead_us).
-KERNELS_PER_LAYER = 10
-GEMMS_PER_LAYER = 4          # QKV, O, gate/up, down: with measured kernel tables their latency is in the curves
+# Fixed costs. Each kernel of a layer pays a latency that bandwidth does not explain (the engine's
+# kernel_latency_us: launch gaps under CUDA graphs, DRAM latency, tails; aiconfigurator applies 3 µs
+# per op). Kernels per layer that are not GEMMs (GEMM latency is in the measured curves), as a
+# decode step of TensorRT-LLM / SGLang / vLLM runs them:
+# - GQA attention: input RMSNorm, RoPE + KV-cache write, attention, residual add + norm      4
+# - MLA attention (absorbed): input norm, q_a and kv_a norms, RoPE, KV write, attention,
+#   residual add + norm (q_a/kv_a, q_b, k_b/v_b absorb BMMs and o are GEMMs)                  7
+# - a sparse-attention indexer (DSA / CSA): key norm, RoPE, scores, top-k                     4
+# - dense MLP: activation                                                                     1
+# - MoE: top-k softmax, permute/dispatch, activation, unpermute/combine, shared-expert act.   5
+# Each engine step adds scheduling, sampling and host sync (step_overhead_us); a MoE layer's experts
+# take at least the engine's moe_layer_floor_us.
+ATTENTION_KERNELS = {"gqa": 4, "mla": 7}
+INDEXER_KERNELS = 4
+MLP_KERNELS = {"dense": 1, "moe": 5}
+GEMMS_PER_LAYER = 4          # without measured tables, the GEMMs' launches count too (QKV, O, up, down)
 ACTIVATION_BYTES = 2.0   # elementwise kernels run in BF16 whatever the GEMM precision
 
 RESOURCES = ("compute", "hbm", "scale_up", "scale_out", "storage")
@@ -122,14 +131,55 @@ def _fabric_time(hw: Hardware, t: Traffic) -> float:
     return sum(_fabric_times(hw, t))
 
 
-def _matrix_elements(m: Model, tp: int) -> float:
-    """Typical weight matrix one GPU streams per GEMM (hidden x the wider of the MLP and attention
-    widths, TP-sharded): selects the measured weight-streaming efficiency bin."""
+def dense_matrices(m: Model, tp: int) -> list[tuple[float, int]] | None:
+    """(elements one GPU holds, how many) for each dense weight matrix a step streams, TP-sharded:
+    attention projections, dense MLPs, shared experts, LM head. None for attention kinds without a
+    listing here (the typical matrix stands in)."""
+    h, a, f = m.hidden_size, m.attention, M.facts(m)
+    layers = m.num_layers
+    mats: list[tuple[float, int]] = []
+    if isinstance(a, GqaAttention):
+        mats += [(h * (a.num_heads + 2 * a.num_kv_heads) * a.head_dim / tp, layers),
+                 (a.num_heads * a.head_dim * h / tp, layers)]
+    elif isinstance(a, MlaAttention):
+        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        # q_a and kv_a are one replicated GEMM in the engines (fused_qkv_a_proj); q_b, the absorbed
+        # k_b / v_b and o are sharded by heads
+        q_a = a.q_lora_rank or 0
+        mats += [(h * (q_a + a.kv_lora_rank + a.qk_rope_head_dim), layers),
+                 ((q_a or h) * a.num_heads * qk / tp, layers),
+                 (a.kv_lora_rank * a.num_heads * (a.qk_nope_head_dim + a.v_head_dim) / tp, layers),
+                 (a.num_heads * a.v_head_dim * h / tp, layers)]
+    else:
+        return None
+    if m.mlp is not None and f.dense_layers:
+        width = m.mlp.intermediate_size
+        mats += [(2 * h * width / tp, f.dense_layers), (h * width / tp, f.dense_layers)]
+    if m.moe is not None and m.moe.shared_width:
+        mats += [(2 * h * m.moe.shared_width / tp, f.moe_layers), (h * m.moe.shared_width / tp, f.moe_layers)]
+    mats.append((h * m.vocab_size / tp, 1))
+    return mats
+
+
+def _typical_matrix(m: Model, tp: int) -> float:
+    """Hidden x the wider of the MLP and attention widths, TP-sharded: the stand-in matrix size."""
     a = m.attention
     attn_width = a.num_heads * getattr(a, "head_dim", getattr(a, "v_head_dim", 128))
     mlp_width = (m.mlp.intermediate_size if m.mlp
                  else (m.moe.shared_width if m.moe and m.moe.shared_width else attn_width))
     return m.hidden_size * max(attn_width, mlp_width) / tp
+
+
+def dense_stream_efficiency(m: Model, hw: Hardware, cls: ComputeClass, tp: int) -> float:
+    """Share of HBM bandwidth the dense weights stream at in decode: each matrix at the measured
+    rate of its size bin (small GEMMs stream far below the big ones), combined by bytes (the time of
+    the whole set over its bytes)."""
+    k = kernels(hw)
+    mats = dense_matrices(m, tp)
+    if not mats:
+        return k.weight_stream(cls, _typical_matrix(m, tp))
+    total = sum(n * c for n, c in mats)
+    return total / sum(n * c / k.weight_stream(cls, n) for n, c in mats)
 
 
 def _expert_hit_fraction(m: Model, tokens: float, copies: float = 1.0) -> float:
@@ -214,7 +264,9 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
 
     def expert_time(moe: float) -> tuple[float, float]:
         """The same for the routed experts with `moe` tokens entering the MoE: the measured grouped-GEMM
-        curve is evaluated per expert actually hit, and the busiest GPU sets the pace."""
+        curve is evaluated per expert actually hit, the busiest GPU sets the pace, and no layer's MoE
+        op is faster than the engine's floor for it (routing, permutation and the grouped GEMMs' fixed
+        latency: what a batch-1 step pays per MoE layer)."""
         if not expert_flops or m.moe is None:
             return 0.0, 0.0
         physical = m.moe.num_experts * copies
@@ -223,8 +275,9 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
         wb = weight_bytes_per_param(p.expert_weights)
         peak = hw.peak.flops_per_s(expert_cls) / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape)
         flops = expert_flops * moe / moe_tokens
+        floor = engine.moe_layer_floor_s * f.moe_layers
         return (flops / (peak * k.moe(expert_cls, math.inf, layout.ep, shape, wb)),
-                flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb)))
+                max(floor, flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb))))
     latent = not isinstance(m.attention, GqaAttention)
     fp8_kv = p.kv == Dtype.fp8
     decode_attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
@@ -244,7 +297,7 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     share = kv_tp_share(m, layout.tp)   # per-GPU KV share across all layers of the model
     decode_kv = (work.decode_kv_read + work.kv_write * _decode_share(work)) * share
     prefill_kv = (work.prefill_kv_read + work.kv_write * (1 - _decode_share(work))) * share
-    dense_bw = hbm_peak * k.weight_stream(dense_cls, _matrix_elements(m, tp))
+    dense_bw = hbm_peak * dense_stream_efficiency(m, hw, dense_cls, tp)
     kv_bw = hbm_peak * k.kv_stream(latent, fp8_kv)
     hbm_bw = hbm_peak * eff.hbm
     fixed = ((decode_attn / decode_attn_peak, decode_attn / decode_attn_peak, decode_kv / kv_bw),
@@ -271,6 +324,13 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     tp_s = _fabric_time(hw, tp_traffic)
     other_s = _fabric_time(hw, other)
     up_s, out_s = _fabric_times(hw, traffic)
+    # -- Fixed costs: a latency per non-GEMM kernel (the measured GEMM curves include their own) of
+    # every layer pass, the MTP module's layers once per draft pass; routing per MoE layer; the
+    # engine's per-step cost.
+    layer_kernels = fixed_kernels(m) / m.num_layers + (0 if k.data else GEMMS_PER_LAYER)
+    kernel_s = engine.kernel_latency_s * layer_kernels * (m.num_layers + m.mtp_layers * drafts)
+    fixed_s = (engine.step_overhead_s
+               + engine.draft_overhead_us * 1e-6 * drafts)
     # -- One pass, storage reads hidden behind it layer by layer when the engine overlaps.
     streams = (dense_bytes, expert_bytes)
     compute_s, hbm_s, gpu_s = gpu_time(1, *streams)
@@ -278,10 +338,11 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
         body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
     else:
         body = gpu_s + tp_s + other_s + storage_s
+    launches = kernel_s
     # -- Two-batch overlap: each micro-batch streams the dense weights and the experts its half of the
-    # tokens hits (draft passes run once, after the split step), and hides the EP traffic behind the
-    # other's compute. Engines enable it where it pays (SGLang's --enable-two-batch-overlap with its
-    # token-distribution threshold), so the step is the faster of the two.
+    # tokens hits (draft passes run once, after the split step), launches its own kernels, and hides
+    # the EP traffic behind the other's compute. Engines enable it where it pays (SGLang's
+    # --enable-two-batch-overlap with its token-distribution threshold), so the step is the faster.
     if layout.dual_microbatch and layout.ep > 1 and tokens >= 2:
         split = (2 * dense_bytes - draft_dense_bytes,
                  2 * routed * copies * _expert_hit_fraction(m, moe_tokens / 2, copies) / gpus + draft_expert_bytes)
@@ -292,17 +353,24 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
         other2 = other_s + _fabric_time(hw, Traffic(scale_up_collectives=other.scale_up_collectives,
                                                     scale_out_collectives=other.scale_out_collectives))
         body2 = g2 + tp2 + max(0.0, other2 - g2, storage_s - g2)
-        if body2 < body:
-            streams, compute_s, hbm_s, gpu_s, body = split, c2, h2, g2, body2
-    # Fixed costs: a launch latency per non-GEMM kernel (measured GEMM curves include their own),
-    # routing kernels per MoE layer, the MTP module's layers per draft pass, the engine's per-step cost.
-    per_layer = (KERNELS_PER_LAYER - (GEMMS_PER_LAYER if k.data else 0)) * engine.kernel_latency_s
-    overhead = (engine.step_overhead_s + per_layer * (m.num_layers + m.mtp_layers * drafts)
-                + engine.moe_layer_overhead_us * 1e-6 * f.moe_layers + engine.draft_overhead_us * 1e-6 * drafts)
+        if body2 + 2 * kernel_s < body + kernel_s:
+            streams, compute_s, hbm_s, gpu_s, body, launches = split, c2, h2, g2, body2, 2 * kernel_s
+    overhead = launches + fixed_s
     return PhaseTimes(compute_s=compute_s, hbm_s=hbm_s, scale_up_s=up_s, scale_out_s=out_s,
                       storage_s=storage_s, overhead_s=overhead, gpu_s=gpu_s, time_s=body + overhead,
                       traffic=traffic, flops=dense_flops + expert_flops + decode_attn + prefill_attn,
                       hbm_bytes=sum(streams) + decode_kv + prefill_kv + act_bytes)
+
+
+def fixed_kernels(m: Model) -> int:
+    """Non-GEMM kernels one forward pass through the model's layers launches (see the table at the
+    top of this module)."""
+    a = m.attention
+    attention = ATTENTION_KERNELS["gqa" if isinstance(a, GqaAttention) else "mla"]
+    if getattr(a, "indexer", None) is not None:
+        attention += INDEXER_KERNELS
+    f = M.facts(m)
+    return m.num_layers * attention + f.moe_layers * MLP_KERNELS["moe"] + f.dense_layers * MLP_KERNELS["dense"]
 
 
 def _decode_share(work: StepWork) -> float:

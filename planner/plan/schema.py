@@ -360,7 +360,7 @@ def build_plan(d: Deployment) -> Plan:
         "tokens_per_s_per_user": 1 / u.tpot_s, "tokens_per_s_per_gpu": u.tokens_per_s_per_gpu,
         "tokens_per_s_per_gpu_at_demand": d.tokens_per_s_per_gpu_at_demand,
         "requests_per_s_per_unit": u.requests_per_s,
-        **ranges(u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu, d.model.is_moe),
+        **ranges(u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu),
         "cluster": c,
     }
     if d.kv is not None:
