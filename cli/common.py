@@ -26,6 +26,12 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model
 HardwareOpt = Annotated[str, typer.Option("--hardware", "-H", help="Preset name or hardware TOML")]
 WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset name or workload TOML")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Serving engine preset or TOML: trtllm, vllm, sglang")]
+MtpDepthOpt = Annotated[int | None, typer.Option(
+    "--mtp-depth", min=0, max=8, help="Speculative decoding: draft tokens per step from the model's MTP layers "
+                                      "(= --set engine.mtp_depth=N)")]
+MtpAcceptanceOpt = Annotated[str | None, typer.Option(
+    "--mtp-acceptance", help="Acceptance of each successive draft, e.g. 0.9,0.7 (the last repeats; "
+                             "= --set engine.mtp_acceptance=[...])")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override any input field: KEY=VALUE (repeatable)")]
 
 
@@ -103,3 +109,18 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     return wrapper
 
+
+def speculative_sets(depth: int | None, acceptance: str | None) -> dict[str, object]:
+    """`--mtp-depth` / `--mtp-acceptance` as engine overrides."""
+    sets: dict[str, object] = {}
+    if depth is not None:
+        sets["engine.mtp_depth"] = depth
+    if acceptance is not None:
+        try:
+            values = [float(x) for x in acceptance.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"{acceptance!r} is not a list of numbers", field="--mtp-acceptance") from None
+        if not values or not all(0 <= v <= 1 for v in values):
+            raise InputError("acceptances are probabilities between 0 and 1", field="--mtp-acceptance")
+        sets["engine.mtp_acceptance"] = values
+    return sets

@@ -13,12 +13,15 @@ from cli.common import (
     FormatOpt,
     HardwareOpt,
     ModelOpt,
+    MtpAcceptanceOpt,
+    MtpDepthOpt,
     PrefillLayoutOpt,
     ServingOpt,
     SetOpt,
     TableJson,
     count_option,
     handle_errors,
+    speculative_sets,
 )
 from planner import api
 from planner.inputs import io
@@ -42,10 +45,8 @@ def estimate(
     disaggregated: Annotated[bool, typer.Option(help="Same as --serving disaggregated")] = False,
     overlap: Annotated[bool, typer.Option(help="Dual micro-batch overlap of communication")] = True,
     mtp: Annotated[bool, typer.Option(help="Speculative decoding with one MTP draft token (= --mtp-depth 1)")] = False,
-    mtp_depth: Annotated[int | None, typer.Option("--mtp-depth", min=0, max=8,
-                                                  help="Draft tokens per step from the model's MTP layers")] = None,
-    mtp_acceptance: Annotated[str | None, typer.Option(
-        "--mtp-acceptance", help="Acceptance of each successive draft, e.g. 0.9,0.7 (the last repeats)")] = None,
+    mtp_depth: MtpDepthOpt = None,
+    mtp_acceptance: MtpAcceptanceOpt = None,
     routing: Annotated[str | None, typer.Option(
         help="MoE expert load: power_law (no balancer; the busiest GPU sets the pace), eplb (a load balancer, "
              "its residual imbalance left), eplb:redundant=32 (with 32 redundant experts) or balanced")] = None,
@@ -67,16 +68,14 @@ def estimate(
         if serving not in (None, "disaggregated"):
             raise io.InputError("--disaggregated contradicts --serving colocated")
         serving = "disaggregated"
-    depth = mtp_depth if mtp_depth is not None else (1 if mtp else 0)
-    options: dict[str, object] = {"dual_microbatch": overlap, "mtp_depth": depth}
+    sets.update(speculative_sets(mtp_depth if mtp_depth is not None else (1 if mtp else None), mtp_acceptance))
+    options: dict[str, object] = {"dual_microbatch": overlap}
     if routing is not None:
         from planner.inputs.layout import parse_routing
         name, redundant = parse_routing(routing)
         sets["workload.expert_routing"] = name
         if redundant is not None:
             options["redundant_experts"] = redundant
-    if mtp_acceptance is not None:
-        options["mtp_acceptance"] = _acceptance(mtp_acceptance)
     from planner.inputs.layout import parse_layout
     lay = parse_layout(layout, batch=count_option("--batch", batch), serving=serving, **options)
     result = api.estimate(model, hardware, lay, isl=count_option("--isl", isl) if isl is not None else None,
@@ -89,12 +88,3 @@ def estimate(
         render.plan(result, estimate=True)
     raise typer.Exit(0 if result.feasible else 1)
 
-
-def _acceptance(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise io.InputError(f"{text!r} is not a list of numbers", field="--mtp-acceptance") from None
-    if not values or not all(0 <= v <= 1 for v in values):
-        raise io.InputError("acceptances are probabilities between 0 and 1", field="--mtp-acceptance")
-    return values

@@ -16,6 +16,8 @@ from cli.common import (
     HardwareOpt,
     LayoutOpt,
     ModelOpt,
+    MtpAcceptanceOpt,
+    MtpDepthOpt,
     PrefillLayoutOpt,
     ServingOpt,
     SetOpt,
@@ -23,6 +25,7 @@ from cli.common import (
     count_option,
     handle_errors,
     refuse_existing,
+    speculative_sets,
 )
 from cli.roofline import check_path, write_roofline
 from planner import api
@@ -50,6 +53,8 @@ def size(
     workload: WorkloadOpt = api.DEFAULT_WORKLOAD,
     engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
+    mtp_depth: MtpDepthOpt = None,
+    mtp_acceptance: MtpAcceptanceOpt = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan "
                                                              "(its resolved inputs)")] = None,
     layout: LayoutOpt = None,
@@ -75,6 +80,7 @@ def size(
     Example: planner size --model deepseek-v4-pro --hardware gb300-nvl72 --workload agentic
     """
     sets = io.parse_overrides(overrides or [])
+    sets.update(speculative_sets(mtp_depth, mtp_acceptance))
     refuse_existing(force, export, roofline)            # before any work, not after it
     pinned = (layout, batch, serving, prefill_layout, gpus, replicas)
     if layout is None and any(v is not None for v in pinned):

@@ -17,12 +17,15 @@ from cli.common import (
     EngineOpt,
     HardwareOpt,
     ModelOpt,
+    MtpAcceptanceOpt,
+    MtpDepthOpt,
     ServingOpt,
     SetOpt,
     WorkloadOpt,
     count_option,
     handle_errors,
     refuse_existing,
+    speculative_sets,
 )
 from planner.inputs import io
 from planner.inputs.io import write_atomic
@@ -44,6 +47,8 @@ def sweep(
     workload: WorkloadOpt = DEFAULT_WORKLOAD,
     engine: EngineOpt = DEFAULT_ENGINE,
     overrides: SetOpt = None,
+    mtp_depth: MtpDepthOpt = None,
+    mtp_acceptance: MtpAcceptanceOpt = None,
     zipped: Annotated[bool, typer.Option("--zip", help="Pair the --vary lists element by element (equal lengths) "
                                          "instead of taking every combination")] = False,
     fixed_layout: Annotated[str | None, typer.Option("--fixed-layout", help='Evaluate `estimate` at this layout '
@@ -70,6 +75,7 @@ def sweep(
     --vary hardware.hbm.pin_speed_gbps=8:12:1 --vary workload.isl=2048,8192
     """
     sets = io.parse_overrides(overrides or [])
+    sets.update(speculative_sets(mtp_depth, mtp_acceptance))
     plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, engine=engine, sets=sets,
                      zipped=zipped,
                      layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None,

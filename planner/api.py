@@ -70,7 +70,7 @@ def evaluate(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Wo
     """A pinned layout for the workload: pools sized for its demand (or `gpus` pinned, or
     `replicas=1`: one replica at its own capacity). Raises InputError for an impossible layout."""
     m, hw, w, e = load(model, hardware, workload, sets, engine)
-    lay = _layout(layout, batch=batch, serving=serving, routing=w.expert_routing)
+    lay = e.speculate(_layout(layout, batch=batch, serving=serving, routing=w.expert_routing))
     p_lay = None if prefill_layout is None else _layout(prefill_layout, routing=w.expert_routing)
     d = evaluate_layout(m, hw, w, lay, engine=e, prefill_layout=p_lay, gpus=gpus, one_replica=replicas == 1)
     if replicas == 1 and w.requests_per_s != d.requests_per_s:

@@ -103,8 +103,10 @@ def test_llama70b_batch1_decode_is_hbm_bound():
     # Hand derivation: one decode step reads every non-embedding weight once, TP-sharded 8 ways, plus
     # this GPU's 1/8 of the KV heads (8 KV heads / tp 8) at the mean context isl + osl/2 = 2176, plus
     # the new token's KV write. Rates are the measured ones (presets/validation/kernel_efficiency.toml,
-    # h200-sxm): BF16 decode GEMMs of 8192 x 28672/8 = 29M elements stream weights at 0.658 of 4.8 TB/s
-    # (the 16-64M bin); decode attention streams BF16 KV at 0.653.
+    # h200-sxm): each BF16 matrix streams at the rate of its size bin — QKV 8192 x 10240/8 = 10.5M and
+    # O 8192 x 8192/8 = 8.4M elements at 0.446 (4-16M), gate/up 8192 x 57344/8 = 58.7M and down 29.4M
+    # at 0.658 (16-64M), the LM head 8192 x 128256/8 = 131M at 0.800 (64-256M), of 4.8 TB/s; decode
+    # attention streams BF16 KV at 0.653.
     m, hw = model("llama-3.1-70b"), hardware("h200-sxm")
     assert hw.hbm.bandwidth_bytes_per_s == pytest.approx(4.8e12) and hw.efficiency.kernel_table == "h200-sxm"
     lay = parse_layout("tp=8", batch=1)
@@ -112,11 +114,15 @@ def test_llama70b_batch1_decode_is_hbm_bound():
     w = M.facts(m).weights
     weight_bytes = (w.attention + w.dense_mlp + w.small_tensors + w.lm_head) / 8
     assert weight_bytes == pytest.approx(17.4e9, rel=0.01)          # ~139 GB of BF16 matmul weights / 8
+    mats = [(8192 * 10240 / 8, 80, 0.446), (8192 * 8192 / 8, 80, 0.446), (8192 * 57344 / 8, 80, 0.658),
+            (8192 * 28672 / 8, 80, 0.658), (8192 * 128256 / 8, 1, 0.800)]
+    stream_eff = sum(n * c for n, c, _ in mats) / sum(n * c / eff for n, c, eff in mats)
+    assert stream_eff == pytest.approx(0.609, abs=0.001)
     ctx = 2048 + 256 // 2
     kv_bytes = (M.kv_read_bytes_per_step(m, ctx) + M.kv_bytes_per_token(m)) / 8
     # GQA 2·L·n_kv·d·b = 2·80·8·128·2 = 327,680 B/token (ISCA '25 Table 1 convention)
     assert M.kv_bytes_per_token(m) == 327_680
-    expected = weight_bytes / (4.8e12 * 0.658) + kv_bytes / (4.8e12 * 0.653)   # ~5.6 ms
+    expected = weight_bytes / (4.8e12 * stream_eff) + kv_bytes / (4.8e12 * 0.653)   # ~6.1 ms
     assert e.decode.bottleneck == "hbm"
     assert e.decode.hbm_s == pytest.approx(expected, rel=0.05)
     decode_verdicts = [v for v in e.verdicts if v.phase == "decode" and v.resource == "hbm"]

@@ -1,4 +1,5 @@
-"""`planner validate` and the error ranges derived from it (docs/validation.md)."""
+"""`planner validate` (both reference sets) and the error ranges derived from the published set
+(docs/validation.md)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from pathlib import Path
 import pytest
 from clihelp import run
 
-from planner.accuracy.uncertainty import bands, time_range
+from planner.accuracy.published import validate_published
+from planner.accuracy.uncertainty import bands, rate_range, time_range
 from planner.accuracy.validation import (
     GROUP_BOUND,
     OVERALL_TPOT_BOUND,
     OVERALL_TTFT_BOUND,
-    error_bands,
     group_of,
     validate_all,
 )
@@ -35,13 +36,20 @@ def test_reference_set_covers_the_issue_grid():
 def test_exit_code_follows_the_documented_bounds():
     result = run("validate", "--format", "json")
     data = json.loads(result.stdout)
-    expected = (data["overall"]["tpot_median_abs_error"] <= OVERALL_TPOT_BOUND
-                and data["overall"]["ttft_median_abs_error"] <= OVERALL_TTFT_BOUND
-                and all(g["tpot_median_abs_error"] <= GROUP_BOUND and g["ttft_median_abs_error"] <= GROUP_BOUND
-                        for g in data["groups"]))
-    assert data["passed"] is expected
-    assert result.exit_code == (0 if expected else 1)
-    assert len(data["cases"]) == len(REPORT.rows)
+    kernel_sums = data["aiconfigurator"]
+    expected_sums = (kernel_sums["overall"]["tpot_median_abs_error"] <= OVERALL_TPOT_BOUND
+                     and kernel_sums["overall"]["ttft_median_abs_error"] <= OVERALL_TTFT_BOUND
+                     and all(g["tpot_median_abs_error"] <= GROUP_BOUND and g["ttft_median_abs_error"] <= GROUP_BOUND
+                             for g in kernel_sums["groups"]))
+    published = data["published"]
+    expected_published = (published["overall"]["median_abs_error"] <= published["overall"]["bound"]
+                          and published["overall"]["coverage"] >= published["overall"]["coverage_bound"]
+                          and all(g["median_abs_error"] <= g["bound"] for g in published["groups"]))
+    assert kernel_sums["passed"] is expected_sums and published["passed"] is expected_published
+    assert data["passed"] is (expected_sums and expected_published)
+    assert result.exit_code == (0 if data["passed"] else 1)
+    assert len(kernel_sums["cases"]) == len(REPORT.rows)
+    assert len(published["cases"]) == len(validate_published().rows)
 
 
 def test_dense_groups_within_their_bound():
@@ -52,24 +60,33 @@ def test_dense_groups_within_their_bound():
 
 def test_table_twin():
     result = run("validate")
-    assert "Groups" in result.stdout and "overall:" in result.stdout
+    assert "Published measurements" in result.stdout and "Groups" in result.stdout
+    assert "published:" in result.stdout and "aiconfigurator:" in result.stdout
 
 
 def test_error_bands_file_is_current():
-    # presets/validation/error_bands.toml is generated from this same report
+    # presets/validation/error_bands.toml is generated from the published-measurement report
     data = tomllib.loads((ROOT / "presets" / "validation" / "error_bands.toml").read_text())
-    for kind, metrics in error_bands(REPORT).items():
-        for metric, (q10, q90) in metrics.items():
-            assert data[kind][metric]["q10"] == pytest.approx(q10, abs=1e-4), (kind, metric)
-            assert data[kind][metric]["q90"] == pytest.approx(q90, abs=1e-4), (kind, metric)
+    report = validate_published()
+    assert set(report.bands) == {"ttft", "tpot", "throughput", "capacity"}
+    for kind, (q10, q90) in report.bands.items():
+        assert data[kind]["q10"] == pytest.approx(q10, abs=1e-4), kind
+        assert data[kind]["q90"] == pytest.approx(q90, abs=1e-4), kind
 
 
-@pytest.mark.parametrize("is_moe, metric", [(False, "ttft"), (False, "tpot"), (True, "ttft"), (True, "tpot")])
-def test_range_is_the_prediction_divided_by_one_plus_the_error_quantiles(is_moe, metric):
-    band = bands()["moe" if is_moe else "dense"][metric]
-    low, high = time_range(0.010, is_moe, metric)
-    assert low == pytest.approx(0.010 / (1 + band["q90"])) and high == pytest.approx(0.010 / (1 + band["q10"]))
-    assert low <= high
+@pytest.mark.parametrize("kind", ["ttft", "tpot"])
+def test_time_range_is_the_prediction_times_one_plus_the_error_quantiles(kind):
+    # a rate error e = predicted rate / measured rate - 1 means the measured time is t (1 + e)
+    band = bands()[kind]
+    low, high = time_range(0.010, kind)
+    assert low == pytest.approx(0.010 * (1 + band["q10"])) and high == pytest.approx(0.010 * (1 + band["q90"]))
+    assert low <= 0.010 * (1 + max(band["q10"], 0)) and low <= high
+
+
+def test_rate_range_is_the_prediction_divided_by_one_plus_the_error_quantiles():
+    band = bands()["throughput"]
+    low, high = rate_range(1000.0, "throughput")
+    assert low == pytest.approx(1000 / (1 + band["q90"])) and high == pytest.approx(1000 / (1 + band["q10"]))
 
 
 def test_ranges_in_estimate_and_size_json():
@@ -79,6 +96,8 @@ def test_ranges_in_estimate_and_size_json():
     for d in (e, s):
         for key in ("ttft_s", "tpot_s", "tokens_per_s_per_gpu"):
             assert d[f"{key}_low"] <= d[f"{key}_high"]
-        # throughput moves inversely with TPOT
-        assert d["tokens_per_s_per_gpu_low"] == pytest.approx(
-            d["tokens_per_s_per_gpu"] * d["tpot_s"] / d["tpot_s_high"])
+        # each range is the prediction with its kind's band applied (presets/validation/error_bands.toml)
+        assert (d["tpot_s_low"], d["tpot_s_high"]) == pytest.approx(time_range(d["tpot_s"], "tpot"))
+        assert (d["ttft_s_low"], d["ttft_s_high"]) == pytest.approx(time_range(d["ttft_s"], "ttft"))
+        assert (d["tokens_per_s_per_gpu_low"], d["tokens_per_s_per_gpu_high"]) == pytest.approx(
+            rate_range(d["tokens_per_s_per_gpu"], "throughput"))

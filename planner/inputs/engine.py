@@ -6,11 +6,12 @@ framework, each with the defaults it ships and their sources; any field can be o
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveInt
 
 from planner.inputs.base import StrictModel
+from planner.inputs.layout import DEFAULT_MTP_ACCEPTANCE, MAX_MTP_DEPTH, Layout
 
 
 class Engine(StrictModel):
@@ -39,8 +40,21 @@ class Engine(StrictModel):
                          "the grouped GEMMs' fixed latency in this engine's kernels), µs")
     draft_overhead_us: NonNegativeFloat = Field(
         0.0, description="per draft token of speculative decoding: draft step and acceptance bookkeeping, µs")
+    mtp_depth: int = Field(0, ge=0, le=MAX_MTP_DEPTH,
+                           description="speculative decoding: draft tokens per step from the model's MTP layers "
+                                       "(TensorRT-LLM num_nextn_predict_layers, SGLang --speculative-num-steps); the "
+                                       "layouts `size` searches and a --layout given as text use it")
+    mtp_acceptance: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(
+        DEFAULT_MTP_ACCEPTANCE, min_length=1,
+        description="probability that draft i is accepted given drafts 1..i-1 were; the last value repeats")
     sources: tuple[str, ...] = Field(min_length=1)
     assumptions: tuple[str, ...] = ()
+
+    def speculate(self, layout: Layout) -> Layout:
+        """The layout with this engine's speculative decoding, unless it states drafts of its own."""
+        if layout.mtp_depth or not self.mtp_depth:
+            return layout
+        return layout.model_copy(update={"mtp_depth": self.mtp_depth, "mtp_acceptance": self.mtp_acceptance})
 
     @property
     def runtime_reserve_bytes(self) -> float:

@@ -256,7 +256,8 @@ def candidate_layouts(m: Model, hw: Hardware, engine: Engine, routing: str = "po
             for pp in PP_CHOICES:
                 if pp > 1 and m.num_layers < 4 * pp:
                     continue
-                lay = Layout(tp=tp, dp=dp, ep=ep, pp=pp, redundant_experts=redundant, routing=routing)
+                lay = engine.speculate(Layout(tp=tp, dp=dp, ep=ep, pp=pp, redundant_experts=redundant,
+                                              routing=routing))
                 if layout_problem(m, hw, lay) is not None:
                     break
                 out.append(lay)

@@ -335,7 +335,7 @@ class Evaluator:
     def _estimate_row(self, index: int, values: tuple, m: Model, hw: Hardware, w: Workload, e: Engine,
                       lay: Layout) -> SweepRow:
         """One replica of the layout at its capacity: what `planner estimate` evaluates."""
-        lay = lay.model_copy(update={"routing": w.expert_routing})
+        lay = e.speculate(lay.model_copy(update={"routing": w.expert_routing}))
         problem = layout_problem(m, hw, lay)
         if problem is not None:
             return SweepRow(index, values, False, f"layout: {problem}")
