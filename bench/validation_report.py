@@ -178,6 +178,11 @@ def published_section() -> list[str]:
             "  dispatch/combine latency over InfiniBand is above the 10 µs per collective planner charges.",
             "- **NVFP4 MoE prefill on GB200/GB300**: the measured FP4 grouped-GEMM curve (TensorRT-LLM's CUTLASS",
             "  kernel with its activation quantisation) is slower than the kernels SGLang and vLLM ran.",
+            "- **DeepSeek-V3.2 prefill** (TensorRT-LLM TTFT, vLLM prefill): both measure it 2.4-2.7x slower than",
+            "  planner, which prices the DSA indexer and sparse attention by their FLOPs and bytes; the kernels",
+            "  of late 2025 ran far below that. Two sources, so it stays a documented miss, not a constant.",
+            "- **Disaggregated pools at a stated size** (llm-d on B200): planner sizes the prefill pool for 70%",
+            "  utilisation and counts only the prefill GPUs that needs; the published deployment pins its pools.",
             "", "### Cases", "",
             "| case | date | framework | hardware | model | layout | batch | measured | planner | e | dominant |",
             "|---|---|---|---|---|---|---|---:|---:|---:|---|"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -25,6 +26,7 @@ from cli.common import (
 )
 from planner import api
 from planner.inputs import io
+from planner.inputs.layout import Layout
 
 
 @handle_errors
@@ -32,7 +34,11 @@ def estimate(
     model: ModelOpt,
     hardware: HardwareOpt,
     layout: Annotated[str, typer.Option(help='Parallel layout, e.g. "tp=1,dp=8,ep=8,pp=1"')],
-    batch: Annotated[str, typer.Option(help="Sequences decoding concurrently per attention-DP rank (per micro-batch)")],
+    batch: Annotated[str | None, typer.Option(
+        help="Sequences decoding concurrently per attention-DP rank (per micro-batch)")] = None,
+    concurrency: Annotated[str | None, typer.Option(
+        help="Requests in flight across the replica, instead of --batch: batch = concurrency / (dp x pp), "
+             "rounded up (a closed-loop benchmark's --concurrency)")] = None,
     isl: Annotated[str | None, typer.Option(help="Prompt (new) tokens per request, e.g. 4096 or 4k")] = None,
     osl: Annotated[str | None, typer.Option(help="Output tokens per request")] = None,
     prefix: Annotated[str | None, typer.Option(help="Reused prefix tokens per request (resident in HBM unless a "
@@ -77,7 +83,8 @@ def estimate(
         if redundant is not None:
             options["redundant_experts"] = redundant
     from planner.inputs.layout import parse_layout
-    lay = parse_layout(layout, batch=count_option("--batch", batch), serving=serving, **options)
+    lay = parse_layout(layout, serving=serving, **options)
+    lay = lay.model_copy(update={"batch": _batch(lay, batch, concurrency)})
     result = api.estimate(model, hardware, lay, isl=count_option("--isl", isl) if isl is not None else None,
                           osl=count_option("--osl", osl) if osl is not None else None,
                           prefix=count_option("--prefix", prefix, minimum=0) if prefix is not None else None,
@@ -88,3 +95,11 @@ def estimate(
         render.plan(result, estimate=True)
     raise typer.Exit(0 if result.feasible else 1)
 
+
+def _batch(layout: Layout, batch: str | None, concurrency: str | None) -> int:
+    """--batch, or --concurrency spread over the replica's attention-DP ranks and pipeline stages."""
+    if (batch is None) == (concurrency is None):
+        raise io.InputError("give --batch or --concurrency (one of them)", field="--batch")
+    if batch is not None:
+        return count_option("--batch", batch)
+    return math.ceil(count_option("--concurrency", concurrency) / (layout.dp * layout.pp))

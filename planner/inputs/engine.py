@@ -26,6 +26,8 @@ class Engine(StrictModel):
     memory_fraction: float = Field(gt=0, le=1)
     runtime_reserve_gib: NonNegativeFloat = Field(
         description="CUDA context, communication buffers and allocator slack outside the engine's pools, GiB")
+    kv_block_tokens: PositiveInt = Field(
+        16, description="tokens per KV-cache block (page): a sequence holds whole blocks")
     max_num_tokens: PositiveInt = Field(description="tokens one engine step may process (prefill chunks + decode)")
     max_batch: PositiveInt = Field(description="sequences one attention-DP rank may decode at once")
     mixed_steps: bool = Field(

@@ -122,11 +122,14 @@ def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chu
     belong to the one micro-batch a stage is working on."""
     capacity = hw.hbm.capacity_bytes
     weights = weights_per_gpu(m, layout)
-    kv_seq = M.kv_bytes_per_sequence(m, context) * kv_share(m, layout)      # one sequence, this GPU's part
+    e = engine or default_engine()
+    # the KV cache is paged: a sequence holds whole blocks of the engine's block size
+    paged = math.ceil(context / e.kv_block_tokens) * e.kv_block_tokens if context > 0 else 0
+    kv_seq = M.kv_bytes_per_sequence(m, paged) * kv_share(m, layout)        # one sequence, this GPU's part
     in_flight = layout.batch * layout.pp                                     # sequences per DP rank
     act = activation_per_token(m) * (layout.batch + prefill_chunk) / layout.tp
     chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
-    reserve = reserve_bytes(hw, engine or default_engine(), weights, chunk_act)
+    reserve = reserve_bytes(hw, e, weights, chunk_act)
     room = kv_pool_bytes(m, hw, layout, prefill_chunk, engine)
     per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
     max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
