@@ -77,6 +77,11 @@ class Kernels:
         self.data: dict[str, Any] = _table().get(name, {}) if name else {}
         self.flat_compute = hw.efficiency.compute
         self.flat_hbm = hw.efficiency.hbm
+        # lookups that depend only on this GPU and their arguments, computed once (a search asks
+        # for them hundreds of thousands of times)
+        self._ridges: dict[ComputeClass, float] = {}
+        self._moe_entries: dict[tuple, tuple[dict | None, float]] = {}
+        self._imbalance_tables: dict[tuple, tuple[list[float], list[float], list[list[float]]] | None] = {}
 
     # -- dense GEMMs -------------------------------------------------------------------------------
     def _gemm_key(self, cls: ComputeClass) -> dict | None:
@@ -89,6 +94,12 @@ class Kernels:
         A curve's half-point is where the weight-streaming time equals the compute time, so it moves
         with peak / bandwidth: a GPU with the same peak and twice the HBM bandwidth (HBM4 pin speed,
         Rubin on the GB300 table) reaches half efficiency at half the tokens. 1 on the table's own GPU."""
+        hit = self._ridges.get(cls)
+        if hit is None:
+            hit = self._ridges[cls] = self._ridge(cls)
+        return hit
+
+    def _ridge(self, cls: ComputeClass) -> float:
         ref = self.data.get("reference")
         if not ref:
             return 1.0
@@ -118,6 +129,13 @@ class Kernels:
 
     def _moe_entry(self, cls: ComputeClass, shape: tuple[int, int]) -> tuple[dict | None, float]:
         """The curve measured on the nearer expert shape at this compute class, and its weight bytes."""
+        key = (cls, shape)
+        hit = self._moe_entries.get(key)
+        if hit is None:
+            hit = self._moe_entries[key] = self._find_moe_entry(cls, shape)
+        return hit
+
+    def _find_moe_entry(self, cls: ComputeClass, shape: tuple[int, int]) -> tuple[dict | None, float]:
         moe = self.data.get("moe", {})
         order = sorted(self.MOE_SHAPES, key=lambda k: abs(math.log(self.MOE_SHAPES[k][0] * self.MOE_SHAPES[k][1]
                                                                    / (shape[0] * shape[1]))))
@@ -148,13 +166,21 @@ class Kernels:
             return 1.0
         if routing == "eplb":
             return EPLB_RESIDUAL
-        entry, _ = self._moe_entry(cls, shape)
-        if not entry or "imbalance_num_tokens" not in entry:
+        key = (cls, shape)
+        if key not in self._imbalance_tables:
+            entry, _ = self._moe_entry(cls, shape)
+            table = None
+            if entry and "imbalance_num_tokens" in entry:
+                eps = sorted(int(k.rsplit("_ep", 1)[1]) for k in entry if k.startswith("imbalance_pl101_ep"))
+                table = ([float(x) for x in entry["imbalance_num_tokens"]], [float(e) for e in eps],
+                         [entry[f"imbalance_pl101_ep{e}"] for e in eps])
+            self._imbalance_tables[key] = table
+        table = self._imbalance_tables[key]
+        if table is None:
             return 1.0
-        xs = [float(x) for x in entry["imbalance_num_tokens"]]
-        eps = sorted(int(k.rsplit("_ep", 1)[1]) for k in entry if k.startswith("imbalance_pl101_ep"))
-        by_ep = [_interp_log(xs, entry[f"imbalance_pl101_ep{e}"], tokens) for e in eps]
-        factor = _interp_log([float(e) for e in eps], by_ep, float(ep)) if len(eps) > 1 else by_ep[0]
+        xs, eps_f, curves = table
+        by_ep = [_interp_log(xs, c, tokens) for c in curves]
+        factor = _interp_log(eps_f, by_ep, float(ep)) if len(eps_f) > 1 else by_ep[0]
         return max(1.0, factor)
 
     # -- attention ---------------------------------------------------------------------------------
