@@ -98,8 +98,8 @@ def estimate(
 
 def _batch(layout: Layout, batch: str | None, concurrency: str | None) -> int:
     """--batch, or --concurrency spread over the replica's attention-DP ranks and pipeline stages."""
-    if (batch is None) == (concurrency is None):
-        raise io.InputError("give --batch or --concurrency (one of them)", field="--batch")
-    if batch is not None:
+    if batch is not None and concurrency is None:
         return count_option("--batch", batch)
-    return math.ceil(count_option("--concurrency", concurrency) / (layout.dp * layout.pp))
+    if concurrency is not None and batch is None:
+        return math.ceil(count_option("--concurrency", concurrency) / (layout.dp * layout.pp))
+    raise io.InputError("give --batch or --concurrency (one of them)", field="--batch")
