@@ -93,16 +93,16 @@ class Prediction:
         return max(terms, key=lambda k: terms[k])
 
 
-def precision_overrides(case: MeasuredCase) -> dict[str, object]:
-    """The case's precisions as model `--set` keys (W8A8 for FP8, W4A4 for NVFP4)."""
-    w = case.weights
-    experts = case.experts or w
-    activations = case.activations or (Dtype.fp8 if w == Dtype.fp8 else w)
-    expert_activations = case.expert_activations or (experts if experts in (Dtype.fp8, Dtype.nvfp4) else activations)
-    return {"model.precision.weights": w.value, "model.precision.activations": activations.value,
+def precision_sets(weights: Dtype, experts: Dtype | None = None, kv: Dtype = Dtype.bf16,
+                   activations: Dtype | None = None, expert_activations: Dtype | None = None) -> dict[str, object]:
+    """Stated precisions as model `--set` keys. Unstated activations follow the checkpoint
+    conventions: W8A8 for FP8 weights, W4A4 for NVFP4 (ModelOpt), else the weights' format."""
+    experts = experts or weights
+    activations = activations or (Dtype.fp8 if weights == Dtype.fp8 else weights)
+    expert_activations = expert_activations or (experts if experts in (Dtype.fp8, Dtype.nvfp4) else activations)
+    return {"model.precision.weights": weights.value, "model.precision.activations": activations.value,
             "model.precision.experts": experts.value,
-            "model.precision.expert_activations": expert_activations.value,
-            "model.precision.kv": case.kv.value}
+            "model.precision.expert_activations": expert_activations.value, "model.precision.kv": kv.value}
 
 
 def acceptance_for_length(depth: int, length: float) -> tuple[float, ...]:
@@ -126,7 +126,8 @@ def _bench_tokens(batch: int, shape: RequestShape) -> int:
 def case_inputs(case: MeasuredCase, engine_sets: Mapping[str, object] | None = None) -> CaseInputs:
     """The model, machine, engine, layout, batch and request shape a case states (module doc).
     `engine_sets` overrides engine fields (what bench/calibrate_engines.py varies)."""
-    m = io.load_model(case.model, precision_overrides(case))
+    m = io.load_model(case.model, precision_sets(case.weights, case.experts, case.kv, case.activations,
+                                                 case.expert_activations))
     hw = io.load_hardware(case.hardware)
     sets: dict[str, object] = {f"engine.{k}": v for k, v in (engine_sets or {}).items()}
     if case.max_num_tokens:

@@ -14,6 +14,7 @@ from importlib import resources
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
+from planner.accuracy.predict import precision_sets
 from planner.inputs import io
 from planner.inputs.base import StrictModel
 from planner.inputs.layout import Layout
@@ -48,13 +49,8 @@ class Case(StrictModel):
     tags: tuple[str, ...] = Field(default_factory=tuple)
 
     def overrides(self) -> dict[str, object]:
-        """Precisions as `--set` keys: W8A8 for fp8, W4A4 for nvfp4 (ModelOpt), BF16 otherwise."""
-        experts = self.experts or self.weights
-        return {"model.precision.weights": self.weights.value,
-                "model.precision.activations": "fp8" if self.weights == Dtype.fp8 else self.weights.value,
-                "model.precision.experts": experts.value,
-                "model.precision.expert_activations": (self.expert_activations or experts).value,
-                "model.precision.kv": self.kv.value}
+        """Precisions as `--set` keys (planner.accuracy.predict.precision_sets)."""
+        return precision_sets(self.weights, self.experts, self.kv, expert_activations=self.expert_activations)
 
 
 @dataclass(frozen=True)
