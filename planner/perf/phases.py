@@ -259,8 +259,9 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     dense_ceiling = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, math.inf)
 
     def dense_time(rows: float) -> tuple[float, float]:
-        """(at the kernel's ceiling, at the measured curve for `rows` tokens) for the dense GEMMs."""
-        return dense_flops / dense_ceiling, dense_flops / (hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, rows))
+        """(at the kernel's ceiling, at the measured curve) for the dense GEMMs of `rows` of the tokens."""
+        flops = dense_flops * rows / tokens if tokens else 0.0
+        return flops / dense_ceiling, flops / (hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, rows))
 
     def expert_time(moe: float) -> tuple[float, float]:
         """The same for the routed experts with `moe` tokens entering the MoE: the measured grouped-GEMM
