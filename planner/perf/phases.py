@@ -19,6 +19,7 @@ A fixed per-step overhead covers launches and scheduling.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -345,17 +346,20 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     # the EP traffic behind the other's compute. Engines enable it where it pays (SGLang's
     # --enable-two-batch-overlap with its token-distribution threshold), so the step is the faster.
     if layout.dual_microbatch and layout.ep > 1 and tokens >= 2:
-        split = (2 * dense_bytes - draft_dense_bytes,
-                 2 * routed * copies * _expert_hit_fraction(m, moe_tokens / 2, copies) / gpus + draft_expert_bytes)
-        c2, h2, g2 = gpu_time(2, *split)
         # the same bytes in twice the collectives: every launch latency is paid per micro-batch
         tp2 = tp_s + _fabric_time(hw, Traffic(scale_up_collectives=tp_traffic.scale_up_collectives,
                                               scale_out_collectives=tp_traffic.scale_out_collectives))
-        other2 = other_s + _fabric_time(hw, Traffic(scale_up_collectives=other.scale_up_collectives,
-                                                    scale_out_collectives=other.scale_out_collectives))
-        body2 = g2 + tp2 + max(0.0, other2 - g2, storage_s - g2)
-        if body2 + 2 * kernel_s < body + kernel_s:
-            streams, compute_s, hbm_s, gpu_s, body, launches = split, c2, h2, g2, body2, 2 * kernel_s
+        # Splitting never shortens the kernels (each half runs less efficiently and streams the weights
+        # again), so it can only win if what it hides exceeds the extra all-reduces and launches.
+        if tp2 - tp_s + kernel_s < body - gpu_s - tp_s:
+            split = (2 * dense_bytes - draft_dense_bytes,
+                     2 * routed * copies * _expert_hit_fraction(m, moe_tokens / 2, copies) / gpus + draft_expert_bytes)
+            c2, h2, g2 = gpu_time(2, *split)
+            other2 = other_s + _fabric_time(hw, Traffic(scale_up_collectives=other.scale_up_collectives,
+                                                        scale_out_collectives=other.scale_out_collectives))
+            body2 = g2 + tp2 + max(0.0, other2 - g2, storage_s - g2)
+            if body2 + 2 * kernel_s < body + kernel_s:
+                streams, compute_s, hbm_s, gpu_s, body, launches = split, c2, h2, g2, body2, 2 * kernel_s
     overhead = launches + fixed_s
     return PhaseTimes(compute_s=compute_s, hbm_s=hbm_s, scale_up_s=up_s, scale_out_s=out_s,
                       storage_s=storage_s, overhead_s=overhead, gpu_s=gpu_s, time_s=body + overhead,
@@ -406,20 +410,39 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
 # Phase times are pure functions of (model, machine, layout, tokens); sweeps, the search and the
 # tiers <-> prefill fixed point ask for the same ones many times. Cached by the identity of the
 # model and hardware objects (the entry holds them, so an id is never reused while it lives;
-# hashing a model costs more than computing a phase).
+# hashing a model costs more than computing a phase). A step depends on the scale-up domain only
+# through min(domain, the layout's GPUs), so machines that differ only in domain size (the
+# domain comparison of `size`) share one identity and the entries of layouts that fit both.
 _PHASES: dict[tuple, tuple[Model, Hardware, Engine, PhaseTimes]] = {}
 _PHASES_LIMIT = 100_000
+_SIBLINGS: dict[int, tuple[Hardware, Hardware]] = {}    # id(hw) -> (hw, the first machine equal but for domain)
+_BY_CONTENT: dict[str, Hardware] = {}
 
 
-def _memo(m: Model, hw: Hardware, engine: Engine, key: tuple, compute: Callable[[], PhaseTimes]) -> PhaseTimes:
-    full = (id(m), id(hw), id(engine), *key)
+def _domain_free(hw: Hardware) -> Hardware:
+    hit = _SIBLINGS.get(id(hw))
+    if hit is not None and hit[0] is hw:
+        return hit[1]
+    data = hw.model_dump(mode="json")
+    data["scale_up"]["domain_size"] = None
+    sibling = _BY_CONTENT.setdefault(json.dumps(data, sort_keys=True), hw)
+    _SIBLINGS[id(hw)] = (hw, sibling)
+    return sibling
+
+
+def _memo(m: Model, hw: Hardware, engine: Engine, layout: Layout, key: tuple,
+          compute: Callable[[], PhaseTimes]) -> PhaseTimes:
+    machine = _domain_free(hw)
+    full = (id(m), id(machine), id(engine), min(hw.scale_up.domain_size, layout.gpus), *key)
     hit = _PHASES.get(full)
-    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is engine:
+    if hit is not None and hit[0] is m and hit[1] is machine and hit[2] is engine:
         return hit[3]
     value = compute()
     if len(_PHASES) >= _PHASES_LIMIT:
         _PHASES.clear()
-    _PHASES[full] = (m, hw, engine, value)
+        _SIBLINGS.clear()
+        _BY_CONTENT.clear()
+    _PHASES[full] = (m, machine, engine, value)
     return value
 
 
@@ -465,7 +488,7 @@ def combine(a: StepWork, b: StepWork) -> StepWork:
 def decode_step(m: Model, hw: Hardware, layout: Layout, context: float, engine: Engine | None = None) -> PhaseTimes:
     """One bare decode step (see `decode_work`)."""
     e = engine or default_engine()
-    return _memo(m, hw, e, ("decode", layout, int(context)),
+    return _memo(m, hw, e, layout, ("decode", layout, int(context)),
                  lambda: phase(m, hw, layout, decode_work(m, layout, context), engine=e))
 
 
@@ -482,7 +505,7 @@ def prefill(m: Model, hw: Hardware, layout: Layout, new_tokens: int, prefix: int
             extra = Traffic(*(x * requests for x in extra.astuple()))
         return phase(m, hw, layout, prefill_work(m, new_tokens, prefix, requests), engine=e,
                      extra_traffic=extra, storage_s=storage_s)
-    return _memo(m, hw, e, key, compute)
+    return _memo(m, hw, e, layout, key, compute)
 
 
 def mixed_step(m: Model, hw: Hardware, layout: Layout, context: float, chunk_tokens: float, new_tokens: int,
@@ -492,6 +515,6 @@ def mixed_step(m: Model, hw: Hardware, layout: Layout, context: float, chunk_tok
     e = engine or default_engine()
     key = ("mixed", layout, int(context), round(chunk_tokens, 6), new_tokens, prefix, storage_s)
     requests = chunk_tokens / new_tokens if new_tokens else 0.0
-    return _memo(m, hw, e, key, lambda: phase(
+    return _memo(m, hw, e, layout, key, lambda: phase(
         m, hw, layout, combine(decode_work(m, layout, context), prefill_work(m, new_tokens, prefix, requests)),
         engine=e, storage_s=storage_s))
