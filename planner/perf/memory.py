@@ -101,13 +101,18 @@ def weights_fit(m: Model, hw: Hardware, layout: Layout, engine: Engine | None = 
     return weights + reserve_bytes(hw, engine or default_engine(), weights, 0.0) < hw.hbm.capacity_bytes
 
 
+def _pool(m: Model, hw: Hardware, layout: Layout, prefill_chunk: int, engine: Engine) -> tuple[float, float, float]:
+    """(weights, the reserve, the activations of a `prefill_chunk`-token step) per GPU."""
+    weights = weights_per_gpu(m, layout)
+    chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
+    return weights, reserve_bytes(hw, engine, weights, chunk_act), chunk_act
+
+
 def kv_pool_bytes(m: Model, hw: Hardware, layout: Layout, prefill_chunk: int, engine: Engine | None = None) -> float:
     """HBM per GPU the engine can give to KV (and per-sequence activations): what is left after the
     weights, its reserve and the activations of a `prefill_chunk`-token step. What an engine
     reports at start-up as its KV-cache size."""
-    weights = weights_per_gpu(m, layout)
-    chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
-    reserve = reserve_bytes(hw, engine or default_engine(), weights, chunk_act)
+    weights, reserve, chunk_act = _pool(m, hw, layout, prefill_chunk, engine or default_engine())
     return hw.hbm.capacity_bytes - weights - reserve - chunk_act
 
 
@@ -121,16 +126,14 @@ def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chu
     `batch` sequences, each 1/pp of the KV, so batch x one sequence's TP share in all. Activations
     belong to the one micro-batch a stage is working on."""
     capacity = hw.hbm.capacity_bytes
-    weights = weights_per_gpu(m, layout)
     e = engine or default_engine()
+    weights, reserve, chunk_act = _pool(m, hw, layout, prefill_chunk, e)
     # the KV cache is paged: a sequence holds whole blocks of the engine's block size
     paged = math.ceil(context / e.kv_block_tokens) * e.kv_block_tokens if context > 0 else 0
     kv_seq = M.kv_bytes_per_sequence(m, paged) * kv_share(m, layout)        # one sequence, this GPU's part
     in_flight = layout.batch * layout.pp                                     # sequences per DP rank
     act = activation_per_token(m) * (layout.batch + prefill_chunk) / layout.tp
-    chunk_act = activation_per_token(m) * prefill_chunk / layout.tp
-    reserve = reserve_bytes(hw, e, weights, chunk_act)
-    room = kv_pool_bytes(m, hw, layout, prefill_chunk, engine)
+    room = capacity - weights - reserve - chunk_act
     per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
     max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
     return HbmBudget(capacity_bytes=capacity, weights_bytes=weights, kv_bytes=kv_seq * in_flight,

@@ -419,21 +419,21 @@ _SIBLINGS: dict[int, tuple[Hardware, Hardware]] = {}    # id(hw) -> (hw, the fir
 _BY_CONTENT: dict[str, Hardware] = {}
 
 
-def _domain_free(hw: Hardware) -> Hardware:
+def machine_key(hw: Hardware, gpus: int) -> tuple[Hardware, int]:
+    """(the first machine seen that equals `hw` but for its scale-up domain size, the domain size
+    a unit of `gpus` GPUs sees): what times on `hw` depend on, for caches keyed by identity."""
     hit = _SIBLINGS.get(id(hw))
-    if hit is not None and hit[0] is hw:
-        return hit[1]
-    data = hw.model_dump(mode="json")
-    data["scale_up"]["domain_size"] = None
-    sibling = _BY_CONTENT.setdefault(json.dumps(data, sort_keys=True), hw)
-    _SIBLINGS[id(hw)] = (hw, sibling)
-    return sibling
+    if hit is None or hit[0] is not hw:
+        data = hw.model_dump(mode="json")
+        data["scale_up"]["domain_size"] = None
+        hit = _SIBLINGS[id(hw)] = (hw, _BY_CONTENT.setdefault(json.dumps(data, sort_keys=True), hw))
+    return hit[1], min(hw.scale_up.domain_size, gpus)
 
 
 def _memo(m: Model, hw: Hardware, engine: Engine, layout: Layout, key: tuple,
           compute: Callable[[], PhaseTimes]) -> PhaseTimes:
-    machine = _domain_free(hw)
-    full = (id(m), id(machine), id(engine), min(hw.scale_up.domain_size, layout.gpus), *key)
+    machine, domain = machine_key(hw, layout.gpus)
+    full = (id(m), id(machine), id(engine), domain, *key)
     hit = _PHASES.get(full)
     if hit is not None and hit[0] is m and hit[1] is machine and hit[2] is engine:
         return hit[3]

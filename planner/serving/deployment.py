@@ -30,7 +30,7 @@ from planner.inputs.workload import Workload, check_context
 from planner.kv.tiers import KvTiers, plan_tiers
 from planner.machine.cluster import Cluster, PoolUnits, cluster
 from planner.perf.memory import hbm_budget, weights_fit, weights_per_gpu
-from planner.perf.phases import PhaseTimes
+from planner.perf.phases import PhaseTimes, machine_key
 from planner.perf.unit import (
     NO_HITS,
     PREFILL_UTILIZATION,
@@ -276,6 +276,11 @@ class _Option:
         return (self.cluster.gpus_provisioned, self.cluster.gpus, self.unit.tpot_s)
 
 
+# Units the searches evaluated, by the identity of their inputs (see _Search.unit).
+_UNITS: dict[tuple, tuple[Model, Hardware, Engine, UnitResult]] = {}
+_UNITS_LIMIT = 50_000
+
+
 @dataclass
 class _Search:
     """One pass of the search for one machine at one prefix-reuse assumption."""
@@ -301,10 +306,21 @@ class _Search:
         return hit
 
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
+        """The unit at `batch`. Cached across searches: the reuse rounds and the domain comparison
+        evaluate the same units again (a unit sees the domain only up to its GPUs)."""
         lay = layout.model_copy(update={"batch": batch})
         p_lay = prefill_layout_for(lay, prefill_layout)
-        return evaluate_unit(self.m, self.hw, self.shape, lay, engine=self.engine, prefill_layout=prefill_layout,
-                             reuse=self.reuse, prefill=self.prefill(p_lay))
+        machine, domain = machine_key(self.hw, max(lay.gpus, p_lay.gpus))
+        key = (id(self.m), id(machine), id(self.engine), domain, self.shape, lay, prefill_layout, self.reuse)
+        hit = _UNITS.get(key)
+        if hit is not None and hit[0] is self.m and hit[1] is machine and hit[2] is self.engine:
+            return hit[3]
+        u = evaluate_unit(self.m, self.hw, self.shape, lay, engine=self.engine, prefill_layout=prefill_layout,
+                          reuse=self.reuse, prefill=self.prefill(p_lay))
+        if len(_UNITS) >= _UNITS_LIMIT:
+            _UNITS.clear()
+        _UNITS[key] = (self.m, machine, self.engine, u)
+        return u
 
     def excess(self, u: UnitResult) -> float:
         """Largest ratio of a time to its target (≤ 1: every latency target met); a batch the
