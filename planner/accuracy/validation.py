@@ -186,28 +186,3 @@ def validate_all(name: str = "aiconfigurator") -> ValidationReport:
                             tpot_median=median_abs([r.tpot_error for r in rows]),
                             ttft_median=median_abs([r.ttft_error for r in rows]))
 
-
-# ---- error bands: what the validation spread says about a new prediction -----------------------
-
-BAND_QUANTILES = (0.1, 0.9)   # the central 80% of signed errors
-
-
-def error_bands(report: ValidationReport) -> dict[str, dict[str, tuple[float, float]]]:
-    """Signed-error quantiles per model kind and metric: {kind: {metric: (q10, q90)}}."""
-    out: dict[str, dict[str, tuple[float, float]]] = {}
-    for kind in ("dense", "moe"):
-        rows = [r for r in report.rows if group_of(r.case).endswith("/" + kind)]
-        out[kind] = {}
-        for metric in ("ttft", "tpot"):
-            errors = sorted(getattr(r, f"{metric}_error") for r in rows if getattr(r, f"{metric}_error") is not None)
-            if errors:
-                out[kind][metric] = (_quantile(errors, BAND_QUANTILES[0]), _quantile(errors, BAND_QUANTILES[1]))
-    return out
-
-
-def _quantile(sorted_values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (the 'type 7' definition numpy uses)."""
-    pos = (len(sorted_values) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
