@@ -24,7 +24,7 @@ CASES = [
     ("unknown-key", ["check", "unknown.toml"], "unknown.toml: assert.max_gpu: unknown key"),
     ("bad-json", ["models", "show", "broken.json"], "broken.json: invalid JSON at line 1 column 22"),
     ("unknown-architecture", ["models", "show", "mamba.json"],
-     "model_type 'mamba2': fields state_size announce recurrent-state"),
+     "state_size: model_type 'mamba2': no attention layers: pure state-space models are not modelled yet"),
     ("missing-field", ["models", "show", "nolayers.json"], "model_type 'llama': the decoder needs num_hidden_layers"),
     ("zero-size", ["size", "--set", "workload.isl=0"], "isl: Input should be greater than 0"),
     ("negative-size", ["size", "--set", "hardware.hbm.capacity_gib=-1"],

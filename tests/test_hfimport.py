@@ -85,13 +85,13 @@ def write(tmp_path, text, name="config.json"):
     return path
 
 
-def test_recurrent_layer_types_are_an_error(tmp_path):
+def test_pure_state_space_model_is_one_clear_error(tmp_path):
     path = write(tmp_path, json.dumps({"model_type": "mamba2", "hidden_size": 2048, "num_hidden_layers": 4,
                                        "vocab_size": 50280, "layer_types": ["mamba"] * 4}))
     with pytest.raises(InputError) as exc:
         import_hf(path)
     line = exc.value.one_line()
-    assert "mamba2" in line and "mamba" in line.replace("mamba2", "")
+    assert "mamba2" in line and "layer_types" in line and "pure state-space" in line
     assert "\n" not in line
 
 
@@ -115,15 +115,17 @@ def test_mamba2_config_without_attention_heads(tmp_path):
     assert "mamba2" in exc.value.one_line() and "state_size" in exc.value.one_line()
 
 
-def test_hybrid_pattern_without_layer_types_is_an_error(tmp_path):
+def test_hybrid_pattern_imports_mixers_and_mlps(tmp_path):
     # Shape of nvidia/Nemotron-H-8B-Base-8K config.json: M = Mamba2, * = attention, - = MLP.
     path = write(tmp_path, json.dumps({
         "model_type": "nemotron_h", "hidden_size": 4096, "num_hidden_layers": 52, "vocab_size": 131072,
         "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 21504,
         "hybrid_override_pattern": "M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-",
         "mamba_num_heads": 128, "mamba_head_dim": 64, "ssm_state_size": 128}))
-    with pytest.raises(InputError):
-        import_hf(path)
+    m = import_hf(path)
+    kinds = facts(m).layer_kinds
+    assert (kinds["mamba"], kinds["full"], kinds["no_mixer"]) == (24, 4, 24)
+    assert facts(m).dense_layers == 24 and facts(m).moe_layers == 0
 
 
 def test_malformed_json_names_line_and_column(tmp_path):

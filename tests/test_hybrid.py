@@ -17,7 +17,7 @@ QWEN3_NEXT = io.load_model("qwen3-next-80b-a3b")
 
 def test_layer_split():
     # config.json: full_attention_interval 4 over 48 layers -> 12 full, 36 linear
-    assert M.facts(QWEN3_NEXT).layer_kinds == {"full": 12, "sliding": 0, "linear": 36}
+    assert M.facts(QWEN3_NEXT).layer_kinds == {"full": 12, "sliding": 0, "linear": 36, "mamba": 0, "no_mixer": 0}
 
 
 def test_growing_kv_comes_only_from_full_attention_layers():

@@ -3,6 +3,7 @@ both produce one of these). Lists are tuples so a model hashes and its derived f
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
@@ -37,10 +38,15 @@ class Indexer(StrictModel):
 
 
 class LinearAttention(StrictModel):
-    """Gated DeltaNet linear attention (Qwen3-Next, Qwen3.5): a fixed recurrent state per sequence
-    (value heads x key dim x value dim) plus a short causal-convolution state, instead of KV that
-    grows with the context (transformers Qwen3NextGatedDeltaNet)."""
+    """Linear attention: a fixed recurrent state per sequence (value heads x key dim x value dim)
+    instead of KV that grows with the context.
+    - gated_deltanet (Qwen3-Next, Qwen3.5; transformers Qwen3NextGatedDeltaNet): q/k/v/z and the
+      beta/alpha gates from the input, a short causal convolution (its last kernel-1 inputs are
+      state too), a gated RMSNorm;
+    - lightning (MiniMax-01/M1; transformers MiniMaxLightningAttention): one q/k/v projection, a
+      sigmoid output gate from the input and an RMSNorm; no convolution."""
 
+    form: Literal["gated_deltanet", "lightning"] = "gated_deltanet"
     num_key_heads: PositiveInt
     num_value_heads: PositiveInt
     key_head_dim: PositiveInt
@@ -60,13 +66,83 @@ class LinearAttention(StrictModel):
     @property
     def state_elements(self) -> int:
         """Recurrent state plus the last (kernel - 1) inputs of the q/k/v convolution, per layer."""
-        return (self.num_value_heads * self.key_head_dim * self.value_head_dim
-                + (self.conv_kernel - 1) * (2 * self.key_dim + self.value_dim))
+        conv = (self.conv_kernel - 1) * (2 * self.key_dim + self.value_dim) if self.form == "gated_deltanet" else 0
+        return self.num_value_heads * self.key_head_dim * self.value_head_dim + conv
+
+    def params(self, hidden: int) -> int:
+        """Weights of one layer (projections, convolution, gates, norm)."""
+        h, kd, vd, nv = hidden, self.key_dim, self.value_dim, self.num_value_heads
+        if self.form == "lightning":
+            # qkv_proj, output_gate, out_proj, norm over heads x head_dim
+            return h * (2 * kd + vd) + h * vd + vd * h + vd
+        conv_dim = 2 * kd + vd
+        # in_proj_qkvz, in_proj_ba, depthwise conv, dt_bias, A_log, gated norm, out_proj
+        return (h * (2 * kd + 2 * vd) + h * 2 * nv + conv_dim * self.conv_kernel + 2 * nv
+                + self.value_head_dim + vd * h)
+
+
+class MambaMixer(StrictModel):
+    """Selective state-space (Mamba) mixer: a fixed state per sequence, like linear attention.
+    - version 2 (Nemotron-H, Granite-4.0-H, Falcon-H1, Zamba2; transformers Mamba2Mixer): heads x
+      head_dim channels, B and C shared by n_groups, one decay per head;
+    - version 1 (Jamba; transformers JambaMambaMixer): every inner channel (expand x hidden) its
+      own state, the step size from a rank-dt_rank projection; Jamba norms dt, B and C.
+    State per layer: inner x state_size SSM state plus the last kernel-1 convolution inputs
+    (vLLM's MambaStateShapeCalculator keeps kernel-1 columns)."""
+
+    version: Literal[1, 2] = 2
+    num_heads: PositiveInt = Field(description="Mamba-2 heads; Mamba-1: the inner channels")
+    head_dim: PositiveInt = Field(1, description="Mamba-2 head dim; Mamba-1: 1")
+    state_size: PositiveInt = Field(description="d_state (N)")
+    n_groups: PositiveInt = Field(1, description="Mamba-2 B/C groups")
+    conv_kernel: PositiveInt = 4
+    dt_rank: PositiveInt | None = Field(None, description="Mamba-1 step-size projection rank")
+    conv_bias: bool = True
+    proj_bias: bool = False
+    inner_norms: bool = Field(False, description="RMSNorms on dt, B and C (Jamba)")
+    state_dtype: Dtype = Field(Dtype.fp32, description="SSM state; vLLM and SGLang keep it in FP32 by default")
+
+    @property
+    def inner(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def conv_dim(self) -> int:
+        return self.inner + 2 * self.n_groups * self.state_size if self.version == 2 else self.inner
+
+    @property
+    def state_elements(self) -> int:
+        ssm = self.inner * self.state_size
+        return ssm + (self.conv_kernel - 1) * self.conv_dim
+
+    def params(self, hidden: int) -> int:
+        h, d, n = hidden, self.inner, self.state_size
+        conv = self.conv_dim * self.conv_kernel + (self.conv_dim if self.conv_bias else 0)
+        out = d * h + (h if self.proj_bias else 0)
+        if self.version == 2:
+            proj = d + self.conv_dim + self.num_heads              # gate z, x/B/C, dt per head
+            in_proj = h * proj + (proj if self.proj_bias else 0)
+            return in_proj + conv + 3 * self.num_heads + d + out   # dt_bias, A_log, D; gated norm
+        rank = self.dt_rank or math.ceil(h / 16)
+        in_proj = h * 2 * d + (2 * d if self.proj_bias else 0)
+        x_proj = d * (rank + 2 * n)
+        dt_proj = rank * d + d
+        norms = rank + 2 * n if self.inner_norms else 0
+        return in_proj + conv + x_proj + dt_proj + d * n + d + out + norms    # A_log, D
+
+    @property
+    def scan_flops_per_token(self) -> int:
+        """Decay, input and read-out of an inner x state_size state: about 6 FLOPs per element."""
+        return 6 * self.inner * self.state_size
+
+
+MixerKind = Literal["full", "sliding", "linear", "mamba", "none"]
 
 
 class GqaAttention(StrictModel):
     """Multi-head / grouped-query attention (MHA when kv heads = heads, MQA when 1), optionally
-    interleaved with sliding-window layers and linear-attention layers."""
+    interleaved with sliding-window, linear-attention and Mamba layers, and with blocks that have
+    no token mixer at all (Nemotron-H's MLP-only blocks)."""
 
     kind: Literal["gqa"] = "gqa"
     num_heads: PositiveInt
@@ -78,9 +154,16 @@ class GqaAttention(StrictModel):
     output_gate: bool = Field(False, description="sigmoid gate on the attention output (Qwen3-Next): q_proj doubles")
     sinks: bool = Field(False, description="learned per-head attention sinks (gpt-oss)")
     sliding_window: PositiveInt | None = Field(None, description="tokens kept by sliding layers")
-    layer_types: tuple[Literal["full", "sliding", "linear"], ...] | None = Field(
-        None, description="per layer; omitted: all sliding when a window is set, else all full")
+    full_head_dim: PositiveInt | None = Field(None, description="head dim of the full layers when it differs "
+                                                                "from the sliding layers' (Gemma 4 global_head_dim)")
+    full_num_kv_heads: PositiveInt | None = Field(None, description="KV heads of the full layers when they differ "
+                                                                    "(Gemma 4 num_global_key_value_heads)")
+    full_k_eq_v: bool = Field(False, description="full layers project K once and use it as V too (Gemma 4 "
+                                                 "attention_k_eq_v); the cache still holds K and V")
+    layer_types: tuple[MixerKind, ...] | None = Field(
+        None, description="token mixer per layer; omitted: all sliding when a window is set, else all full")
     linear: LinearAttention | None = Field(None, description="the linear-attention layers, when layer_types has any")
+    mamba: MambaMixer | None = Field(None, description="the Mamba layers, when layer_types has any")
 
 
 class MlaAttention(StrictModel):
@@ -126,6 +209,9 @@ class DenseMlp(StrictModel):
     bias: bool = False
 
 
+FfnKind = Literal["dense", "moe", "dense+moe", "none"]
+
+
 class Moe(StrictModel):
     num_experts: PositiveInt
     experts_per_token: PositiveInt
@@ -135,6 +221,10 @@ class Moe(StrictModel):
         None, description="total width of the shared expert(s); default experts x expert width")
     first_dense_layers: NonNegativeInt = Field(0, description="leading layers with a dense MLP")
     layer_interval: PositiveInt = Field(1, description="every n-th layer is MoE (decoder_sparse_step)")
+    gated: bool = Field(True, description="experts are SwiGLU (gate, up, down); false: up, down (relu2)")
+    latent_size: PositiveInt | None = Field(
+        None, description="LatentMoE (Nemotron 3 Super): tokens are projected to this width before dispatch and "
+                          "the routed experts work in it; one down and one up projection per MoE layer")
     expert_bias: bool = False
     router_bias: bool = False
     hash_layers: NonNegativeInt = Field(0, description="leading MoE layers routed by token hash (V4)")
@@ -144,6 +234,10 @@ class Moe(StrictModel):
         if self.experts_per_token > self.num_experts:
             raise ValueError("experts_per_token exceeds num_experts")
         return self
+
+    def token_width(self, hidden: int) -> int:
+        """Width of a token as the routed experts see it (and as dispatch and combine move it)."""
+        return self.latent_size or hidden
 
     @property
     def shared_width(self) -> int:
@@ -191,6 +285,10 @@ class Model(StrictModel):
     attention: Attention
     mlp: DenseMlp | None = Field(None, description="dense MLP (dense models and dense-first layers)")
     moe: Moe | None = None
+    ffn_types: tuple[FfnKind, ...] | None = Field(
+        None, description="feed-forward block per layer: dense MLP, MoE, both in parallel (Arctic's residual "
+                          "MLP) or none (Nemotron-H's mixer-only blocks); omitted: from moe.first_dense_layers "
+                          "and moe.layer_interval")
     hc_mult: PositiveInt = Field(1, description="mHC residual streams (V4: 4); 1 = plain residual")
     mtp_layers: NonNegativeInt = Field(0, description="next-n prediction layers; reported separately")
     precision: Precision = Precision()
@@ -200,8 +298,9 @@ class Model(StrictModel):
     def _consistent(self) -> Model:
         att = self.attention
         if isinstance(att, GqaAttention):
-            if att.num_heads % att.num_kv_heads:
-                raise ValueError("attention.num_heads must be a multiple of num_kv_heads")
+            for kv in (att.num_kv_heads, att.full_num_kv_heads or att.num_kv_heads):
+                if att.num_heads % kv:
+                    raise ValueError("attention.num_heads must be a multiple of its KV heads")
             if att.layer_types is not None:
                 if len(att.layer_types) != self.num_layers:
                     raise ValueError(f"attention.layer_types has {len(att.layer_types)} entries, "
@@ -210,6 +309,8 @@ class Model(StrictModel):
                     raise ValueError("sliding layers need attention.sliding_window")
                 if "linear" in att.layer_types and att.linear is None:
                     raise ValueError("linear layers need attention.linear (heads, head dims, conv kernel)")
+                if "mamba" in att.layer_types and att.mamba is None:
+                    raise ValueError("mamba layers need attention.mamba (heads, head dim, state size)")
         if isinstance(att, CompressedAttention):
             if len(att.compress_ratios) != self.num_layers:
                 raise ValueError(f"attention.compress_ratios has {len(att.compress_ratios)} entries, "
@@ -218,14 +319,33 @@ class Model(StrictModel):
             raise ValueError("a model needs mlp (dense) or moe")
         if self.moe is not None and self.moe.first_dense_layers and self.mlp is None:
             raise ValueError("moe.first_dense_layers needs mlp.intermediate_size for the dense layers")
+        if self.ffn_types is not None:
+            if len(self.ffn_types) != self.num_layers:
+                raise ValueError(f"ffn_types has {len(self.ffn_types)} entries, num_layers is {self.num_layers}")
+            if any("moe" in t for t in self.ffn_types) and self.moe is None:
+                raise ValueError("ffn_types has MoE layers but the model has no moe section")
+            if any("dense" in t for t in self.ffn_types) and self.mlp is None:
+                raise ValueError("ffn_types has dense layers but the model has no mlp section")
+            if isinstance(att, GqaAttention) and att.layer_types is not None and any(
+                    a == "none" and f == "none" for a, f in zip(att.layer_types, self.ffn_types, strict=True)):
+                raise ValueError("a layer needs a token mixer or a feed-forward block (both are none)")
+        elif self.moe is not None and self.mlp is None and self.moe.layer_interval > 1:
+            raise ValueError("moe.layer_interval > 1 leaves dense layers: the model needs mlp.intermediate_size")
         return self
 
     @property
     def is_moe(self) -> bool:
         return self.moe is not None
 
-    def moe_layer_count(self) -> int:
+    def ffn_kinds(self) -> tuple[FfnKind, ...]:
+        """The feed-forward block of every layer."""
+        if self.ffn_types is not None:
+            return self.ffn_types
         if self.moe is None:
-            return 0
-        return sum(1 for i in range(self.num_layers)
-                   if i >= self.moe.first_dense_layers and (i + 1) % self.moe.layer_interval == 0)
+            return ("dense",) * self.num_layers
+        e = self.moe
+        return tuple("moe" if i >= e.first_dense_layers and (i + 1) % e.layer_interval == 0 else "dense"
+                     for i in range(self.num_layers))
+
+    def moe_layer_count(self) -> int:
+        return sum(1 for k in self.ffn_kinds() if "moe" in k)

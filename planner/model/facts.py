@@ -93,6 +93,7 @@ class ParamCounts:
     active_routed_experts: int
     active_shared_experts: int
     active_router: int
+    head_matmul: int = 0          # vocab x hidden: the output projection multiplies it even when tied
 
     @property
     def total(self) -> int:
@@ -105,10 +106,11 @@ class ParamCounts:
 
     @property
     def active(self) -> int:
-        """Parameters a token multiplies: top-k + shared experts, attention, router, LM head.
-        The input embedding is a row lookup, not a matmul, and is left out."""
+        """Parameters a token multiplies: top-k + shared experts, attention, router, LM head (the
+        embedding matrix itself when tied). The input embedding is a row lookup, not a matmul, and
+        is left out."""
         return (self.active_attention + self.active_dense_mlp + self.active_routed_experts
-                + self.active_shared_experts + self.active_router + self.norms + self.lm_head)
+                + self.active_shared_experts + self.active_router + self.norms + self.head_matmul)
 
     @property
     def active_with_embeddings(self) -> int:
@@ -131,6 +133,7 @@ class WeightBytes:
     small_tensors: float
     mtp: float
     mtp_experts: float = 0.0   # the routed experts inside the MTP module(s)
+    head_read: float = 0.0     # bytes of the output projection a step reads (the embeddings when tied)
 
     @property
     def total(self) -> float:
@@ -159,9 +162,9 @@ class Facts:
     dense_layers: int = 0
 
 
-def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
-    h, nh, nkv, d = m.hidden_size, a.num_heads, a.num_kv_heads, a.head_dim
-    per_layer = h * nh * d * (2 if a.output_gate else 1) + 2 * h * nkv * d + nh * d * h
+def _gqa_layer_params(h: int, a: GqaAttention, nkv: int, d: int, k_eq_v: bool) -> int:
+    nh = a.num_heads
+    per_layer = h * nh * d * (2 if a.output_gate else 1) + (1 if k_eq_v else 2) * h * nkv * d + nh * d * h
     if a.qkv_bias:
         per_layer += nh * d + 2 * nkv * d
     if a.o_bias:
@@ -170,35 +173,55 @@ def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
         per_layer += 2 * d
     if a.sinks:
         per_layer += nh
+    return per_layer
+
+
+def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
+    h, nh = m.hidden_size, a.num_heads
+    # sliding layers use the base geometry; full layers may have their own (Gemma 4)
+    geometry = {"sliding": (a.num_kv_heads, a.head_dim, False),
+                "full": (a.full_num_kv_heads or a.num_kv_heads, a.full_head_dim or a.head_dim, a.full_k_eq_v)}
     types = a.layer_types or (("sliding" if a.sliding_window else "full"),) * m.num_layers
-    n_full, n_slide, n_lin = types.count("full"), types.count("sliding"), types.count("linear")
-    kv_tok = 2 * nkv * d * element_bytes(m.precision.kv)  # K and V, per layer per token
+    n_full, n_slide, n_lin, n_mamba = (types.count(k) for k in ("full", "sliding", "linear", "mamba"))
     stored, flops = [], []
-    if n_full:
-        stored.append(Term(n_full * kv_tok))
-        flops.append(Term(n_full * 4 * nh * d))        # QK^T and AV: 2 FLOPs x 2 matmuls
-    if n_slide:
-        assert a.sliding_window is not None           # the schema requires a window for sliding layers
-        stored.append(Term(n_slide * kv_tok, cap=a.sliding_window))
-        flops.append(Term(n_slide * 4 * nh * d, cap=a.sliding_window))
+    params = 0
+    for kind, n in (("full", n_full), ("sliding", n_slide)):
+        if not n:
+            continue
+        nkv, d, k_eq_v = geometry[kind]
+        params += n * _gqa_layer_params(h, a, nkv, d, k_eq_v)
+        kv_tok = 2 * nkv * d * element_bytes(m.precision.kv)  # K and V, per layer per token
+        cap = math.inf
+        if kind == "sliding":
+            assert a.sliding_window is not None       # the schema requires a window for sliding layers
+            cap = a.sliding_window
+        stored.append(Term(n * kv_tok, cap=cap))
+        flops.append(Term(n * 4 * nh * d, cap=cap))    # QK^T and AV: 2 FLOPs x 2 matmuls
     read = list(stored)
-    params = per_layer * (n_full + n_slide)
+    # Recurrent layers hold a fixed state per sequence (cap 1: present from the first token on); a
+    # decode step reads and writes it whole.
+    recurrent: list[tuple[int, float, float]] = []    # (layers, state elements, scan FLOPs per token)
     if n_lin:
         lin = a.linear
         assert lin is not None                        # the schema requires it for linear layers
-        conv_dim = 2 * lin.key_dim + lin.value_dim
-        # in_proj_qkvz, in_proj_ba, depthwise conv, dt_bias, A_log, gated norm, out_proj
-        params += n_lin * (h * (2 * lin.key_dim + 2 * lin.value_dim) + h * 2 * lin.num_value_heads
-                           + conv_dim * lin.conv_kernel + 2 * lin.num_value_heads + lin.value_head_dim
-                           + lin.value_dim * h)
-        state = n_lin * lin.state_elements * element_bytes(lin.state_dtype)
-        # A fixed state per sequence (cap 1: present from the first token on); a decode step reads
-        # and writes it whole.
-        stored.append(Term(state, cap=1))
-        read.append(Term(2 * state, cap=1))
+        params += n_lin * lin.params(h)
+        state_bytes = n_lin * lin.state_elements * element_bytes(lin.state_dtype)
         # Per token: decay, delta-rule update and read-out of a dk x dv state per value head.
-        flops.append(Term(n_lin * 6 * lin.num_value_heads * lin.key_head_dim * lin.value_head_dim, cap=1))
-    return params, stored, read, flops, list(flops), {"full": n_full, "sliding": n_slide, "linear": n_lin}
+        scan = n_lin * 6 * lin.num_value_heads * lin.key_head_dim * lin.value_head_dim
+        recurrent.append((n_lin, state_bytes, scan))
+    if n_mamba:
+        mb = a.mamba
+        assert mb is not None                         # the schema requires it for Mamba layers
+        params += n_mamba * mb.params(h)
+        recurrent.append((n_mamba, n_mamba * mb.state_elements * element_bytes(mb.state_dtype),
+                          n_mamba * mb.scan_flops_per_token))
+    for _, state_bytes, scan in recurrent:
+        stored.append(Term(state_bytes, cap=1))
+        read.append(Term(2 * state_bytes, cap=1))
+        flops.append(Term(scan, cap=1))
+    kinds = {"full": n_full, "sliding": n_slide, "linear": n_lin, "mamba": n_mamba,
+             "no_mixer": types.count("none")}
+    return params, stored, read, flops, list(flops), kinds
 
 
 def _mla(m: Model, a: MlaAttention) -> tuple[int, list, list, list, list, dict]:
@@ -312,8 +335,9 @@ def facts(m: Model) -> Facts:
 def _compute_facts(m: Model) -> Facts:
     h, L = m.hidden_size, m.num_layers
     attn_params, stored, read, dec, pre, kinds = _attention(m)
-    n_moe = m.moe_layer_count()
-    n_dense = L - n_moe
+    ffn = m.ffn_kinds()
+    n_moe = sum(1 for k in ffn if "moe" in k)
+    n_dense = sum(1 for k in ffn if "dense" in k)
     dense_layer = _mlp_params(h, m.mlp.intermediate_size, m.mlp.gated, m.mlp.bias) if m.mlp else 0
     dense = n_dense * dense_layer
     routed = shared = router = active_routed = active_shared = 0
@@ -321,8 +345,12 @@ def _compute_facts(m: Model) -> Facts:
     num_experts = experts_per_token = 0
     if m.moe:
         e = m.moe
-        expert = _mlp_params(h, e.expert_intermediate_size, True, e.expert_bias)
-        shared_layer = _mlp_params(h, e.shared_width, True, False) if e.shared_width else 0
+        expert = _mlp_params(e.token_width(h), e.expert_intermediate_size, e.gated, e.expert_bias)
+        shared_layer = _mlp_params(h, e.shared_width, e.gated, False) if e.shared_width else 0
+        if e.latent_size:
+            # LatentMoE: the down (h -> latent) and up (latent -> h) projections run for every token,
+            # like a shared expert
+            shared_layer += 2 * h * e.latent_size
         router_layer = h * e.num_experts + e.num_experts * (1 if e.router_bias else 0)
         routed = n_moe * e.num_experts * expert
         shared = n_moe * shared_layer
@@ -341,26 +369,28 @@ def _compute_facts(m: Model) -> Facts:
     lm_head = 0 if m.tie_word_embeddings else m.vocab_size * h
     # An MTP module (DeepSeek-V3 README_WEIGHTS): one more decoder layer of the last kind, the
     # eh_proj (2h x h) and three norms; embeddings and head are shared with the main model.
-    ffn_last = (num_experts * expert + shared_layer + router_layer) if n_moe else dense_layer
+    last_moe = "moe" in ffn[-1]
+    ffn_last = (num_experts * expert + shared_layer + router_layer) if last_moe else dense_layer
     mtp_layer = attn_params // L + ffn_last + 2 * h * h + 5 * h + hc_layer
-    ffn_last_active = (experts_per_token * expert + shared_layer + router_layer) if n_moe else dense_layer
+    ffn_last_active = (experts_per_token * expert + shared_layer + router_layer) if last_moe else dense_layer
     mtp_active_layer = mtp_layer - ffn_last + ffn_last_active
     params = ParamCounts(
         embeddings=embeddings, lm_head=lm_head, attention=attn_params, dense_mlp=dense,
         routed_experts=routed, shared_experts=shared, router=router, norms=norms,
         mtp=m.mtp_layers * mtp_layer, mtp_active=m.mtp_layers * mtp_active_layer,
         active_attention=attn_params, active_dense_mlp=dense,
-        active_routed_experts=active_routed, active_shared_experts=active_shared, active_router=router)
+        active_routed_experts=active_routed, active_shared_experts=active_shared, active_router=router,
+        head_matmul=m.vocab_size * h)
     p = m.precision
     w = weight_bytes_per_param
-    mtp_experts = m.mtp_layers * (num_experts * expert if n_moe else 0)
+    mtp_experts = m.mtp_layers * (num_experts * expert if last_moe else 0)
     weights = WeightBytes(
         embeddings=embeddings * w(p.embeddings), lm_head=lm_head * w(p.embeddings),
         attention=attn_params * w(p.weights), dense_mlp=dense * w(p.weights),
         routed_experts=routed * w(p.expert_weights), shared_experts=shared * w(p.shared_expert_weights),
         small_tensors=(norms + router) * SMALL_TENSOR_BYTES,
         mtp=mtp_experts * w(p.expert_weights) + (params.mtp - mtp_experts) * w(p.weights),
-        mtp_experts=mtp_experts * w(p.expert_weights))
+        mtp_experts=mtp_experts * w(p.expert_weights), head_read=m.vocab_size * h * w(p.embeddings))
     latent = not isinstance(m.attention, GqaAttention)
     kv_heads = m.attention.num_kv_heads if isinstance(m.attention, GqaAttention) else 1
     return Facts(params=params, weights=weights, kv_stored=tuple(stored), kv_read=tuple(read),

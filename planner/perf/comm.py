@@ -68,7 +68,8 @@ def ep_all_to_all(m: Model, hw: Hardware, layout: Layout, tokens_per_rank: float
     if m.moe is None or layout.ep == 1:
         return Traffic()
     tokens_per_gpu = tokens_per_rank * layout.dp / layout.ep
-    pair_bytes = m.hidden_size * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine))
+    pair_bytes = m.moe.token_width(m.hidden_size) * (element_bytes(m.precision.dispatch)
+                                                    + element_bytes(m.precision.combine))
     k, ep = m.moe.experts_per_token, layout.ep
     moe_layers = M.facts(m).moe_layers
     group = min(hw.scale_up.domain_size, ep)                 # EP peers per domain

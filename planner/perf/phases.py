@@ -140,8 +140,18 @@ def dense_matrices(m: Model, tp: int) -> list[tuple[float, int]] | None:
     layers = m.num_layers
     mats: list[tuple[float, int]] = []
     if isinstance(a, GqaAttention):
-        mats += [(h * (a.num_heads + 2 * a.num_kv_heads) * a.head_dim / tp, layers),
-                 (a.num_heads * a.head_dim * h / tp, layers)]
+        kinds = f.layer_kinds
+        softmax = kinds["full"] + kinds["sliding"]
+        mats += [(h * (a.num_heads + 2 * a.num_kv_heads) * a.head_dim / tp, softmax),
+                 (a.num_heads * a.head_dim * h / tp, softmax)]
+        if a.linear is not None and kinds["linear"]:
+            # input projections (q, k, v and the gate) and the output projection
+            lin = a.linear
+            mats += [(h * (2 * lin.key_dim + 2 * lin.value_dim) / tp, kinds["linear"]),
+                     (lin.value_dim * h / tp, kinds["linear"])]
+        if a.mamba is not None and kinds["mamba"]:
+            mats += [(h * (2 * a.mamba.inner + 2 * a.mamba.n_groups * a.mamba.state_size) / tp, kinds["mamba"]),
+                     (a.mamba.inner * h / tp, kinds["mamba"])]
     elif isinstance(a, MlaAttention):
         qk = a.qk_nope_head_dim + a.qk_rope_head_dim
         # q_a and kv_a are one replicated GEMM in the engines (fused_qkv_a_proj); q_b, the absorbed
@@ -195,7 +205,7 @@ def _expert_hit_fraction(m: Model, tokens: float, copies: float = 1.0) -> float:
 def _dense_weight_bytes(m: Model) -> float:
     """Bytes of the main model's non-expert weights read per step (the embedding table is a row lookup)."""
     w = M.facts(m).weights
-    return w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.lm_head
+    return w.attention + w.dense_mlp + w.shared_experts + w.small_tensors + w.head_read
 
 
 @dataclass(frozen=True)
@@ -242,8 +252,8 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     drafts = work.draft_passes if m.mtp_layers else 0
     # -- FLOPs per GPU. Dense parts shard TP-way inside a DP rank; experts spread over all GPUs.
     routed_matmul = f.params.active_routed_experts
-    dense_matmul = f.params.active_matmul - routed_matmul - f.params.lm_head
-    dense_flops = (2 * dense_matmul * tokens + 2 * f.params.lm_head * seqs) / tp
+    dense_matmul = f.params.active_matmul - routed_matmul - f.params.head_matmul
+    dense_flops = (2 * dense_matmul * tokens + 2 * f.params.head_matmul * seqs) / tp
     if drafts and f.params.mtp_active:
         # each draft pass runs the MTP module once per decoding sequence, with its own top-k experts
         dense_flops += 2 * f.params.mtp_active * work.decode_seqs * drafts / tp
@@ -371,11 +381,14 @@ def fixed_kernels(m: Model) -> int:
     """Non-GEMM kernels one forward pass through the model's layers launches (see the table at the
     top of this module)."""
     a = m.attention
-    attention = ATTENTION_KERNELS["gqa" if isinstance(a, GqaAttention) else "mla"]
-    if getattr(a, "indexer", None) is not None:
-        attention += INDEXER_KERNELS
     f = M.facts(m)
-    return m.num_layers * attention + f.moe_layers * MLP_KERNELS["moe"] + f.dense_layers * MLP_KERNELS["dense"]
+    if isinstance(a, GqaAttention):
+        # recurrent mixers launch about as many kernels as attention (norm, conv/gates, scan, add)
+        mixers = m.num_layers - f.layer_kinds["no_mixer"]
+        attention = mixers * ATTENTION_KERNELS["gqa"]
+    else:
+        attention = m.num_layers * (ATTENTION_KERNELS["mla"] + (INDEXER_KERNELS if a.indexer is not None else 0))
+    return attention + f.moe_layers * MLP_KERNELS["moe"] + f.dense_layers * MLP_KERNELS["dense"]
 
 
 def _decode_share(work: StepWork) -> float:
