@@ -21,8 +21,8 @@ from planner.inputs.presets import (  # noqa: F401  (the commands' defaults)
 )
 from planner.units import parse_count
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model TOML, "
-                                                             "or HF config.json (or its folder)")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Preset name, model TOML, HF config.json (or its "
+                                                             "folder), or a hub id ORG/NAME in the local HF cache")]
 HardwareOpt = Annotated[str, typer.Option("--hardware", "-H", help="Preset name or hardware TOML")]
 WorkloadOpt = Annotated[str, typer.Option("--workload", "-w", help="Preset name or workload TOML")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Serving engine preset or TOML: trtllm, vllm, sglang")]

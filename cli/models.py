@@ -38,7 +38,8 @@ def list_(fmt: FormatOpt = TableJson.table) -> None:
 @app.command("show")
 @handle_errors
 def show(
-    model: Annotated[str, typer.Argument(help="Preset name, model TOML, or HF config.json (or its folder)")],
+    model: Annotated[str, typer.Argument(help="Preset name, model TOML, HF config.json (or its folder), or a "
+                                              "hub id ORG/NAME in the local Hugging Face cache")],
     context: Annotated[str | None, typer.Option(help="Context in tokens for KV and FLOPs (default: the model's max), "
                                                      "e.g. 128k, 1Mi")] = None,
     overrides: SetOpt = None,
@@ -59,6 +60,9 @@ def show(
         check_context(m.name, m.max_context, ctx, "--context")
     # DESIGN: training FLOPs at --context (default 4096); KV and decode FLOPs at --context (default: max)
     data = summarize(m, ctx, train_sequence=ctx or 4096).to_dict()
+    report = io.import_report(model) if not (overrides and io.parse_overrides(overrides).get("model")) else None
+    if report is not None:
+        data["import"] = report.to_dict()
     if fmt == TableJson.json:
         render.json_out(data)
     else:

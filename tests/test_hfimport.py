@@ -50,8 +50,9 @@ def summary(m):
     }
 
 
-def test_every_fixture_has_a_preset():
-    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(PRESET_OF)
+def test_every_preset_import_has_its_fixture():
+    # the corpus holds more configs than presets (tests/test_hf_corpus.py); these have both
+    assert set(PRESET_OF) <= {p.stem for p in FIXTURES.glob("*.json")}
 
 
 @pytest.mark.parametrize("stem", sorted(PRESET_OF))

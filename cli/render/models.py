@@ -51,3 +51,18 @@ def model_show(d: dict[str, Any]) -> None:
         out.print(f"expert parallel: {ep['flops_per_comm_byte']:,.0f} FLOPs per byte of dispatch "
                   f"({ep['dispatch']}) + combine ({ep['combine']}) traffic: links hide EP traffic while "
                   "peak FLOP/s ÷ link bytes/s stays below it")
+    if "import" in d:
+        _import_report(d["import"])
+
+
+def _import_report(r: dict[str, Any]) -> None:
+    """Which config fields the import used, filled in and left out (planner models show <config>)."""
+    out.print(f"import: {r['source']} (model_type {r['model_type']})")
+    out.print(f"  used ({len(r['used'])}): " + ", ".join(r["used"]))
+    if r["assumed"]:
+        out.print("  assumed (architecture defaults): "
+                  + ", ".join(f"{k} = {v}" for k, v in r["assumed"].items()))
+    if r["unrecognised"]:
+        out.print(f"  unrecognised, ignored ({len(r['unrecognised'])}): " + ", ".join(r["unrecognised"]))
+    if r["not_needed"]:
+        out.print(f"  not needed for sizing ({len(r['not_needed'])}): " + ", ".join(r["not_needed"]))

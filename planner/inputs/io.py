@@ -21,7 +21,7 @@ from planner.errors import InputError  # noqa: F401  (re-exported for the CLI)
 from planner.inputs import presets
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
-from planner.inputs.hfimport import import_hf
+from planner.inputs.hfimport import ImportReport, hub_config_path, import_hf, import_hf_report, is_hub_id
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload
 
@@ -136,15 +136,36 @@ def _hbm_consistency(data: dict[str, Any], sub: dict[str, Any]) -> None:
 
 # ---- loaders -------------------------------------------------------------------------------------
 
-def _model_data(spec: str) -> tuple[dict[str, Any], str]:
+def hf_config_path(spec: str) -> Path | None:
+    """The Hugging Face config a MODEL argument names (a config.json, its folder, or a hub id
+    ORG/NAME in the local cache), or None for a preset or model TOML."""
     path = Path(spec)
     if path.suffix == ".json" or path.is_dir() or (path.exists() and path.suffix != ".toml"):
         if not path.exists():
             raise InputError("no such file", source=spec)
-        model = import_hf(path)
+        return path
+    if is_hub_id(spec):
+        return hub_config_path(spec)
+    return None
+
+
+def import_report(spec: str) -> ImportReport | None:
+    """What the import of an HF config read, assumed and ignored (None for presets and TOML files)."""
+    path = hf_config_path(spec)
+    return None if path is None else import_hf_report(path, name=_hf_name(spec, path))[1]
+
+
+def _hf_name(spec: str, path: Path) -> str | None:
+    return spec.split("/")[-1].lower() if is_hub_id(spec) else None
+
+
+def _model_data(spec: str) -> tuple[dict[str, Any], str]:
+    path = hf_config_path(spec)
+    if path is not None:
+        model = import_hf(path, name=_hf_name(spec, path))
         return model.model_dump(mode="json"), spec
-    if path.suffix == ".toml" or "/" in spec:
-        return read_toml(path), spec
+    if Path(spec).suffix == ".toml" or "/" in spec:
+        return read_toml(Path(spec)), spec
     return presets.raw("models", spec), presets.source_label("models", spec)
 
 

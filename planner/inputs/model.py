@@ -342,10 +342,12 @@ class Model(StrictModel):
         if self.ffn_types is not None:
             return self.ffn_types
         if self.moe is None:
-            return ("dense",) * self.num_layers
+            dense: tuple[FfnKind, ...] = ("dense",)
+            return dense * self.num_layers
         e = self.moe
-        return tuple("moe" if i >= e.first_dense_layers and (i + 1) % e.layer_interval == 0 else "dense"
-                     for i in range(self.num_layers))
+        kinds: list[FfnKind] = ["moe" if i >= e.first_dense_layers and (i + 1) % e.layer_interval == 0 else "dense"
+                                for i in range(self.num_layers)]
+        return tuple(kinds)
 
     def moe_layer_count(self) -> int:
         return sum(1 for k in self.ffn_kinds() if "moe" in k)

@@ -200,12 +200,12 @@ def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
     read = list(stored)
     # Recurrent layers hold a fixed state per sequence (cap 1: present from the first token on); a
     # decode step reads and writes it whole.
-    recurrent: list[tuple[int, float, float]] = []    # (layers, state elements, scan FLOPs per token)
+    recurrent: list[tuple[int, float, float]] = []    # (layers, state bytes, scan FLOPs per token)
     if n_lin:
         lin = a.linear
         assert lin is not None                        # the schema requires it for linear layers
         params += n_lin * lin.params(h)
-        state_bytes = n_lin * lin.state_elements * element_bytes(lin.state_dtype)
+        state_bytes: float = n_lin * lin.state_elements * element_bytes(lin.state_dtype)
         # Per token: decay, delta-rule update and read-out of a dk x dv state per value head.
         scan = n_lin * 6 * lin.num_value_heads * lin.key_head_dim * lin.value_head_dim
         recurrent.append((n_lin, state_bytes, scan))
@@ -215,10 +215,10 @@ def _gqa(m: Model, a: GqaAttention) -> tuple[int, list, list, list, list, dict]:
         params += n_mamba * mb.params(h)
         recurrent.append((n_mamba, n_mamba * mb.state_elements * element_bytes(mb.state_dtype),
                           n_mamba * mb.scan_flops_per_token))
-    for _, state_bytes, scan in recurrent:
-        stored.append(Term(state_bytes, cap=1))
-        read.append(Term(2 * state_bytes, cap=1))
-        flops.append(Term(scan, cap=1))
+    for _, state, scan_flops in recurrent:
+        stored.append(Term(state, cap=1))
+        read.append(Term(2 * state, cap=1))
+        flops.append(Term(scan_flops, cap=1))
     kinds = {"full": n_full, "sliding": n_slide, "linear": n_lin, "mamba": n_mamba,
              "no_mixer": types.count("none")}
     return params, stored, read, flops, list(flops), kinds
