@@ -26,6 +26,13 @@ CASES = [
     ("unknown-architecture", ["models", "show", "mamba.json"],
      "state_size: model_type 'mamba2': no attention layers: pure state-space models are not modelled yet"),
     ("missing-field", ["models", "show", "nolayers.json"], "model_type 'llama': the decoder needs num_hidden_layers"),
+    ("boolean-for-integer", ["models", "show", "boolean.json"],
+     "boolean.json: num_hidden_layers: model_type 'llama': expected an integer, got true"),
+    ("unmodelled-field", ["models", "show", "mimo.json"],
+     "mimo.json: swa_num_key_value_heads: model_type 'mimo_v2_flash': swa_num_key_value_heads = 8 changes the "
+     "architecture in a way planner does not model yet"),
+    ("hub-id-not-cached", ["models", "show", "meta-llama/Llama-3.1-70B-Instruct"],
+     "meta-llama/Llama-3.1-70B-Instruct: not in the local Hugging Face cache (looked for "),
     ("zero-size", ["size", "--set", "workload.isl=0"], "isl: Input should be greater than 0"),
     ("negative-size", ["size", "--set", "hardware.hbm.capacity_gib=-1"],
      "hbm.capacity_gib: Input should be greater than 0"),
@@ -67,6 +74,12 @@ def files(tmp_path, monkeypatch):
     (tmp_path / "mamba.json").write_text('{"model_type": "mamba2", "hidden_size": 1, "num_hidden_layers": 1, '
                                          '"vocab_size": 2, "state_size": 16}')
     (tmp_path / "nolayers.json").write_text('{"model_type": "llama", "hidden_size": 4096, "vocab_size": 32000}')
+    (tmp_path / "boolean.json").write_text('{"model_type": "llama", "hidden_size": 4096, "vocab_size": 32000, '
+                                           '"num_hidden_layers": true, "num_attention_heads": 32}')
+    (tmp_path / "mimo.json").write_text('{"model_type": "mimo_v2_flash", "hidden_size": 4096, "vocab_size": 32000, '
+                                        '"num_hidden_layers": 4, "num_attention_heads": 64, "num_key_value_heads": 4, '
+                                        '"intermediate_size": 16384, "swa_num_key_value_heads": 8}')
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     (tmp_path / "broken.json").write_text('{"hidden_size": 4096,')
     (tmp_path / "unknown.toml").write_text('model = "llama-3.1-8b"\nhardware = "h100-sxm"\nworkload = "chat"\n'
                                            '[assert]\nmax_gpu = 8\n')

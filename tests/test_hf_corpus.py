@@ -50,7 +50,7 @@ PUBLISHED = {
     "deepseek-ai--DeepSeek-V4-Flash": (284e9, 13e9),            # DeepSeek-V4 paper abstract: 284B / 13B
     "deepseek-ai--DeepSeek-V4-Pro": (1.6e12, 49e9),             # DeepSeek-V4 paper abstract: 1.6T / 49B
     "google--gemma-3-27b-it": (27e9, None),                     # Gemma 3 technical report: 27B
-    "google--gemma-4-26B-A4B": (25.2e9, 3.8e9),                 # gemma-4-26b-a4b listings (vast.ai, apxml): 25.2B / 3.8B
+    "google--gemma-4-26B-A4B": (25.2e9, 3.8e9),                 # gemma-4-26b-a4b listings (vast.ai, apxml)
     "hpcai-tech--grok-1": (314e9, None),                        # xAI Grok-1 release: 314B (active: see below)
     "inclusionAI--Ling-plus": (290e9, 28.8e9),                  # inclusionAI Ling README: 290B / 28.8B
     "meta-llama--Llama-4-Maverick-17B-128E-Instruct": (400e9, 17e9),   # Meta Llama 4 release: 400B / 17B
@@ -131,15 +131,17 @@ KV_BY_HAND = {
     "meta-llama--Llama-4-Maverick-17B-128E-Instruct": (12 * 2 * 8 * 128 * 2, 36 * 8192 * 2 * 8 * 128 * 2),
     # gpt-oss-20b: 12 full layers; 12 sliding layers of a 128-token window; 8 KV heads of 64 dims
     "openai--gpt-oss-20b": (12 * 2 * 8 * 64 * 2, 12 * 128 * 2 * 8 * 64 * 2),
-    # Nemotron-H 56B: 10 attention layers; 54 Mamba-2 layers hold FP32 state: 256 heads x 64 x 256
-    # SSM + 3 conv columns x (16,384 + 2 x 8 groups x 256)
-    "nvidia--Nemotron-H-56B-Base-8K": (10 * 2 * 8 * 128 * 2, 54 * (256 * 64 * 256 + 3 * (16384 + 2 * 8 * 256)) * 4),
-    # Nemotron 3 Nano: 6 attention layers (2 KV heads); 23 Mamba-2 layers of 64 heads x 64 x 128
-    "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (6 * 2 * 2 * 128 * 2, 23 * (64 * 64 * 128 + 3 * (4096 + 2 * 8 * 128)) * 4),
-    # Jamba: 4 attention layers; 28 Mamba-1 layers of 8,192 channels x 16 states + 3 conv columns
-    "ai21labs--Jamba-v0.1": (4 * 2 * 8 * 128 * 2, 28 * (8192 * 16 + 3 * 8192) * 4),
-    # MiniMax-M1: 10 softmax layers; 70 lightning layers hold 64 heads x 128 x 128 FP32
-    "MiniMaxAI--MiniMax-M1-40k": (10 * 2 * 8 * 128 * 2, 70 * 64 * 128 * 128 * 4),
+    # Nemotron-H 56B: 10 attention layers; 54 Mamba-2 layers hold BF16 state (the model dtype, vLLM's
+    # default): 256 heads x 64 x 256 SSM + 3 conv columns x (16,384 + 2 x 8 groups x 256)
+    "nvidia--Nemotron-H-56B-Base-8K": (10 * 2 * 8 * 128 * 2, 54 * (256 * 64 * 256 + 3 * (16384 + 2 * 8 * 256)) * 2),
+    # Nemotron 3 Nano: 6 attention layers (2 KV heads); 23 Mamba-2 layers of 64 heads x 64 x 128, FP32
+    # as its config asks (mamba_ssm_cache_dtype)
+    "nvidia--NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": (6 * 2 * 2 * 128 * 2,
+                                                    23 * (64 * 64 * 128 + 3 * (4096 + 2 * 8 * 128)) * 4),
+    # Jamba: 4 attention layers; 28 Mamba-1 layers of 8,192 channels x 16 states + 3 conv columns, BF16
+    "ai21labs--Jamba-v0.1": (4 * 2 * 8 * 128 * 2, 28 * (8192 * 16 + 3 * 8192) * 2),
+    # MiniMax-M1: 10 softmax layers; 70 lightning layers hold 64 heads x 128 x 128 in BF16 (vLLM)
+    "MiniMaxAI--MiniMax-M1-40k": (10 * 2 * 8 * 128 * 2, 70 * 64 * 128 * 128 * 2),
     # Qwen3.5-35B-A3B: 10 full layers (2 KV heads x 256); 30 Gated DeltaNet layers: 32 value heads x
     # 128 x 128 state + 3 conv columns x (2 x 16 x 128 + 32 x 128), FP32 (mamba_ssm_dtype)
     "Qwen--Qwen3.5-35B-A3B": (10 * 2 * 2 * 256 * 2, 30 * (32 * 128 * 128 + 3 * (2 * 16 * 128 + 32 * 128)) * 4),
@@ -244,7 +246,8 @@ def test_modelopt_nvfp4_with_excluded_modules():
         "targets": ["Linear"], "weights": {"num_bits": 4, "type": "float", "group_size": 16},
         "input_activations": {"num_bits": 4, "type": "float", "group_size": 16}}}, "ignore": ["lm_head"]},
      (Dtype.nvfp4, Dtype.nvfp4, Dtype.nvfp4)),
-    ({"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}, (Dtype.fp8, Dtype.fp8, Dtype.fp8)),
+    ({"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"},
+     (Dtype.fp8, Dtype.fp8, Dtype.fp8)),
 ])
 def test_quantization_methods(tmp_path, quant, expected):
     data = json.loads((FIXTURES / "Qwen--Qwen3-30B-A3B.json").read_text())
@@ -377,3 +380,25 @@ def test_report_lists_unrecognised_fields(tmp_path):
     _, report = import_hf_report(path)
     assert report.unrecognised == ["frobnicate"]
     assert "hidden_size" in report.used and "bos_token_id" in report.not_needed
+
+
+def test_granite4_style_hybrid_field_names(tmp_path):
+    # Field names of IBM's GraniteMoeHybrid configs (granite-4.0-h): layer_types "mamba"/"attention",
+    # mamba_n_heads / mamba_d_head / mamba_d_state / mamba_n_groups / mamba_d_conv, experts
+    # intermediate_size wide beside a shared_intermediate_size shared expert. No published copy is
+    # in the corpus, so the sizes here are illustrative; the test checks the field wiring.
+    L = 8
+    config = {"model_type": "granitemoehybrid", "hidden_size": 1536, "num_hidden_layers": L, "vocab_size": 100352,
+              "num_attention_heads": 12, "num_key_value_heads": 4, "layer_types": ["mamba"] * 6 + ["attention"] * 2,
+              "mamba_n_heads": 48, "mamba_d_head": 64, "mamba_d_state": 128, "mamba_n_groups": 1,
+              "mamba_d_conv": 4, "mamba_expand": 2, "num_local_experts": 62, "num_experts_per_tok": 6,
+              "intermediate_size": 512, "shared_intermediate_size": 1024, "tie_word_embeddings": True}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    m = import_hf(path)
+    f = facts(m)
+    assert (f.layer_kinds["mamba"], f.layer_kinds["full"], f.moe_layers) == (6, 2, 8)
+    mamba = m.attention.mamba
+    assert (mamba.num_heads, mamba.head_dim, mamba.state_size, mamba.conv_kernel) == (48, 64, 128, 4)
+    assert m.moe.expert_intermediate_size == 512 and m.moe.shared_width == 1024
+    assert f.params.total == count(config)[0]

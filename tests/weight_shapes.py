@@ -27,8 +27,8 @@ def _mixer(c: dict[str, Any], i: int, L: int) -> str:
         return "attn"
     if c.get("layer_types"):
         t = c["layer_types"][i]
-        return {"full_attention": "attn", "sliding_attention": "attn", "linear_attention": "linear",
-                "mamba": "mamba"}[t]
+        return {"full_attention": "attn", "sliding_attention": "attn", "attention": "attn",
+                "linear_attention": "linear", "mamba": "mamba"}[t]
     if c.get("hybrid_override_pattern"):
         return {"M": "mamba", "*": "attn", "-": "none", "E": "none"}[c["hybrid_override_pattern"][i]]
     if "attn_type_list" in c:
@@ -92,9 +92,12 @@ def _attention(c: dict[str, Any], i: int, h: int) -> int:
 
 
 def _mamba(c: dict[str, Any], h: int) -> int:
-    if "mamba_num_heads" in c:                                    # Mamba2Mixer (Nemotron-H)
-        heads, hd, n, g, k = c["mamba_num_heads"], c["mamba_head_dim"], c["ssm_state_size"], c["n_groups"], \
-            c["conv_kernel"]
+    if "mamba_num_heads" in c or "mamba_n_heads" in c:           # Mamba2Mixer (Nemotron-H, Granite 4)
+        heads = c.get("mamba_num_heads") or c["mamba_n_heads"]
+        hd = c.get("mamba_head_dim") or c["mamba_d_head"]
+        n = c.get("ssm_state_size") or c["mamba_d_state"]
+        g = c.get("n_groups") or c["mamba_n_groups"]
+        k = c.get("conv_kernel") or c["mamba_d_conv"]
         inner = heads * hd
         conv = inner + 2 * g * n
         return h * (inner + conv + heads) + conv * k + conv + 3 * heads + inner + inner * h
@@ -137,6 +140,8 @@ def _moe(c: dict[str, Any], h: int) -> tuple[int, int]:
         shared = _mlp(h, c["shared_expert_intermediate_size"], gated)
     elif c.get("moe_shared_expert_intermediate_size"):
         shared = _mlp(h, c["moe_shared_expert_intermediate_size"], gated)
+    elif c.get("shared_intermediate_size"):
+        shared = _mlp(h, c["shared_intermediate_size"], gated)
     elif c.get("n_shared_experts") or c.get("num_shared_experts"):
         shared = (c.get("n_shared_experts") or c.get("num_shared_experts")) * _mlp(h, width, gated)
     elif c.get("use_mixed_mlp_moe"):
@@ -190,8 +195,12 @@ def count(config: dict[str, Any]) -> tuple[int, int]:
     total = active = 0
     for i in range(L):
         mixer, ffn = _mixer(c, i, L), _ffn(c, i)
-        p = {"attn": lambda: _attention(c, i, h), "mamba": lambda: _mamba(c, h),
-             "linear": lambda: _linear(c, h), "none": lambda: 0}[mixer]()
+        if mixer == "attn":
+            p = _attention(c, i, h)
+        elif mixer == "mamba":
+            p = _mamba(c, h)
+        else:
+            p = _linear(c, h) if mixer == "linear" else 0
         a = p
         if ffn == "dense":
             width = h if mt == "arctic" else c.get("intermediate_size_mlp") or c["intermediate_size"]

@@ -100,7 +100,8 @@ class MambaMixer(StrictModel):
     conv_bias: bool = True
     proj_bias: bool = False
     inner_norms: bool = Field(False, description="RMSNorms on dt, B and C (Jamba)")
-    state_dtype: Dtype = Field(Dtype.fp32, description="SSM state; vLLM and SGLang keep it in FP32 by default")
+    state_dtype: Dtype = Field(Dtype.bf16, description="SSM and convolution state; vLLM's default is the model "
+                                                       "dtype, FP32 when the config's mamba_ssm_cache_dtype asks")
 
     @property
     def inner(self) -> int:

@@ -187,23 +187,28 @@ def _linear(cfg: ConfigFields, h: int) -> LinearAttention:
             num_value_heads=cfg.integer("linear_num_value_heads", block=blk),
             key_head_dim=cfg.integer("linear_key_head_dim", block=blk),
             value_head_dim=cfg.integer("linear_value_head_dim", block=blk),
-            conv_kernel=cfg.integer("linear_conv_kernel_dim", default=4), state_dtype=recurrent_state_dtype(cfg))
+            conv_kernel=cfg.integer("linear_conv_kernel_dim", default=4),
+            # Gated DeltaNet kernels (fla, vLLM) accumulate the state in FP32
+            state_dtype=recurrent_state_dtype(cfg, Dtype.fp32))
     if cfg.model_type.startswith(("minimax", "MiniMax")):
         heads = cfg.integer("num_attention_heads")
         d = cfg.integer("head_dim", default=h // heads)
+        # vLLM keeps the lightning state in the model dtype (MambaStateDtypeCalculator:
+        # "fp32 state for minimax is not yet supported")
         return LinearAttention(form="lightning", num_key_heads=heads, num_value_heads=heads,
-                               key_head_dim=d, value_head_dim=d, conv_kernel=1)
+                               key_head_dim=d, value_head_dim=d, conv_kernel=1, state_dtype=Dtype.bf16)
     raise cfg.error("linear-attention layers need linear_num_key_heads, linear_num_value_heads, "
                     "linear_key_head_dim, linear_value_head_dim",
                     hint="this architecture is not supported yet; describe it as a model TOML")
 
 
-def recurrent_state_dtype(cfg: ConfigFields) -> Dtype:
-    """Recurrent-state format: the config's cache dtype (Nemotron-H, Qwen 3.5), else FP32."""
+def recurrent_state_dtype(cfg: ConfigFields, default: Dtype) -> Dtype:
+    """Recurrent-state format: the config's cache dtype when it names one (Nemotron 3, Qwen 3.5),
+    else `default`."""
     key = cfg.first_key("mamba_ssm_cache_dtype", "mamba_ssm_dtype")
     names = {"float32": Dtype.fp32, "bfloat16": Dtype.bf16, "float16": Dtype.fp16}
     if key is None:
-        return Dtype.fp32
+        return default
     name = cfg.text(key)
     if name not in names:
         raise cfg.error(f"expected one of {', '.join(names)}, got {json.dumps(name)}", key)
@@ -211,7 +216,8 @@ def recurrent_state_dtype(cfg: ConfigFields) -> Dtype:
 
 
 def _mamba(cfg: ConfigFields, h: int) -> MambaMixer:
-    state_dtype = recurrent_state_dtype(cfg)
+    # vLLM's --mamba-ssm-cache-dtype auto: the model dtype, unless the config names one
+    state_dtype = recurrent_state_dtype(cfg, Dtype.bf16)
     conv_bias = cfg.flag("use_conv_bias", "mamba_conv_bias", default=True)
     proj_bias = cfg.flag("mamba_proj_bias", "use_bias", default=False)
     blk = "Mamba layers"
