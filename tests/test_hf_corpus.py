@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
+from weight_shapes import count
 
 from cli.main import app
 from planner.errors import InputError
@@ -20,7 +21,6 @@ from planner.inputs import io
 from planner.inputs.hfimport import import_hf, import_hf_report
 from planner.model.facts import facts, kv_bytes_per_sequence, kv_bytes_per_token, kv_window_state_bytes
 from planner.precision import Dtype
-from tests.weight_shapes import count
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf"
 REFUSED = {"XiaomiMiMo--MiMo-V2-Flash"}       # hand-edited copy with SWA-specific head counts
