@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli import balance, compare, estimate, hardware, kv, models, size, sweep, train
+from cli import balance, compare, estimate, frontier, hardware, kv, models, size, sweep, train
 from cli import check as check_cmd
 from cli import diff as diff_cmd
 from cli import schema as schema_cmd
@@ -37,6 +37,7 @@ app.command("train")(train.train)
 app.command("size")(size.size)
 app.command("sweep")(sweep.sweep)
 app.command("compare")(compare.compare)
+app.command("frontier")(frontier.frontier)
 app.command("balance")(balance.balance)
 app.command("check")(check_cmd.check)
 app.command("diff")(diff_cmd.diff)

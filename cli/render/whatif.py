@@ -188,3 +188,35 @@ def balance(d: dict[str, Any]) -> None:
                          prow, right=(2, 3, 4, 5, 6, 7)))
     if not d["feasible"]:
         line(("infeasible", "bold red"), f": {d['reason']}")
+
+
+def _frontier_cells(rows: list[dict[str, Any]], variant: tuple[str, ...], priced: bool) -> list[list[str]]:
+    cells = []
+    for i, r in enumerate(rows, 1):
+        gpus = f"{r['gpus']:,}" + (f" + {r['prefill_gpus']:,}" if r["prefill_gpus"] else "")
+        cells.append([str(i), r["layout"], r["serving"], f"{r['batch']:,}", gpus,
+                      U.format_seconds(r["ttft_s"]), U.format_seconds(r["tpot_s"]),
+                      f"{r['tokens_per_s_per_user']:,.1f}", f"{r['tokens_per_s_per_gpu']:,.0f}",
+                      *([_fmt_opt(r["usd_per_million_output_tokens"], lambda x: f"${x:,.3f}")] if priced else []),
+                      "yes" if r["meets_targets"] else "no", *(_cell(r[k]) for k in variant)])
+    return cells
+
+
+def frontier_table(f: Any, rows: list[dict[str, Any]], markdown: bool = False, all_points: bool = False) -> None:
+    """The frontier (or every point), one row per option, most tokens/s per GPU first."""
+    priced = any(r["usd_per_million_output_tokens"] is not None for r in rows)
+    headers = ["#", "layout", "serving", "batch", "GPUs", "TTFT", "TPOT", "tok/s/user", "tok/s/GPU",
+               *(["$/M out"] if priced else []), "SLO", *(k.split(".")[-1] for k in f.vary)]
+    cells = _frontier_cells(rows, f.vary, priced)
+    what = "every option" if all_points else "Pareto frontier"
+    title = f"{f.model} on {f.hardware} ({f.workload}): {what}, {len(f.points):,} options evaluated"
+    if markdown:
+        from cli.render.console import text_out
+        lines = [f"### {title}", "", "| " + " | ".join(headers) + " |",
+                 "|" + "|".join("---:" if i in (0, 3, 4, 5, 6, 7, 8) else "---" for i in range(len(headers))) + "|"]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        text_out("\n".join(lines) + "\n")
+        return
+    out.print(_whatif_table(title, headers, cells, right=tuple(range(3, 10 if priced else 9))))
+    line("GPUs: decode unit + prefill unit; SLO: the workload's TTFT and TPOT targets hold. Reproduce a point "
+         "with planner estimate --layout LAYOUT --batch N --serving MODE.")

@@ -247,7 +247,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def write_atomic(path: Path, text: str, force: bool) -> None:
+def write_atomic(path: Path, text: str | bytes, force: bool) -> None:
     """Write via a temporary file in the same folder and rename, so a failure leaves the old
     file intact; refuse to replace an existing file unless `force`."""
     if path.exists() and not force:
@@ -259,8 +259,8 @@ def write_atomic(path: Path, text: str, force: bool) -> None:
         raise InputError("folder does not exist", source=str(folder))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
