@@ -25,7 +25,8 @@ from cli.common import (
 from cli.pictures import picture_path, write_frontier_picture
 from planner.errors import InputError
 from planner.inputs import io
-from planner.whatif.frontier import MODES, frontier as run_frontier
+from planner.whatif.frontier import MODES
+from planner.whatif.frontier import frontier as run_frontier
 from planner.whatif.sweep import parse_vary
 
 

@@ -156,7 +156,8 @@ def _variant_points(m: Model, hw: Hardware, w: Workload, e: Engine, variant: tup
                                   prefill_layout=p_lay, prefill=one)
                 if u.prefill_limited or not u.fits or not u.tpot_s > 0:
                     continue
-                meets = (slo.tpot_s is None or u.tpot_s <= slo.tpot_s) and (slo.ttft_s is None or u.ttft_s <= slo.ttft_s)
+                meets = ((slo.tpot_s is None or u.tpot_s <= slo.tpot_s)
+                         and (slo.ttft_s is None or u.ttft_s <= slo.ttft_s))
                 usd = price / (u.tokens_per_s_per_gpu * 3600) * 1e6 if price and u.tokens_per_s_per_gpu > 0 else None
                 out.append(FrontierPoint(variant=variant, layout=u.layout, prefill_layout=p_lay, ttft_s=u.ttft_s,
                                          tpot_s=u.tpot_s, tokens_per_s_per_user=1 / u.tpot_s,
