@@ -19,5 +19,5 @@ from cli.render.whatif import (
 )
 
 __all__ = ["balance", "check_results", "compare_table", "diff_markdown", "diff_table", "error", "frontier_table",
-           "hardware_list", "hardware_show", "json_out", "kv", "model_list", "model_show", "note", "plan", "plan_markdown", "progress",
-           "sweep_csv", "sweep_jsonl", "sweep_table", "text_out", "train", "validation"]
+           "hardware_list", "hardware_show", "json_out", "kv", "model_list", "model_show", "note", "plan",
+           "plan_markdown", "progress", "sweep_csv", "sweep_jsonl", "sweep_table", "text_out", "train", "validation"]
