@@ -337,7 +337,8 @@ def build_plan(d: Deployment) -> Plan:
         return Plan(**base)
     c = d.cluster
     b = u.budget
-    assumptions = [AT_CAPACITY, f"power: system IT power of the occupied nodes ({c.power_basis})"]
+    assumptions = [AT_CAPACITY, f"power: system IT power of the occupied nodes ({c.power_basis})",
+                   f"compute: {d.hardware.peak_note}; kernels: {d.hardware.kernel_note}"]
     if u.layout.pp > 1:
         assumptions.insert(0, IN_FLIGHT)
     if w.prefix:
