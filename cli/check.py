@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import handle_errors
+from cli.common import handle_errors, path_arg
 from planner.inputs.io import to_json, write_atomic
 from planner.plan import report
 from planner.plan.check import check_file
@@ -25,9 +25,10 @@ class CheckFormat(StrEnum):
 
 @handle_errors
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Proposal TOML files (or exported plans)")],
+    files: Annotated[list[Path], typer.Argument(help="Proposal TOML files (or exported plans)", parser=path_arg)],
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format")] = CheckFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE (atomic)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE (atomic)",
+                                                parser=path_arg)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
 ) -> None:
     """Check proposals against their assertions (the CI gate).

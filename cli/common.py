@@ -124,3 +124,14 @@ def speculative_sets(depth: int | None, acceptance: str | None) -> dict[str, obj
             raise InputError("acceptances are probabilities between 0 and 1", field="--mtp-acceptance")
         sets["engine.mtp_acceptance"] = values
     return sets
+
+
+
+def path_arg(value: str | Path) -> Path:
+    """Parser of every path argument and option: a path with a NUL byte is a usage error (exit 2).
+    click 8.1 (the dependency floor) stats a Path parameter and lets os.stat's ValueError escape;
+    a parser's ValueError becomes click's ordinary "invalid value" instead."""
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError(f"{text!r}: a path cannot contain a NUL byte")
+    return Path(text)

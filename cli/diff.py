@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import handle_errors
+from cli.common import handle_errors, path_arg
 from planner.plan.diff import diff_plans, load_plan_like
 
 
@@ -21,8 +21,8 @@ class DiffFormat(StrEnum):
 
 @handle_errors
 def diff(
-    old: Annotated[Path, typer.Argument(help="The old plan or proposal")],
-    new: Annotated[Path, typer.Argument(help="The new plan or proposal")],
+    old: Annotated[Path, typer.Argument(help="The old plan or proposal", parser=path_arg)],
+    new: Annotated[Path, typer.Argument(help="The new plan or proposal", parser=path_arg)],
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format")] = DiffFormat.table,
     all_fields: Annotated[bool, typer.Option("--all", help="Show unchanged fields too")] = False,
 ) -> None:

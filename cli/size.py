@@ -24,6 +24,7 @@ from cli.common import (
     WorkloadOpt,
     count_option,
     handle_errors,
+    path_arg,
     refuse_existing,
     speculative_sets,
 )
@@ -56,7 +57,7 @@ def size(
     mtp_depth: MtpDepthOpt = None,
     mtp_acceptance: MtpAcceptanceOpt = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="Re-evaluate an exported plan "
-                                                             "(its resolved inputs)")] = None,
+                                                             "(its resolved inputs)", parser=path_arg)] = None,
     layout: LayoutOpt = None,
     batch: BatchOpt = None,
     serving: ServingOpt = None,
@@ -64,10 +65,11 @@ def size(
     gpus: Annotated[str | None, typer.Option(help="With --layout: pin the cluster to this many GPUs")] = None,
     replicas: Annotated[int | None, typer.Option(min=1, max=1, help="With --layout: 1 = one replica at its capacity "
                                                  "(what `estimate` evaluates)")] = None,
-    export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)")] = None,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)",
+                                                parser=path_arg)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
-    roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path,
+    roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path, parser=path_arg,
                                                   help="Draw each phase on the machine's roofline: FILE.svg or "
                                                        "FILE.png (needs the plot extra)")] = None,
 ) -> None:

@@ -24,6 +24,7 @@ from cli.common import (
     WorkloadOpt,
     count_option,
     handle_errors,
+    path_arg,
     refuse_existing,
     speculative_sets,
 )
@@ -58,7 +59,7 @@ def sweep(
     serving: ServingOpt = None,
     fmt: Annotated[SweepFormat, typer.Option("--format", "-f", help="Output format")] = SweepFormat.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout "
-                                                                       "(atomic)")] = None,
+                                                                       "(atomic)", parser=path_arg)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes "
                                                                          "(default: all cores)")] = None,

@@ -29,11 +29,14 @@ def hw_show(name: str, *sets: str) -> dict:
 
 # ---- hardware ----------------------------------------------------------------------------------
 
-HARDWARE_PRESETS = ("b200-hgx", "b300-hgx", "gb200-nvl72", "gb300-nvl72", "h100-sxm", "h200-sxm", "h800-sxm",
-                    "mi300x", "mi355x", "rubin-ultra-nvl144", "tpu-v7", "vr200-nvl72")
+HARDWARE_PRESETS = ("a100-sxm", "b200-hgx", "b300-hgx", "gaudi3", "gb200-nvl72", "gb300-nvl72", "h100-nvl", "h100-sxm",
+                    "h20", "h200-sxm", "h800-sxm", "l40s", "mi300x", "mi325x", "mi355x", "rtx-pro-6000",
+                    "rubin-ultra-nvl144", "tpu-v6e", "tpu-v7", "trn2", "trn2-ultraserver", "vr200-nvl72")
 
 
-def test_hardware_list_names_all_12_presets():
+def test_hardware_list_names_every_preset():
+    # issue 19 acceptance: at least 20 machines
+    assert len(HARDWARE_PRESETS) >= 20
     assert sorted(presets.names("hardware")) == sorted(HARDWARE_PRESETS)
     result = run("hardware", "list")
     assert result.exit_code == 0, stderr_of(result)
@@ -44,6 +47,25 @@ def test_hardware_list_names_all_12_presets():
 def test_hardware_list_json_twin():
     rows = json_of("hardware", "list")
     assert sorted(r["name"] for r in rows) == sorted(HARDWARE_PRESETS)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["b300-hgx"]["hbm"]["capacity_bytes"] == by_name["gb300-nvl72"]["hbm"]["capacity_bytes"]
+    assert by_name["h200-sxm"]["hbm"]["capacity_bytes"] >= 150e9
+
+
+def test_hardware_show_states_bases():
+    """Peaks say they are dense (and on which basis), power says what it includes, and a machine
+    without a measured kernel table says it uses flat factors."""
+    d = hw_show("vr200-nvl72")
+    assert d["peak_basis"] == {"bf16": "dense", "fp8": "dense", "fp4": "training"}
+    assert d["peak_flops_fp4_inference"] == pytest.approx(50e15)
+    assert "dense peaks used for time" in d["peak_note"]
+    assert d["power"]["includes"]
+    assert d["tiers"]["G3.5"]["write_bytes_per_s_per_gpu"] == pytest.approx(25e9)
+    assert d["storage_link"]["shared_by"] == ["pod_flash", "shared_storage"]
+    assert "flat efficiency factors" in hw_show("l40s")["kernels"]
+    assert "measured" in hw_show("h200-sxm")["kernels"]
+    text = run("hardware", "show", "l40s").stdout
+    assert "flat efficiency factors" in text and "dense peaks used for time" in text
 
 
 def test_hardware_show_gb200_balance_points():
@@ -159,7 +181,7 @@ def test_estimate_json_budget_adds_up_to_capacity():
     g = d["per_gpu"]
     total = g["weights_bytes"] + g["kv_bytes"] + g["activation_bytes"] + g["reserve_bytes"] + g["free_bytes"]
     assert total == pytest.approx(g["capacity_bytes"], rel=1e-9)
-    assert g["capacity_bytes"] == pytest.approx(141e9, rel=1e-12)   # h200 preset: capacity_gb = 141
+    assert g["capacity_bytes"] == pytest.approx(143771 * 2**20, rel=1e-12)   # h200: nvidia-smi 143,771 MiB
 
 
 def test_estimate_json_phase_time_is_at_least_each_term():

@@ -211,3 +211,11 @@ def test_existing_outputs_are_refused_before_any_work(tmp_path):
     existing.write_text("mine\n")
     result = run("size", "-m", "llama-3.1-8b", "-w", "chat", "--export", str(existing))
     assert result.exit_code == 2 and result.stdout == "" and existing.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("args", [("check", "\x00"), ("diff", "\x00", "x.toml"), ("size", "--export", "a\x00"),
+                                  ("sweep", "--output", "a\x00")])
+def test_nul_byte_path_is_a_usage_error(args):
+    """click 8.1 (the floor) lets os.stat's ValueError escape from a path with a NUL byte; every path
+    argument and option goes through cli.common.SafePath, so it is exit 2 like any bad path."""
+    assert_clean_exit(run(*args), allowed=(2,))

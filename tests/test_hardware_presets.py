@@ -19,6 +19,9 @@ FILES = sorted(PRESET_DIR.glob("*.toml"))
 EXPECTED = {
     "h100-sxm", "h200-sxm", "h800-sxm", "b200-hgx", "b300-hgx", "gb200-nvl72", "gb300-nvl72",
     "vr200-nvl72", "rubin-ultra-nvl144", "mi300x", "mi355x", "tpu-v7",
+    # issue 19: the machines people buy and rent
+    "a100-sxm", "h100-nvl", "h20", "l40s", "rtx-pro-6000", "mi325x", "tpu-v6e", "trn2", "trn2-ultraserver",
+    "gaudi3",
 }
 ANNOUNCED = {"vr200-nvl72", "rubin-ultra-nvl144"}
 
@@ -108,11 +111,11 @@ SPOT = [
     # dgxc-benchmarking MFU denominators: B200 2,250 BF16 / 9,000 FP4 dense
     ("b200-hgx", lambda h: h.peak.flops_per_s(BF16), 2.25e15, False),
     ("b200-hgx", lambda h: h.peak.flops_per_s(FP4), 9.0e15, False),
-    # DGX B200 user guide: 180 GB usable per GPU (1,440 GB per node), 14.3 kW
-    ("b200-hgx", lambda h: h.hbm.capacity_bytes, 180e9, False),
+    # nvidia-smi 183,359 MiB on B200 (TensorRT-LLM issue 10278); DGX B200 14.3 kW
+    ("b200-hgx", lambda h: h.hbm.capacity_bytes, 183359 * 2**20, False),
     ("b200-hgx", lambda h: h.power.node_w, 14300, True),
-    # dgxc-benchmarking: B300 270 GB usable, NVFP4 13,500 dense; CX-8 800G per GPU
-    ("b300-hgx", lambda h: h.hbm.capacity_bytes, 270e9, False),
+    # nvidia-smi 275,040 MiB (R-aic b300_sxm.yaml); dgxc-benchmarking NVFP4 13,500 dense; CX-8 800G per GPU
+    ("b300-hgx", lambda h: h.hbm.capacity_bytes, 275040 * 2**20, False),
     ("b300-hgx", lambda h: h.peak.flops_per_s(FP4), 13.5e15, False),
     ("b300-hgx", lambda h: h.scale_out.nic_speed_gbps, 800, True),
     # Project acceptance: GB200 NVL72 "10 / 5 PFLOP/s dense over 0.9 TB/s per direction" (R-aic gb200.yaml)
@@ -126,8 +129,8 @@ SPOT = [
     # N-GB300RA: GB300 NVL72 rack up to 142 kW; 1,400 W per GPU
     ("gb300-nvl72", lambda h: h.power.rack_w, 142000, True),
     ("gb300-nvl72", lambda h: h.power.gpu_w, 1400, True),
-    # R-aic gb300.yaml: 284,208 MiB; 15,000 NVFP4 dense
-    ("gb300-nvl72", lambda h: h.hbm.capacity_bytes, 284208 * 2**20, False),
+    # the B300's nvidia-smi 275,040 MiB, one figure for one package (issue 19); R-aic gb300.yaml 15,000 NVFP4 dense
+    ("gb300-nvl72", lambda h: h.hbm.capacity_bytes, 275040 * 2**20, False),
     ("gb300-nvl72", lambda h: h.peak.flops_per_s(FP4), 15e15, False),
     # CES-2026 (P-VR-jp, P-tomsVR): Rubin HBM4 22 TB/s; NVLink 6 3.6 TB/s bidir
     ("vr200-nvl72", lambda h: h.hbm.bandwidth_bytes_per_s, 22e12, False),
@@ -138,8 +141,23 @@ SPOT = [
     # P-tomsKyber: 600 kW per Kyber rack; 144 packages
     ("rubin-ultra-nvl144", lambda h: h.power.rack_w, 600000, True),
     ("rubin-ultra-nvl144", lambda h: h.gpus_per_rack, 144, True),
-    # derived 4,608 TB/s per rack / 144 = 32 TB/s
-    ("rubin-ultra-nvl144", lambda h: h.hbm.bandwidth_bytes_per_s, 32e12, False),
+    # assumed: 16 HBM4e stacks x 2,048 bits at Rubin's 10.74 Gb/s = 44 TB/s (the 2025 target was 32 TB/s)
+    ("rubin-ultra-nvl144", lambda h: h.hbm.bandwidth_bytes_per_s, 44e12, False),
+    # one basis: 5 EF FP8 training / 144, FP4 = 2 x FP8 (Rubin's training ratio); 15 EF inference shown only
+    ("rubin-ultra-nvl144", lambda h: h.peak.flops_per_s(FP4), 69444e12, False),
+    ("rubin-ultra-nvl144", lambda h: h.peak.fp4_inference_tflops, 104167, True),
+    # Modal's nvidia-smi table: H200 143,771 MiB; A100 80GB 81,920 MiB; L40S 46,068 MiB
+    ("h200-sxm", lambda h: h.hbm.capacity_bytes, 143771 * 2**20, False),
+    ("a100-sxm", lambda h: h.hbm.capacity_bytes, 81920 * 2**20, False),
+    ("l40s", lambda h: h.hbm.capacity_bytes, 46068 * 2**20, False),
+    # AWS Neuron docs: Trainium2 1,299 FP8 / 667 BF16 dense, 96 GiB
+    ("trn2", lambda h: h.peak.flops_per_s(FP8), 1299e12, False),
+    ("trn2", lambda h: h.hbm.capacity_bytes, 96 * 2**30, False),
+    ("trn2-ultraserver", lambda h: h.scale_up.domain_size, 64, True),
+    # Intel Gaudi 3: 1,835 BF16 = FP8 dense, 3.7 TB/s
+    ("gaudi3", lambda h: h.peak.flops_per_s(BF16), 1835e12, False),
+    # AMD: MI325X 256 GB (GiB) HBM3E, 6.0 TB/s
+    ("mi325x", lambda h: h.hbm.capacity_bytes, 256 * 2**30, False),
     # R-gkrepo MI300X.md: 5.3 TB/s, 1,307.4 BF16 dense; R-mle net 448 GB/s all-to-all
     ("mi300x", lambda h: h.hbm.bandwidth_bytes_per_s, 5.3e12, False),
     ("mi300x", lambda h: h.peak.flops_per_s(BF16), 1307.4e12, False),

@@ -259,3 +259,42 @@ def test_no_prefix_means_no_hits():
     assert d.kv.hit_rate == 0
     assert any("reuses no prefix" in v.message for v in d.verdicts)
     assert d.kv.break_even_bytes_per_s_per_gpu is None   # nothing to load: no break-even
+
+
+# ---- issue 19: tiers that share a storage link (BlueField-4 class) share its bandwidth -----------
+
+def test_pod_flash_and_shared_storage_are_capped_by_their_shared_link():
+    """vr200-nvl72: one BlueField-4 (800 Gb/s = 100 GB/s) per 4-GPU tray carries both G3.5 and G4.
+    Each alone is capped at the link; with the link halved, G3.5 reads 12.5 GB/s per GPU."""
+    from planner.kv.tiers import available_tiers
+    hw = io.load_hardware("vr200-nvl72")
+    tiers = {t.tier: t for t in available_tiers(hw, 72, 18, 1, 0.0)}
+    assert tiers["G3.5"].link == tiers["G4"].link == "BlueField-4 DPU (800 Gb/s)"
+    assert tiers["G3.5"].read_bytes_per_s_per_gpu == pytest.approx(25e9)         # 100 GB/s / 4 GPUs
+    assert tiers["G3.5"].write_bytes_per_s_available == pytest.approx(25e9 * 72)
+    assert tiers["G4"].write_bytes_per_s_available == pytest.approx(50e9 * 18)
+    assert tiers["G3.5"].latency_s == pytest.approx(100e-6)
+    halved = io.load_hardware("vr200-nvl72", {"hardware.storage_link.bandwidth_gbps_per_node": 50})
+    tiers = {t.tier: t for t in available_tiers(halved, 72, 18, 1, 0.0)}
+    assert tiers["G3.5"].read_bytes_per_s_per_gpu == pytest.approx(12.5e9)
+    assert tiers["G4"].read_bytes_per_s_available == pytest.approx(50e9 * 18)
+
+
+def test_shared_link_over_its_bandwidth_is_a_verdict():
+    """Reads and writes of G3.5 and G4 together are checked against the link, not each tier alone:
+    with host memory and NVMe taken away, the agentic sessions land on pod flash and shared storage,
+    whose writes together (~10.8 GB/s per tray) exceed a 10 GB/s link."""
+    from planner.kv.tiers import tier_verdicts
+    sets = {"hardware.host.capacity_gb_per_node": 0, "hardware.nvme.drives_per_node": 0,
+            "hardware.pod_flash.capacity_tb_per_rack": 1}
+    w = io.load_workload("agentic", {})
+    for link, over in ((100, False), (10, True)):
+        hw = io.load_hardware("vr200-nvl72", {**sets, "hardware.storage_link.bandwidth_gbps_per_node": link})
+        d = size_deployment(_model("deepseek-v4-flash"), hw, w)
+        assert d.kv is not None
+        linked = [t for t in d.kv.tiers if t.link]
+        assert {t.tier for t in linked} == {"G3.5", "G4"}
+        writes = sum(t.write_bytes_per_s_needed for t in linked)
+        assert (writes > link * 1e9 * d.kv.nodes) == over
+        flagged = any("share the BlueField-4" in v.message for v in tier_verdicts(hw, w, d.kv))
+        assert flagged == over

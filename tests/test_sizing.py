@@ -78,19 +78,26 @@ def test_tighter_tpot_never_needs_fewer_gpus(combo, workload, factor):
 def test_more_hbm_never_needs_more_gpus(combo, workload, factor):
     model, hardware = combo
     hbm = io.load_hardware(hardware).hbm
-    # presets give exactly one of capacity_gb (10^9 B) and capacity_gib (2^30 B)
-    key = "capacity_gb" if hbm.capacity_gb is not None else "capacity_gib"
+    # presets give exactly one of capacity_gb (10^9 B), capacity_gib (2^30 B) and capacity_mib (2^20 B)
+    key = next(k for k in ("capacity_gb", "capacity_gib", "capacity_mib") if getattr(hbm, k) is not None)
     capacity = getattr(hbm, key)
     before = gpus(sized(model, hardware, workload))
     after = gpus(sized(model, hardware, workload, f"hardware.hbm.{key}={capacity * factor!r}"))
     assert after <= before, f"{factor}x HBM: {after} GPUs > {before}"
 
 
-@pytest.mark.parametrize("hardware, key", [("h200-sxm", "capacity_gb"), ("h100-sxm", "capacity_gib")])
+@pytest.mark.parametrize("hardware, key", [("vr200-nvl72", "capacity_gb"), ("mi300x", "capacity_gib"),
+                                           ("h200-sxm", "capacity_mib")])
 def test_presets_give_one_hbm_capacity_field(hardware, key):
     hbm = io.load_hardware(hardware).hbm
-    other = {"capacity_gb": "capacity_gib", "capacity_gib": "capacity_gb"}[key]
-    assert getattr(hbm, key) is not None and getattr(hbm, other) is None
+    others = {"capacity_gb", "capacity_gib", "capacity_mib"} - {key}
+    assert getattr(hbm, key) is not None and all(getattr(hbm, o) is None for o in others)
+
+
+@pytest.mark.parametrize("unit, value, expected", [("capacity_gb", 100, 100e9), ("capacity_gib", 100, 100 * 2**30),
+                                                   ("capacity_mib", 102400, 100 * 2**30)])
+def test_capacity_override_in_any_unit_replaces_the_presets(unit, value, expected):
+    assert io.load_hardware("h200-sxm", {f"hardware.hbm.{unit}": value}).hbm.capacity_bytes == expected
 
 
 # ---- demand --------------------------------------------------------------------------------------

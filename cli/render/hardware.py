@@ -33,12 +33,20 @@ def _label(key: str) -> str:
     return key.replace("_bytes_per_s", "").replace("_bytes", "").replace("_", " ")
 
 
+def _tier_value(key: str, value: Any) -> str:
+    if key.endswith("latency_s"):
+        return f"{value * 1e6:,.0f} µs"
+    if "per_s" in key:
+        return U.format_rate(value)
+    return U.format_bytes(value) if "bytes" in key else str(value)
+
+
 def hardware_show(d: dict[str, Any]) -> None:
     h = d["hbm"]
     line(bold(d["name"]), f" ({d['status']})  ", d["description"])
     pins = f", {h['stacks']} stacks at {h['pin_speed_gbps']:.2f} Gb/s per pin" if h["pin_speed_gbps"] else ""
-    out.print(f"HBM: {U.format_bytes(h['capacity_bytes'])} usable ({U.format_gib(h['capacity_bytes'])}), "
-              f"{U.format_rate(h['bandwidth_bytes_per_s'])}{pins}")
+    out.print(f"HBM: {U.format_bytes(h['capacity_bytes'])} device total ({U.format_gib(h['capacity_bytes'])}; "
+              f"a serving engine uses its memory fraction of it), {U.format_rate(h['bandwidth_bytes_per_s'])}{pins}")
     su, so = d["scale_up"], d["scale_out"]
     out.print(f"scale-up: {su['technology']}, {U.format_rate(su['bandwidth_bytes_per_s'])} per GPU per direction, "
               f"domain {su['domain_size']} GPUs; scale-out: {so['technology']}, "
@@ -46,19 +54,29 @@ def hardware_show(d: dict[str, Any]) -> None:
     pw = d["power"]
     line(f"GPUs per node {d['gpus_per_node']}, per rack {d['gpus_per_rack']}; "
          f"power {pw['gpu_w']:,.0f} W per GPU (TDP), "
-         f"{pw['system_w_per_gpu']:,.0f} W per GPU system IT power ({pw['system_basis']})")
+         f"{pw['system_w_per_gpu']:,.0f} W per GPU system IT power ({pw['system_basis']}; "
+         f"the figure covers {pw['includes']})")
     rows = []
     for cls in ("bf16", "fp8", "fp4"):
-        rows.append((cls.upper(), _peak(d["peak_flops"][cls]), _bal(d["balance"]["hbm"][cls]),
-                     _bal(d["balance"]["scale_up"][cls]), _bal(d["balance"]["scale_out"][cls])))
+        rows.append((cls.upper(), _peak(d["peak_flops"][cls]), d["peak_basis"].get(cls, "—"),
+                     _bal(d["balance"]["hbm"][cls]), _bal(d["balance"]["scale_up"][cls]),
+                     _bal(d["balance"]["scale_out"][cls])))
     out.print(table("Dense peaks and balance points (FLOPs per byte; above it the link binds)",
-                     ["precision", "dense peak", "HBM", "scale-up", "scale-out"], rows, right=(1, 2, 3, 4)))
+                     ["precision", "dense peak", "basis", "HBM", "scale-up", "scale-out"], rows,
+                     right=(1, 3, 4, 5)))
+    line(f"compute: {d['peak_note']}; kernels: {d['kernels']}")
+    if d["peak_flops_fp4_inference"]:
+        line(f"FP4 'inference' figure {_peak(d['peak_flops_fp4_inference'])} (vendor label, sparsity unstated): "
+             "shown, not used for time")
     for tier, t in d["tiers"].items():
-        parts = [f"{_label(k)} {U.format_rate(v) if 'per_s' in k else U.format_bytes(v) if 'bytes' in k else v}"
-                 for k, v in t.items() if v is not None and k != "assumption"]
+        parts = [f"{_label(k)} {_tier_value(k, v)}" for k, v in t.items() if v is not None and k != "assumption"]
         out.print(f"{tier}: " + "; ".join(parts))
         if t.get("assumption"):
             out.print(f"    assumption: {t['assumption']}")
+    if d["storage_link"]:
+        sl = d["storage_link"]
+        line(f"storage link: {sl['name']}, {U.format_rate(sl['bandwidth_bytes_per_s_per_node'])} per node, "
+             f"shared by {' and '.join(sl['shared_by'])} (their reads together, and writes together, cap at it)")
     eff = d["efficiency"]
     out.print(f"efficiency: compute {eff['compute']}, HBM {eff['hbm']}, scale-up {eff['scale_up']}, "
               f"scale-out {eff['scale_out']} ({eff['origin']})")

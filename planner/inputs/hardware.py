@@ -1,7 +1,16 @@
 """Hardware: one accelerator plus the system around it, and the balance points it implies.
 
 Field names carry their units. Decimal throughout (1 TB/s = 1e12 B/s) except where a field
-says GiB. Peaks are dense (no 2:4 sparsity). Scale-up bandwidth is per GPU, one direction.
+says GiB or MiB. Peaks are dense (no 2:4 sparsity) and each states its basis. Scale-up bandwidth
+is per GPU, one direction.
+
+HBM capacity is the device total as nvidia-smi / rocm-smi report it (or the vendor's GiB figure
+where no such report is published). What a serving framework may use of it is the engine's
+`memory_fraction` (presets/engines/*.toml), applied once in planner.perf.memory; it is never
+baked into the capacity here.
+
+Every number a computation reads has a `provenance` entry (a source from `sources` and a date,
+or "assumed: why"); tests/test_hardware_consistency.py walks the fields and checks.
 """
 
 from __future__ import annotations
@@ -28,8 +37,12 @@ class Status(StrEnum):
 
 
 class HbmSpec(StrictModel):
-    capacity_gb: PositiveFloat | None = Field(None, description="usable capacity, 10^9 bytes")
-    capacity_gib: PositiveFloat | None = Field(None, description="usable capacity, 2^30 bytes")
+    """Device memory (HBM, or GDDR on PCIe cards). Give the capacity in the unit the source used."""
+
+    capacity_gb: PositiveFloat | None = Field(None, description="device total, 10^9 bytes")
+    capacity_gib: PositiveFloat | None = Field(None, description="device total, 2^30 bytes")
+    capacity_mib: PositiveFloat | None = Field(
+        None, description="device total, 2^20 bytes, as nvidia-smi / rocm-smi report it (memory.total)")
     marketed_capacity_gb: PositiveFloat | None = Field(None, description="datasheet capacity, display only")
     generation: str | None = Field(None, description="HBM3, HBM3e, HBM4 ...")
     stacks: PositiveInt | None = None
@@ -39,8 +52,9 @@ class HbmSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_capacity_and_bandwidth(self) -> HbmSpec:
-        if (self.capacity_gb is None) == (self.capacity_gib is None):
-            raise ValueError("give exactly one of capacity_gb (10^9 B) or capacity_gib (2^30 B)")
+        given = [c for c in (self.capacity_gb, self.capacity_gib, self.capacity_mib) if c is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of capacity_gb (10^9 B), capacity_gib (2^30 B) or capacity_mib (2^20 B)")
         pins = (self.stacks, self.bus_width_bits, self.pin_speed_gbps)
         if self.bandwidth_tbps is None and None in pins:
             raise ValueError("give bandwidth_tbps, or stacks, bus_width_bits and pin_speed_gbps")
@@ -50,6 +64,8 @@ class HbmSpec(StrictModel):
     def capacity_bytes(self) -> float:
         if self.capacity_gb is not None:
             return self.capacity_gb * 1e9
+        if self.capacity_mib is not None:
+            return self.capacity_mib * 2**20
         assert self.capacity_gib is not None          # the validator requires exactly one
         return self.capacity_gib * 2**30
 
@@ -74,13 +90,29 @@ class HbmSpec(StrictModel):
         return bandwidth_bytes_per_s * 8 / (self.stacks * self.bus_width_bits * 1e9)
 
 
+# What a peak figure is. The planner times compute with these figures as dense peaks, whatever the
+# basis; the basis says how sure that is:
+#   dense     the vendor's dense figure (no 2:4 sparsity), or a sparse headline the vendor halves;
+#   training  the vendor's "training" label (Rubin NVFP4), not labelled dense or sparse, taken as dense;
+#   derived   arithmetic on other sourced figures (rack total / packages, a ratio carried over): an
+#             assumption, its provenance says which.
+PeakBasis = Literal["dense", "training", "derived"]
+
+
 class PeakFlops(StrictModel):
-    """Dense peaks per GPU package, TFLOP/s (10^12). Never the 2:4-sparse headline."""
+    """Dense peaks per GPU package, TFLOP/s (10^12). Never the 2:4-sparse headline; the planner
+    uses these for time. `*_basis` states what each figure is (see PeakBasis)."""
 
     bf16_tflops: PositiveFloat
     fp8_tflops: PositiveFloat | None = None
     fp4_tflops: PositiveFloat | None = None
     int8_tops: PositiveFloat | None = None
+    bf16_basis: PeakBasis = "dense"
+    fp8_basis: PeakBasis = "dense"
+    fp4_basis: PeakBasis = "dense"
+    fp4_inference_tflops: PositiveFloat | None = Field(
+        None, description="the vendor's FP4 'inference' figure where it differs from the dense/training one "
+                          "(Rubin NVFP4; sparsity not labelled): shown, never used for time")
 
     def flops_per_s(self, cls: ComputeClass) -> float:
         """Peak for a compute class; a missing low precision falls back to the next wider one
@@ -142,7 +174,8 @@ class PodFlash(StrictModel):
 
     capacity_tb_per_rack: NonNegativeFloat = Field(description="10^12 B of flash serving each rack")
     bandwidth_gbps_per_gpu: NonNegativeFloat = Field(description="GB/s per GPU, read")
-    write_bandwidth_gbps_per_gpu: NonNegativeFloat | None = None
+    write_bandwidth_gbps_per_gpu: NonNegativeFloat | None = Field(None, description="GB/s per GPU, write")
+    latency_us: NonNegativeFloat = Field(0.0, description="per load (request to first byte), microseconds")
     scope_racks: PositiveInt = Field(description="racks that share one pod tier")
     assumption: str | None = Field(None, description="what is assumed where vendors publish nothing")
 
@@ -151,8 +184,20 @@ class SharedStorage(StrictModel):
     """G4 tier: shared/cluster storage (e.g. a parallel file system)."""
 
     bandwidth_gbps_per_node: NonNegativeFloat = Field(description="GB/s read per node")
+    write_bandwidth_gbps_per_node: NonNegativeFloat | None = Field(None, description="GB/s write per node")
+    latency_us: NonNegativeFloat = Field(0.0, description="per load (request to first byte), microseconds")
     capacity_pb: NonNegativeFloat | None = None
     assumption: str | None = None
+
+
+class StorageLink(StrictModel):
+    """The node's network path to storage (a DPU or NIC) when several tiers ride it: their reads
+    together, and their writes together, cannot exceed it (planner.kv.tiers caps and checks them)."""
+
+    name: str = Field(description="BlueField-4 DPU, storage NIC ...")
+    bandwidth_gbps_per_node: PositiveFloat = Field(description="GB/s per node, each direction")
+    shared_by: tuple[Literal["pod_flash", "shared_storage"], ...] = Field(
+        min_length=1, description="the tiers that reach storage through it")
 
 
 class Power(StrictModel):
@@ -165,6 +210,7 @@ class Power(StrictModel):
     the preset gives none; labelled as an assumption in the output)."""
 
     basis: Literal["gpu", "node", "rack"] = Field(description="the figure the system power is derived from")
+    includes: str = Field(description="what the basis figure covers (GPUs, CPUs, NICs, switches, fans, ...)")
     gpu_w: PositiveFloat = Field(description="TDP/TBP per GPU package, watts")
     node_w: PositiveFloat | None = Field(None, description="whole node (or tray) at load, watts")
     rack_w: PositiveFloat | None = Field(None, description="whole rack at load, watts")
@@ -213,11 +259,16 @@ class Hardware(StrictModel):
     nvme: LocalNvme | None = None
     pod_flash: PodFlash | None = None
     shared_storage: SharedStorage | None = None
+    storage_link: StorageLink | None = None
     power: Power
     efficiency: Efficiency
     price_per_gpu_hour: PositiveFloat | None = Field(None, description="USD, optional")
     notes: tuple[str, ...] = ()
     sources: tuple[str, ...] = Field(min_length=1)
+    provenance: dict[str, str] = Field(
+        default_factory=dict,
+        description="field path (or a section: 'peak', 'efficiency') -> '[n] ... (YYYY-MM)' citing sources[n-1] "
+                    "with a date, or 'assumed: why'")
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardware:
@@ -225,7 +276,28 @@ class Hardware(StrictModel):
         # domain size) is packed contiguously (planner.machine.cluster).
         if self.gpus_per_rack % self.gpus_per_node:
             raise ValueError("gpus_per_rack must be a multiple of gpus_per_node")
+        if self.storage_link is not None:
+            missing = [t for t in self.storage_link.shared_by if getattr(self, t) is None]
+            if missing:
+                raise ValueError(f"storage_link.shared_by names tiers this hardware lacks: {', '.join(missing)}")
         return self
+
+    @property
+    def peak_note(self) -> str:
+        """The basis of the peaks the planner times compute with, as the output states it."""
+        p = self.peak
+        parts = [f"{name} {basis}" for name, value, basis in (("BF16", p.bf16_tflops, p.bf16_basis),
+                                                                ("FP8", p.fp8_tflops, p.fp8_basis),
+                                                                ("FP4", p.fp4_tflops, p.fp4_basis)) if value]
+        return "dense peaks used for time (" + ", ".join(parts) + ")"
+
+    @property
+    def kernel_note(self) -> str:
+        """Which efficiency model times this machine's kernels, as the output states it."""
+        if self.efficiency.kernel_table:
+            return f"measured kernel-class curves ({self.efficiency.kernel_table} table)"
+        return ("flat efficiency factors (no measured kernel table for this machine): "
+                f"compute {self.efficiency.compute:g}, HBM {self.efficiency.hbm:g}")
 
     # Balance points: the arithmetic intensity (FLOPs per byte moved) at which the resource and the
     # compute take equal time. Above it the resource is the bottleneck.

@@ -115,11 +115,14 @@ def _section_overrides(overrides: dict[str, Any], section: str) -> tuple[Any, di
 def _hbm_consistency(data: dict[str, Any], sub: dict[str, Any]) -> None:
     """Keep pins and bandwidth consistent: a bandwidth override moves the pin speed, and a pin
     override moves the bandwidth, so whichever the user set is what the model uses. A capacity
-    override in GB replaces one given in GiB (and the reverse)."""
+    override in one unit (GB, GiB, MiB) replaces the preset's capacity in any other."""
     hbm = data.get("hbm", {})
-    for given, other in (("hbm.capacity_gb", "capacity_gib"), ("hbm.capacity_gib", "capacity_gb")):
-        if given in sub and "hbm." + other not in sub:
-            hbm.pop(other, None)
+    units = ("capacity_gb", "capacity_gib", "capacity_mib")
+    for given in units:
+        if "hbm." + given in sub:
+            for other in units:
+                if other != given and "hbm." + other not in sub:
+                    hbm.pop(other, None)
     numeric = lambda k: isinstance(hbm.get(k), (int, float)) and not isinstance(hbm.get(k), bool)  # noqa: E731
     # a non-numeric value is left for the schema to report, with its field
     pins = all(hbm.get(k) and numeric(k) for k in ("stacks", "bus_width_bits", "pin_speed_gbps"))

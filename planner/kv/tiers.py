@@ -13,6 +13,12 @@ that is demoted into the tier (all states not reused before reaching it). A hit 
 only when loading beats recomputing: break-even read bandwidth per GPU = prefix bytes per GPU /
 time to recompute the prefix.
 
+Shared storage link. Pod flash (G3.5) and shared storage (G4) are reached through the node's
+DPU or storage NIC (BlueField-4 class, `hardware.storage_link`). Each tier on it reads at most
+the link's rate, and the two together cannot exceed it: reads needed by both are summed against
+the link (and writes likewise), and a verdict names the link when the sum is over. A tier's load
+time is its latency plus the prefix bytes over its read rate.
+
 On-disk format (DeepSeek-V4 §3.5.2, general for any model with sliding-window layers): the
 growing (compressed) entries are stored; the window state follows a policy: `full` stores the
 window layers' entries for every token, `checkpoint` stores the window state every p tokens,
@@ -105,6 +111,8 @@ class Tier:
     write_bytes_per_s_needed: float = 0.0
     hit_rate: float = 0.0
     load_time_s: float | None = None
+    latency_s: float = 0.0                    # per load, request to first byte
+    link: str | None = None                   # the storage link this tier shares with others
     alone_capacity_bytes: float = 0.0         # this tier serving every reuse by itself (write-through)
     alone_read_bytes_per_s: float = 0.0
     alone_write_bytes_per_s: float = 0.0
@@ -126,7 +134,7 @@ class Tier:
                          "read_bytes_per_s_needed": self.read_bytes_per_s_needed / per,
                          "write_bytes_per_s_needed": self.write_bytes_per_s_needed / per},
             "read_bytes_per_s_per_gpu": self.read_bytes_per_s_per_gpu,
-            "load_time_s": self.load_time_s,
+            "load_time_s": self.load_time_s, "latency_s": self.latency_s, "link": self.link,
             "alone": {"capacity_needed_bytes": self.alone_capacity_bytes,
                       "read_bytes_per_s_needed": self.alone_read_bytes_per_s,
                       "write_bytes_per_s_needed": self.alone_write_bytes_per_s,
@@ -152,6 +160,7 @@ class KvTiers:
     prefill_recompute_s: float        # a request's prefill recomputing its whole prefix
     retained_bytes: float             # session KV to keep for the retention (all tiers together)
     tiers: tuple[Tier, ...]
+    nodes: int = 0                    # nodes of the cluster (a storage link is per node)
 
     @property
     def hit_rate(self) -> float:
@@ -190,23 +199,35 @@ def available_tiers(hw: Hardware, gpus: int, nodes: int, racks: int, free_hbm_pe
                           "per node", nodes, n.assumption))
     else:
         tiers.append(Tier("G3", "local NVMe", False, 0.0, 0.0, 0.0, 0.0, "per node", nodes, None))
+    link = hw.storage_link
+    # a tier on the shared link reads (and writes) at most the link's rate per node
+    link_per_node = link.bandwidth_gbps_per_node * 1e9 if link else math.inf
+
+    def on_link(tier: str) -> str | None:
+        return link.name if link and tier in link.shared_by else None
+
     if hw.pod_flash:
         p = hw.pod_flash
-        read = p.bandwidth_gbps_per_gpu * 1e9
-        write = p.write_bandwidth_gbps_per_gpu * 1e9 * gpus if p.write_bandwidth_gbps_per_gpu else None
+        cap = link_per_node / hw.gpus_per_node if on_link("pod_flash") else math.inf
+        read = min(p.bandwidth_gbps_per_gpu * 1e9, cap)
+        write = (min(p.write_bandwidth_gbps_per_gpu * 1e9, cap) * gpus
+                 if p.write_bandwidth_gbps_per_gpu is not None else None)
         pods = math.ceil(racks / p.scope_racks)   # as Cluster.pods
         tiers.append(Tier("G3.5", f"pod flash (ICMS, {p.scope_racks} racks per pod, {pods} pod(s))", True,
                           p.capacity_tb_per_rack * 1e12 * racks, read * gpus, write, read, "per rack", racks,
-                          p.assumption))
+                          p.assumption, latency_s=p.latency_us * 1e-6, link=on_link("pod_flash")))
     else:
         tiers.append(Tier("G3.5", "pod flash (ICMS)", False, 0.0, 0.0, 0.0, 0.0, "per rack", racks,
                           f"{hw.name} has no pod-level flash tier"))
     if hw.shared_storage:
         s = hw.shared_storage
-        read = s.bandwidth_gbps_per_node * 1e9
+        cap_link = link_per_node if on_link("shared_storage") else math.inf
+        read = min(s.bandwidth_gbps_per_node * 1e9, cap_link)
+        write = min(s.write_bandwidth_gbps_per_node * 1e9, cap_link) if s.write_bandwidth_gbps_per_node else read
         cap = s.capacity_pb * 1e15 if s.capacity_pb else math.inf
-        tiers.append(Tier("G4", "shared storage", True, cap, read * nodes, read * nodes, read / hw.gpus_per_node,
-                          "per node", nodes, s.assumption))
+        tiers.append(Tier("G4", "shared storage", True, cap, read * nodes, write * nodes, read / hw.gpus_per_node,
+                          "per node", nodes, s.assumption, latency_s=s.latency_us * 1e-6,
+                          link=on_link("shared_storage")))
     else:
         tiers.append(Tier("G4", "shared storage", False, 0.0, 0.0, 0.0, 0.0, "per node", nodes, None))
     return tiers
@@ -264,7 +285,7 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_p
         tau_after = tau_before + (held / turn_end_rate if turn_end_rate else 0.0)
         hit = (hit_rate_of(tau_after) - hit_rate_of(tau_before)) if w.prefix else 0.0
         demoted = turn_end_rate * (1 - hit_rate_of(tau_before)) if held > 0 else 0.0
-        load = prefix_per_gpu / t.read_bytes_per_s_per_gpu if t.read_bytes_per_s_per_gpu else None
+        load = t.latency_s + prefix_per_gpu / t.read_bytes_per_s_per_gpu if t.read_bytes_per_s_per_gpu else None
         results[t.tier] = (Tier(**{**t.__dict__,
                            "capacity_needed_bytes": sessions_left * state_bytes if usable else 0.0,
                            "read_bytes_per_s_needed": requests_per_s * hit * prefix_bytes,
@@ -279,7 +300,7 @@ def plan_tiers(m: Model, hw: Hardware, w: Workload, unit: UnitResult, requests_p
                    prefix_bytes_per_gpu=prefix_per_gpu, turn_end_rate=turn_end_rate, retention_s=retention,
                    recompute_s=recompute_s, break_even_bytes_per_s_per_gpu=break_even,
                    reusable_token_share=reusable, prefill_resident_s=resident, prefill_recompute_s=recompute_all,
-                   retained_bytes=needed_total, tiers=tuple(out))
+                   retained_bytes=needed_total, tiers=tuple(out), nodes=nodes)
 
 
 def tier_verdicts(hw: Hardware, w: Workload, kv: KvTiers) -> tuple[Verdict, ...]:
@@ -322,6 +343,18 @@ def tier_verdicts(hw: Hardware, w: Workload, kv: KvTiers) -> tuple[Verdict, ...]
                            + (f" and {U.format_rate(store.write_bytes_per_s_available / per)} write"
                               if store.write_bytes_per_s_available else "")
                            + f" per {scope}"))
+    linked = [t for t in tiers if t.present and t.link]
+    if linked and hw.storage_link is not None:
+        available = hw.storage_link.bandwidth_gbps_per_node * 1e9 * kv.nodes
+        for what, needed in (("read", sum(t.read_bytes_per_s_needed for t in linked)),
+                             ("write", sum(t.write_bytes_per_s_needed for t in linked))):
+            if needed > available > 0:
+                names = " and ".join(t.tier for t in linked)
+                out.append(Verdict("kv", "storage", Severity.warning,
+                                   f"{names} share the {hw.storage_link.name}: together they need "
+                                   f"{U.format_rate(needed)} of {what}, the link has {U.format_rate(available)}",
+                                   f"{needed / available:.1f}× the storage-link bandwidth per node, or keep "
+                                   "reuse in the faster tiers"))
     for t in tiers:
         if not t.present:
             if t.tier in ("G3", "G3.5"):

@@ -176,6 +176,8 @@ class TierOut(Out):
     per_unit: TierPerUnit
     read_bytes_per_s_per_gpu: float
     load_time_s: float | None = None
+    latency_s: float = Field(0.0, description="per load, request to first byte")
+    link: str | None = Field(None, description="the storage link (DPU/NIC) this tier shares with other tiers")
     alone: TierAlone
     assumption: str | None = None
 
@@ -189,6 +191,7 @@ class TierOut(Out):
                    read_bytes_per_s_available=t.read_bytes_per_s_available,
                    write_bytes_per_s_needed=t.write_bytes_per_s_needed,
                    write_bytes_per_s_available=t.write_bytes_per_s_available, hit_rate=t.hit_rate,
+                   latency_s=t.latency_s, link=t.link,
                    per_unit=TierPerUnit(capacity_needed_bytes=t.capacity_needed_bytes / per,
                                         capacity_available_bytes=None if cap is None else cap / per,
                                         read_bytes_per_s_needed=t.read_bytes_per_s_needed / per,
@@ -337,7 +340,8 @@ def build_plan(d: Deployment) -> Plan:
         return Plan(**base)
     c = d.cluster
     b = u.budget
-    assumptions = [AT_CAPACITY, f"power: system IT power of the occupied nodes ({c.power_basis})"]
+    assumptions = [AT_CAPACITY, f"power: system IT power of the occupied nodes ({c.power_basis})",
+                   f"compute: {d.hardware.peak_note}; kernels: {d.hardware.kernel_note}"]
     if u.layout.pp > 1:
         assumptions.insert(0, IN_FLIGHT)
     if w.prefix:
