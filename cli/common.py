@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from planner.errors import InputError
+from planner.files import check_target
 from planner.inputs.presets import (  # noqa: F401  (the commands' defaults)
     DEFAULT_ENGINE,
     DEFAULT_HARDWARE,
@@ -55,10 +56,11 @@ def count_option(name: str, text: str, minimum: int = 1) -> int:
 
 
 def refuse_existing(force: bool, *targets: Path | None) -> None:
-    """Refuse output files that exist (without --force) before any work is done."""
+    """Refuse output targets before any work is done: existing files without --force, and anything
+    that is not a regular file or a standard stream (planner.files.check_target says which)."""
     for target in targets:
-        if target is not None and target.exists() and not force:
-            raise InputError("file exists", source=str(target), hint="use --force to replace it")
+        if target is not None:
+            check_target(target, force)
 
 
 class TableJson(StrEnum):

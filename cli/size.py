@@ -29,6 +29,7 @@ from cli.common import (
 )
 from cli.roofline import check_path, write_roofline
 from planner import api
+from planner.files import write_output
 from planner.inputs import io
 from planner.plan.schema import (
     PlanInputs,
@@ -105,7 +106,7 @@ def size(
     else:
         result = api.size(model, hardware, workload, engine=engine, sets=sets)
     if export is not None:
-        io.write_atomic(export, plan_toml(result), force)
+        write_output(export, plan_toml(result), force)
     if fmt == SizeFormat.json:
         render.json_out(result.to_json_dict())
     elif fmt == SizeFormat.toml:

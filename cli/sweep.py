@@ -27,8 +27,8 @@ from cli.common import (
     refuse_existing,
     speculative_sets,
 )
+from planner.files import write_output
 from planner.inputs import io
-from planner.inputs.io import write_atomic
 from planner.whatif.sweep import SweepResult, make_plan, parse_vary, run_plan
 
 
@@ -94,7 +94,7 @@ def sweep(
     if fmt == SweepFormat.table:   # a table into a file: CSV is the useful form
         text = render.sweep_csv(result.columns, result.records())
     if output is not None:
-        write_atomic(output, text, force)
+        write_output(output, text, force)
         render.note(f"{len(result):,} points written to {output}")
     else:
         render.text_out(text)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli.main import app
-from planner.inputs import io as plan_module
+from planner import files as plan_module
 
 ROOT = Path(__file__).resolve().parents[1]
 # Typer rebuilds its Click command tree on every call (~35 ms); build it once so that thousands of
@@ -134,7 +134,7 @@ def test_failure_mid_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plan_module.os, "fsync", boom)   # fails after the temporary file was written
     with pytest.raises(OSError):
-        plan_module.write_atomic(target, "new contents\n", force=True)
+        plan_module.write_output(target, "new contents\n", force=True)
     assert target.read_text() == "old contents\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]   # no temporary file left behind
 

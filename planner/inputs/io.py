@@ -8,8 +8,6 @@ folder; HARDWARE and WORKLOAD are a preset name or a TOML file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError  # noqa: F401  (re-exported for the CLI)
+from planner.files import read_input
 from planner.inputs import presets
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
@@ -30,19 +29,20 @@ SECTIONS = ("model", "hardware", "workload", "engine")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A user's TOML file (through the one capped reader, planner.files.read_input)."""
     if path.is_dir():
         raise InputError("is a directory, expected a TOML file", source=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc.__class__.__name__})", source=str(path)) from None
+    return parse_toml(read_input(path), str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends "(at line L, column C)": keep it, it is the location.
-        raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
+        raise InputError(f"invalid TOML: {exc}", source=source) from None
+    except RecursionError:
+        raise InputError("invalid TOML: nested too deeply", source=source) from None
 
 
 def validation_error(exc: ValidationError, source: str, prefix: str = "") -> InputError:
@@ -224,28 +224,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
-
-
-def write_atomic(path: Path, text: str, force: bool) -> None:
-    """Write via a temporary file in the same folder and rename, so a failure leaves the old
-    file intact; refuse to replace an existing file unless `force`."""
-    if path.exists() and not force:
-        raise InputError("file exists", source=str(path), hint="use --force to replace it")
-    if path.is_dir():
-        raise InputError("is a directory", source=str(path))
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError("folder does not exist", source=str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -14,6 +14,7 @@ from typing import Any
 
 from planner import units as U
 from planner.errors import InputError
+from planner.files import read_input
 from planner.inputs import io
 from planner.inputs.proposal import Assertions, Proposal
 from planner.plan.schema import (
@@ -112,9 +113,11 @@ def _overrides(raw: dict[str, Any], source: str) -> dict[str, Any]:
 
 def check_file(path: str | Path) -> CheckResult:
     path = Path(path)
-    data = io.read_toml(path)
-    text = path.read_text(encoding="utf-8")
     source = str(path)
+    if path.is_dir():
+        raise InputError("is a directory, expected a TOML file", source=source)
+    text = read_input(path)
+    data = io.parse_toml(text, source)
     if is_plan_file(data):
         return _check_plan(path, text)
     proposal = io.validate(Proposal, data, source)
