@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from planner.errors import InputError
 from planner.files import read_input
+from planner.inputs.base import validation_error
 from planner.inputs.model import (
     CompressedAttention,
     DenseMlp,
@@ -42,6 +43,7 @@ UNSUPPORTED_LAYER_TYPES = {"mamba", "conv"}
 RECURRENT_STATE_FIELDS = ("hybrid_override_pattern", "layers_block_type", "attn_layer_indices",
                           "attn_layer_period", "mamba_d_state", "mamba_num_heads", "ssm_state_size",
                           "state_size")
+BOOL_FIELDS = {"attention_bias", "mlp_bias", "tie_word_embeddings", "use_sliding_window"}
 LINEAR_FIELDS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim")
 
 
@@ -55,14 +57,24 @@ class _Config:
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
+    def _checked(self, key: str, value: Any) -> Any:
+        # JSON's true is not 1 and "no" is not a boolean: Python's int(True) and bool("no") would
+        # turn either into a plausible model silently.
+        if key in BOOL_FIELDS:
+            if not isinstance(value, bool):
+                raise InputError(f"{key}: expected true or false, got {value!r:.40}", source=self.source)
+        elif isinstance(value, bool):
+            raise InputError(f"{key}: expected a number, got {str(value).lower()}", source=self.source)
+        return value
+
     def get(self, key: str, default: Any = None) -> Any:
         value = self.data.get(key)
-        return default if value is None else value
+        return default if value is None else self._checked(key, value)
 
     def first(self, *keys: str, default: Any = None) -> Any:
         for key in keys:
             if self.has(key):
-                return self.data[key]
+                return self._checked(key, self.data[key])
         return default
 
     def need(self, *keys: str, block: str) -> list[Any]:
@@ -71,7 +83,7 @@ class _Config:
             raise InputError(f"model_type '{self.model_type}': {block} needs {', '.join(missing)}",
                              source=self.source,
                              hint="this architecture is not supported yet; describe it as a model TOML")
-        return [self.data[k] for k in keys]
+        return [self._checked(k, self.data[k]) for k in keys]
 
 
 def read_config(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
@@ -101,6 +113,19 @@ def _read_json(path: Path) -> dict[str, Any]:
 def import_hf(path: str | Path, name: str | None = None) -> Model:
     path = Path(path)
     data, quant, source = read_config(path)
+    try:
+        return _import(path, data, quant, source, name)
+    except ValidationError as exc:
+        raise validation_error(exc, source) from None
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
+        # a field of the wrong shape (a string where a count belongs, a zero head count, a list of
+        # lists): the conversions above meet it first; one line, not a traceback
+        raise InputError(f"a field has a value planner cannot use ({exc.__class__.__name__}: {exc})",
+                         source=source) from None
+
+
+def _import(path: Path, data: dict[str, Any], quant: dict[str, Any] | None, source: str,
+            name: str | None) -> Model:
     if "text_config" in data and "hidden_size" not in data:
         data = {**data["text_config"], "model_type": data.get("model_type", "unknown")}
     cfg = _Config(data, source)

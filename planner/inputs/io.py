@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from planner.errors import InputError  # noqa: F401  (re-exported for the CLI)
 from planner.files import read_input
 from planner.inputs import presets
+from planner.inputs.base import validation_error
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.hfimport import import_hf
@@ -43,20 +44,6 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         raise InputError(f"invalid TOML: {exc}", source=source) from None
     except RecursionError:
         raise InputError("invalid TOML: nested too deeply", source=source) from None
-
-
-def validation_error(exc: ValidationError, source: str, prefix: str = "") -> InputError:
-    """The first pydantic error as one line: source, dotted field, message."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-    field = ".".join(p for p in (prefix, loc) if p)
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif err["type"] == "missing":
-        msg = "required field is missing"
-    extra = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return InputError(msg + extra, source=source, field=field or None)
 
 
 def validate(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> T:
