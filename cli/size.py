@@ -31,6 +31,7 @@ from cli.roofline import check_path, write_roofline
 from planner import api
 from planner.files import write_output
 from planner.inputs import io
+from planner.inputs.limits import MAX_BATCH, MAX_GPUS
 from planner.plan.schema import (
     PlanInputs,
     build_plan,
@@ -99,9 +100,10 @@ def size(
     elif layout is not None:
         if batch is None:
             raise io.InputError("--layout needs --batch (sequences per attention-DP rank)", field="--batch")
-        result = api.evaluate(model, hardware, workload, layout, engine=engine, batch=count_option("--batch", batch),
+        result = api.evaluate(model, hardware, workload, layout, engine=engine,
+                              batch=count_option("--batch", batch, maximum=MAX_BATCH),
                               serving=serving, prefill_layout=prefill_layout,
-                              gpus=count_option("--gpus", gpus) if gpus is not None else None,
+                              gpus=count_option("--gpus", gpus, maximum=MAX_GPUS) if gpus is not None else None,
                               replicas=replicas, sets=sets)
     else:
         result = api.size(model, hardware, workload, engine=engine, sets=sets)

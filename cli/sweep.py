@@ -29,6 +29,7 @@ from cli.common import (
 )
 from planner.files import write_output
 from planner.inputs import io
+from planner.inputs.limits import MAX_BATCH
 from planner.whatif.sweep import SweepResult, make_plan, parse_vary, run_plan
 
 
@@ -78,7 +79,8 @@ def sweep(
     sets.update(speculative_sets(mtp_depth, mtp_acceptance))
     plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, engine=engine, sets=sets,
                      zipped=zipped,
-                     layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None,
+                     layout=fixed_layout,
+                     batch=count_option("--batch", batch, maximum=MAX_BATCH) if batch is not None else None,
                      serving=serving)
     refuse_existing(force, output)
     with render.progress(plan.count) as tick:

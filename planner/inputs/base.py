@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from planner.errors import InputError
+from planner.inputs.limits import describe_ranges
 
 BOOL_CONFUSION = "bool_number_confusion"
 
@@ -21,7 +22,7 @@ class StrictModel(BaseModel):
     # defer_build: a schema's validator is built on first use, so a command pays only for the
     # input files it reads (start-up time matters: `planner size` answers in well under a second).
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False,
-                              defer_build=True)
+                              defer_build=True, json_schema_extra=describe_ranges)
 
     # field name (and alias) -> "bool" (only true/false), "number" (no true/false) or "" (anything)
     _kinds: ClassVar[dict[str, str]]

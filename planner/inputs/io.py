@@ -24,6 +24,7 @@ from planner.inputs.hardware import Hardware
 from planner.inputs.hfimport import import_hf
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload
+from planner.units import finite_tree
 
 T = TypeVar("T", bound=BaseModel)
 SECTIONS = ("model", "hardware", "workload", "engine")
@@ -196,18 +197,7 @@ def load_inputs(model: str | dict[str, Any], hardware: str | dict[str, Any], wor
     return load_model(model, sets), load_hardware(hardware, sets), load_workload(workload, sets)
 
 
-def to_json(data: Any) -> str:
+def to_json(data: Any, ensure_ascii: bool = False) -> str:
     """Deterministic JSON: sorted keys are not used (section order is meaningful), but every
     dict we emit is built in a fixed order, and floats are finite (NaN/inf become null)."""
-    return json.dumps(_finite(data), indent=2, ensure_ascii=False)
-
-
-def _finite(value: Any) -> Any:
-    import math
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(finite_tree(data), indent=2, ensure_ascii=ensure_ascii)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from planner.inputs.base import StrictModel
+from planner.inputs.limits import Dim, Dim0, Layers, Layers0, Tokens
 from planner.precision import Dtype
 
 
@@ -20,18 +21,18 @@ class PackedEntry(StrictModel):
     (FlashMLA tests/quant.py). Only used when the dtype is fp8.
     """
 
-    rope_dims_in_bf16: NonNegativeInt = 0
-    scale_group_dims: PositiveInt = 128
-    scale_bytes: NonNegativeInt = 4
-    align_bytes: PositiveInt = 1
+    rope_dims_in_bf16: Dim0 = 0
+    scale_group_dims: Dim = 128
+    scale_bytes: Dim0 = 4
+    align_bytes: Dim = 1
 
 
 class Indexer(StrictModel):
     """Lightning indexer of DeepSeek Sparse Attention (V3.2) and CSA (V4)."""
 
-    num_heads: PositiveInt
-    head_dim: PositiveInt
-    topk: PositiveInt = Field(description="entries each query attends to (tokens in V3.2, compressed entries in V4)")
+    num_heads: Dim
+    head_dim: Dim
+    topk: Dim = Field(description="entries each query attends to (tokens in V3.2, compressed entries in V4)")
     key_dtype: Dtype = Dtype.fp8
     key_layout: PackedEntry = PackedEntry(scale_group_dims=128, scale_bytes=4)
 
@@ -41,11 +42,11 @@ class LinearAttention(StrictModel):
     (value heads x key dim x value dim) plus a short causal-convolution state, instead of KV that
     grows with the context (transformers Qwen3NextGatedDeltaNet)."""
 
-    num_key_heads: PositiveInt
-    num_value_heads: PositiveInt
-    key_head_dim: PositiveInt
-    value_head_dim: PositiveInt
-    conv_kernel: PositiveInt = 4
+    num_key_heads: Dim
+    num_value_heads: Dim
+    key_head_dim: Dim
+    value_head_dim: Dim
+    conv_kernel: Dim = 4
     state_dtype: Dtype = Field(Dtype.fp32, description="recurrent state; "
                                                        "llama.cpp and vLLM keep it in FP32 for accuracy")
 
@@ -69,15 +70,15 @@ class GqaAttention(StrictModel):
     interleaved with sliding-window layers and linear-attention layers."""
 
     kind: Literal["gqa"] = "gqa"
-    num_heads: PositiveInt
-    num_kv_heads: PositiveInt
-    head_dim: PositiveInt
+    num_heads: Dim
+    num_kv_heads: Dim
+    head_dim: Dim
     qkv_bias: bool = False
     o_bias: bool = False
     qk_norm: bool = False
     output_gate: bool = Field(False, description="sigmoid gate on the attention output (Qwen3-Next): q_proj doubles")
     sinks: bool = Field(False, description="learned per-head attention sinks (gpt-oss)")
-    sliding_window: PositiveInt | None = Field(None, description="tokens kept by sliding layers")
+    sliding_window: Tokens | None = Field(None, description="tokens kept by sliding layers")
     layer_types: tuple[Literal["full", "sliding", "linear"], ...] | None = Field(
         None, description="per layer; omitted: all sliding when a window is set, else all full")
     linear: LinearAttention | None = Field(None, description="the linear-attention layers, when layer_types has any")
@@ -87,12 +88,12 @@ class MlaAttention(StrictModel):
     """Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2), optionally with DSA (V3.2)."""
 
     kind: Literal["mla"] = "mla"
-    num_heads: PositiveInt
-    q_lora_rank: PositiveInt | None
-    kv_lora_rank: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
+    num_heads: Dim
+    q_lora_rank: Dim | None
+    kv_lora_rank: Dim
+    qk_nope_head_dim: Dim
+    qk_rope_head_dim: Dim
+    v_head_dim: Dim
     indexer: Indexer | None = None
     kv_layout: PackedEntry = PackedEntry(rope_dims_in_bf16=64, scale_group_dims=128, scale_bytes=4, align_bytes=8)
 
@@ -105,14 +106,14 @@ class CompressedAttention(StrictModel):
     """
 
     kind: Literal["compressed"] = "compressed"
-    num_heads: PositiveInt
-    head_dim: PositiveInt
-    rope_dim: PositiveInt
-    q_lora_rank: PositiveInt
-    o_groups: PositiveInt
-    o_lora_rank: PositiveInt
-    window: PositiveInt
-    compress_ratios: tuple[NonNegativeInt, ...]
+    num_heads: Dim
+    head_dim: Dim
+    rope_dim: Dim
+    q_lora_rank: Dim
+    o_groups: Dim
+    o_lora_rank: Dim
+    window: Tokens
+    compress_ratios: tuple[Dim0, ...]
     indexer: Indexer
     kv_layout: PackedEntry = PackedEntry(rope_dims_in_bf16=64, scale_group_dims=64, scale_bytes=1, align_bytes=8)
 
@@ -121,23 +122,23 @@ Attention = Annotated[GqaAttention | MlaAttention | CompressedAttention, Field(d
 
 
 class DenseMlp(StrictModel):
-    intermediate_size: PositiveInt
+    intermediate_size: Dim
     gated: bool = Field(True, description="SwiGLU (gate, up, down) when true; up, down otherwise")
     bias: bool = False
 
 
 class Moe(StrictModel):
-    num_experts: PositiveInt
-    experts_per_token: PositiveInt
-    expert_intermediate_size: PositiveInt
-    num_shared_experts: NonNegativeInt = 0
-    shared_intermediate_size: PositiveInt | None = Field(
+    num_experts: Dim
+    experts_per_token: Dim
+    expert_intermediate_size: Dim
+    num_shared_experts: Dim0 = 0
+    shared_intermediate_size: Dim | None = Field(
         None, description="total width of the shared expert(s); default experts x expert width")
-    first_dense_layers: NonNegativeInt = Field(0, description="leading layers with a dense MLP")
-    layer_interval: PositiveInt = Field(1, description="every n-th layer is MoE (decoder_sparse_step)")
+    first_dense_layers: Layers0 = Field(0, description="leading layers with a dense MLP")
+    layer_interval: Layers = Field(1, description="every n-th layer is MoE (decoder_sparse_step)")
     expert_bias: bool = False
     router_bias: bool = False
-    hash_layers: NonNegativeInt = Field(0, description="leading MoE layers routed by token hash (V4)")
+    hash_layers: Layers0 = Field(0, description="leading MoE layers routed by token hash (V4)")
 
     @model_validator(mode="after")
     def _k_le_e(self) -> Moe:
@@ -183,16 +184,16 @@ class Model(StrictModel):
     aliases: tuple[str, ...] = ()
     description: str = ""
     family: str = Field(description="deepseek, llama, qwen, mistral, openai, moonshot ...")
-    hidden_size: PositiveInt
-    num_layers: PositiveInt = Field(description="main decoder layers, MTP excluded")
-    vocab_size: PositiveInt
+    hidden_size: Dim
+    num_layers: Layers = Field(description="main decoder layers, MTP excluded")
+    vocab_size: Dim
     tie_word_embeddings: bool = False
-    max_context: PositiveInt = Field(description="max_position_embeddings, tokens")
+    max_context: Tokens = Field(description="max_position_embeddings, tokens")
     attention: Attention
     mlp: DenseMlp | None = Field(None, description="dense MLP (dense models and dense-first layers)")
     moe: Moe | None = None
-    hc_mult: PositiveInt = Field(1, description="mHC residual streams (V4: 4); 1 = plain residual")
-    mtp_layers: NonNegativeInt = Field(0, description="next-n prediction layers; reported separately")
+    hc_mult: Dim = Field(1, description="mHC residual streams (V4: 4); 1 = plain residual")
+    mtp_layers: Layers0 = Field(0, description="next-n prediction layers; reported separately")
     precision: Precision = Precision()
     sources: tuple[str, ...] = Field(min_length=1)
 

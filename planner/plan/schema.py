@@ -9,7 +9,6 @@ names: `_s`, `_bytes`, `_bytes_per_s`, `_w`).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from planner.machine.cluster import Cluster
 from planner.perf.phases import PhaseTimes
 from planner.plan.verdicts import judge
 from planner.serving.deployment import Deployment, evaluate_layout, size_deployment
+from planner.units import finite, finite_tree
 
 IN_FLIGHT = ("pipeline stages keep one micro-batch of `batch` sequences per attention-DP rank each in flight, "
              "so a unit holds pp × dp × batch sequences")
@@ -39,9 +39,9 @@ AT_CAPACITY = "TTFT, TPOT and tokens/s per GPU are for each unit at its full bat
 
 class Out(BaseModel):
     """Base of the plan's parts: unknown keys are errors (a plan from another version is refused,
-    not half-read), values are immutable."""
+    not half-read), values are immutable, and numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ToolInfo(Out):
@@ -182,7 +182,7 @@ class TierOut(Out):
     @classmethod
     def of(cls, t: Tier) -> TierOut:
         per = t.units or 1
-        cap = _finite(t.capacity_available_bytes)
+        cap = finite(t.capacity_available_bytes)
         return cls(tier=t.tier, name=t.name, present=t.present, scope=t.scope, units=t.units,
                    capacity_needed_bytes=t.capacity_needed_bytes, capacity_available_bytes=cap,
                    read_bytes_per_s_needed=t.read_bytes_per_s_needed,
@@ -229,8 +229,8 @@ class KvOut(Out):
                    window_policy=kv.disk.policy.value, window_state_bytes_on_disk=kv.disk.window_bytes,
                    recompute_tokens_on_hit=kv.disk.recompute_tokens, prefix_bytes=kv.prefix_bytes,
                    prefix_bytes_per_gpu=kv.prefix_bytes_per_gpu, turn_end_rate_per_s=kv.turn_end_rate,
-                   retention_s=_finite(kv.retention_s), recompute_s=kv.recompute_s,
-                   break_even_bytes_per_s_per_gpu=_finite(kv.break_even_bytes_per_s_per_gpu),
+                   retention_s=finite(kv.retention_s), recompute_s=kv.recompute_s,
+                   break_even_bytes_per_s_per_gpu=finite(kv.break_even_bytes_per_s_per_gpu),
                    reusable_token_share=kv.reusable_token_share, hit_rate=kv.hit_rate,
                    prefix_token_hit_rate=kv.hit_rate * kv.reusable_token_share,
                    ttft_without_tiers_s=kv.prefill_recompute_s, ttft_with_tiers_s=prefill.time_s,
@@ -309,12 +309,21 @@ class Plan(Out):
         return [v for v in self.verdicts if v.severity == "error"]
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
 def build_plan(d: Deployment) -> Plan:
-    """The typed plan of a deployment: the numbers, the SLO results and the verdicts."""
+    """The typed plan of a deployment: the numbers, the SLO results and the verdicts.
+
+    Every number in a plan is finite (Out refuses inf and NaN): inputs inside their ranges keep it
+    so; a combination that still overflows is one InputError, never an `inf` in any output."""
+    try:
+        return _build_plan(d)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"{where} is not a finite number: these inputs are beyond what planner computes",
+                         source="plan", hint="reduce the largest inputs") from None
+
+
+def _build_plan(d: Deployment) -> Plan:
     w = d.workload
     u = d.unit
     verdicts = [VerdictOut(**v.to_dict()) for v in judge(d)]
@@ -381,7 +390,7 @@ def _drop_none(value: Any) -> Any:
 
 
 def plan_toml(plan: Plan) -> str:
-    return tomli_w.dumps(_drop_none(plan.model_dump(mode="json")))
+    return tomli_w.dumps(_drop_none(finite_tree(plan.model_dump(mode="json"))))
 
 
 def is_plan_file(data: dict[str, Any]) -> bool:
