@@ -81,7 +81,8 @@ class _Guarded:
 
     @property
     def stream(self) -> TextIO:
-        return getattr(sys, self.name)  # type: ignore[no-any-return]
+        stream: TextIO = getattr(sys, self.name)
+        return stream
 
     def write(self, text: str) -> int:
         return self.stream.write(finite_text(text))
