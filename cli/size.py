@@ -37,6 +37,7 @@ from planner.plan.schema import (
     build_plan,
     evaluate_inputs,
     load_plan_inputs,
+    plan_integrity,
     plan_toml,
 )
 
@@ -93,6 +94,9 @@ def size(
         if layout is not None:
             raise io.InputError("give --plan or --layout, not both (a plan records its own layout)")
         inputs = load_plan_inputs(plan)
+        problem = plan_integrity(plan).problem()
+        if problem is not None:         # not an error: --plan re-evaluates the inputs, it never re-uses results
+            render.note(f"warning: {plan}: {problem}; the results shown are re-evaluated from its inputs")
         if sets:
             m, hw, w, e = api.load(inputs.model, inputs.hardware, inputs.workload, sets, inputs.engine)
             inputs = PlanInputs(model=m, hardware=hw, workload=w, engine=e, layout=inputs.layout)

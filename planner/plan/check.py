@@ -23,6 +23,7 @@ from planner.plan.schema import (
     evaluate_inputs,
     is_plan_file,
     load_plan_inputs,
+    plan_integrity,
 )
 from planner.serving.deployment import evaluate_layout, size_deployment
 
@@ -148,7 +149,9 @@ def check_file(path: str | Path) -> CheckResult:
 def _check_plan(path: Path, text: str) -> CheckResult:
     """An exported plan is checked against its own targets: it must still fit, meet its workload's
     SLOs and need no more GPUs than it recorded."""
-    recorded = io.read_toml(path).get("cluster") or {}
+    data = io.read_toml(path)
+    plan_integrity(path, data).require()             # its recorded GPU count becomes an assertion
+    recorded = data.get("cluster") or {}
     plan = build_plan(evaluate_inputs(load_plan_inputs(path), compare_domains=False))
     gpus = recorded.get("gpus")
     assertions = Assertions(max_gpus=gpus) if isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 0 \

@@ -9,6 +9,9 @@ names: `_s`, `_bytes`, `_bytes_per_s`, `_w`).
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +47,17 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# 2: [tool] carries the format and content hashes of the inputs and of the results (1: neither)
+PLAN_FORMAT = 2
+
+
 class ToolInfo(Out):
     name: str = "planner"
     version: str = __version__
+    format: int = Field(PLAN_FORMAT, ge=1, description="plan file format (2: with content hashes)")
+    inputs_sha256: str | None = Field(None, description="exported plans: SHA-256 of the [inputs] tables")
+    results_sha256: str | None = Field(None, description="exported plans: SHA-256 of everything but [tool] and "
+                                                         "[inputs]")
 
 
 class LayoutOut(Out):
@@ -390,7 +401,61 @@ def _drop_none(value: Any) -> Any:
 
 
 def plan_toml(plan: Plan) -> str:
-    return tomli_w.dumps(_drop_none(finite_tree(plan.model_dump(mode="json"))))
+    """The plan file: the plan with its format and the content hashes that `plan_integrity` checks."""
+    data = _drop_none(finite_tree(plan.model_dump(mode="json")))
+    inputs, results = _hashes(data)
+    data["tool"] = {**data["tool"], "format": PLAN_FORMAT, "inputs_sha256": inputs, "results_sha256": results}
+    return tomli_w.dumps(data)
+
+
+def _digest(value: Any) -> str:
+    # canonical JSON: the same tables hash the same after a TOML round trip, whatever the key order
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _hashes(data: dict[str, Any]) -> tuple[str, str]:
+    """(hash of the [inputs] tables, hash of the recorded results: everything but [tool] and [inputs])."""
+    return (_digest(data.get("inputs")),
+            _digest({k: v for k, v in data.items() if k not in ("tool", "inputs")}))
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """Whether a plan file is as it was exported. None: a plan written before format 2 (no hashes)."""
+
+    source: str
+    inputs_match: bool | None
+    results_match: bool | None
+
+    def problem(self) -> str | None:
+        if self.inputs_match is False:
+            return "its [inputs] were edited after export: the recorded results no longer match them"
+        if self.results_match is False:
+            return "its recorded results were edited after export: they no longer match its inputs"
+        return None
+
+    def require(self) -> None:
+        """Raise when the recorded results are about to be re-used but no longer match."""
+        problem = self.problem()
+        if problem is not None:
+            raise InputError(problem, source=self.source,
+                             hint=f"re-export it: planner size --plan {self.source} --export {self.source} --force")
+
+
+def plan_integrity(path: Path, data: dict[str, Any] | None = None) -> Integrity:
+    """Compare a plan file's tables with the hashes it was exported with."""
+    data = read_toml(path) if data is None else data
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    assert isinstance(tool, dict)
+    fmt = tool.get("format", 1)
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > PLAN_FORMAT:
+        raise InputError(f"plan format {fmt} is newer than this planner reads ({PLAN_FORMAT})", source=str(path),
+                         hint="upgrade planner, or re-export the plan with this version")
+    inputs, results = _hashes(data)
+    want_inputs, want_results = tool.get("inputs_sha256"), tool.get("results_sha256")
+    return Integrity(str(path), None if want_inputs is None else want_inputs == inputs,
+                     None if want_results is None else want_results == results)
 
 
 def is_plan_file(data: dict[str, Any]) -> bool:
@@ -403,14 +468,18 @@ def read_plan(path: Path) -> Plan:
     if not is_plan_file(data):
         raise InputError("not a plan: no [tool] and [inputs] tables", source=str(path),
                          hint="export one with `planner size --export plan.toml`")
+    plan_integrity(path, data).require()           # its results are what the caller reads
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
         version = (data.get("tool") or {}).get("version")
         err = validation_error(exc, str(path))
         if version != __version__:
             err.hint = f"written by planner {version}; re-export it with this version ({__version__})"
         raise err from None
+    # the hashes belong to the file, not to the plan: a re-exported plan gets its own
+    return plan.model_copy(update={"tool": plan.tool.model_copy(update={"inputs_sha256": None,
+                                                                       "results_sha256": None})})
 
 
 def load_plan_inputs(path: Path) -> PlanInputs:
