@@ -95,12 +95,12 @@ def size(
             raise io.InputError("give --plan or --layout, not both (a plan records its own layout)")
         inputs = load_plan_inputs(plan)
         problem = plan_integrity(plan).problem()
-        if problem is not None:         # not an error: --plan re-evaluates the inputs, it never re-uses results
-            render.note(f"warning: {plan}: {problem}; the results shown are re-evaluated from its inputs")
         if sets:
             m, hw, w, e = api.load(inputs.model, inputs.hardware, inputs.workload, sets, inputs.engine)
             inputs = PlanInputs(model=m, hardware=hw, workload=w, engine=e, layout=inputs.layout)
         result = build_plan(evaluate_inputs(inputs))
+        if problem is not None:         # not an error: --plan re-evaluates the inputs, it never re-uses results
+            render.note(f"warning: {plan}: {problem}; the results shown are re-evaluated from its inputs")
     elif layout is not None:
         if batch is None:
             raise io.InputError("--layout needs --batch (sequences per attention-DP rank)", field="--batch")
