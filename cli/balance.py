@@ -25,6 +25,7 @@ from cli.common import (
 from planner import api
 from planner.inputs import io
 from planner.inputs.layout import parse_layout, validate_layout
+from planner.inputs.limits import MAX_BATCH
 from planner.whatif.balance import balance as run_balance
 from planner.whatif.balance import default_batch
 
@@ -56,7 +57,7 @@ def balance(
     lay = None
     if layout is not None:
         lay = validate_layout(m, hw, parse_layout(layout, routing=w.expert_routing))
-        given = count_option("--batch", batch) if batch is not None else None
+        given = count_option("--batch", batch, maximum=MAX_BATCH) if batch is not None else None
         lay = lay.model_copy(update={"batch": given or default_batch(m, hw, w, lay, e)})
     elif batch is not None:
         raise io.InputError("--batch needs --layout", hint='e.g. --layout "tp=1,dp=8,ep=8" --batch 64')

@@ -10,7 +10,8 @@ import typer
 
 from cli import render
 from cli.common import handle_errors, path_arg
-from planner.inputs.io import to_json, write_atomic
+from planner.files import write_output
+from planner.inputs.io import to_json
 from planner.plan import report
 from planner.plan.check import check_file
 
@@ -50,7 +51,7 @@ def check(
     else:
         text = None
     if output is not None:
-        write_atomic(output, text if text is not None else report.markdown(results), force)
+        write_output(output, text if text is not None else report.markdown(results), force)
     elif text is not None:
         render.text_out(text)
     if fmt == CheckFormat.table and output is None:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from planner.errors import InputError
+from planner.files import check_target
+from planner.inputs.limits import MAX_TOKENS, check_count
 from planner.inputs.presets import (  # noqa: F401  (the commands' defaults)
     DEFAULT_ENGINE,
     DEFAULT_HARDWARE,
@@ -43,22 +45,22 @@ PrefillLayoutOpt = Annotated[str | None, typer.Option("--prefill-layout", help="
                                                       'layout, e.g. "tp=8" (default: the decode layout\'s)')]
 
 
-def count_option(name: str, text: str, minimum: int = 1) -> int:
-    """A count given on the command line ('64', '4k'), at least `minimum`; else an InputError."""
+def count_option(name: str, text: str, minimum: int = 1, maximum: int = MAX_TOKENS) -> int:
+    """A count given on the command line ('64', '4k') inside [minimum, maximum] (the ceilings of
+    planner.inputs.limits; tokens by default); else an InputError."""
     try:
         value = parse_count(text)
     except ValueError as exc:
         raise InputError(str(exc), field=name) from None
-    if value < minimum:
-        raise InputError(f"must be at least {minimum}", field=name)
-    return value
+    return check_count(name, value, minimum, maximum)
 
 
 def refuse_existing(force: bool, *targets: Path | None) -> None:
-    """Refuse output files that exist (without --force) before any work is done."""
+    """Refuse output targets before any work is done: existing files without --force, and anything
+    that is not a regular file or a standard stream (planner.files.check_target says which)."""
     for target in targets:
-        if target is not None and target.exists() and not force:
-            raise InputError("file exists", source=str(target), hint="use --force to replace it")
+        if target is not None:
+            check_target(target, force)
 
 
 class TableJson(StrEnum):

@@ -27,6 +27,7 @@ from cli.common import (
 from planner import api
 from planner.inputs import io
 from planner.inputs.layout import Layout
+from planner.inputs.limits import MAX_BATCH, MAX_SESSIONS
 
 
 @handle_errors
@@ -84,8 +85,8 @@ def estimate(
             options["redundant_experts"] = redundant
     from planner.inputs.layout import parse_layout
     lay = parse_layout(layout, serving=serving, **options)
-    lay = lay.model_copy(update={"batch": _batch(lay, batch, concurrency)})
-    result = api.estimate(model, hardware, lay, isl=count_option("--isl", isl) if isl is not None else None,
+    result = api.estimate(model, hardware, lay, batch=_batch(lay, batch, concurrency),
+                          isl=count_option("--isl", isl) if isl is not None else None,
                           osl=count_option("--osl", osl) if osl is not None else None,
                           prefix=count_option("--prefix", prefix, minimum=0) if prefix is not None else None,
                           workload=workload, engine=engine, prefill_layout=prefill_layout, sets=sets)
@@ -99,7 +100,7 @@ def estimate(
 def _batch(layout: Layout, batch: str | None, concurrency: str | None) -> int:
     """--batch, or --concurrency spread over the replica's attention-DP ranks and pipeline stages."""
     if batch is not None and concurrency is None:
-        return count_option("--batch", batch)
+        return count_option("--batch", batch, maximum=MAX_BATCH)
     if concurrency is not None and batch is None:
-        return math.ceil(count_option("--concurrency", concurrency) / (layout.dp * layout.pp))
+        return math.ceil(count_option("--concurrency", concurrency, maximum=MAX_SESSIONS) / (layout.dp * layout.pp))
     raise io.InputError("give --batch or --concurrency (one of them)", field="--batch")

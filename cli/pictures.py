@@ -34,12 +34,8 @@ def picture_path(option: str) -> Callable[[Path | None], Path | None]:
 
 def save_figure(fig: Any, path: Path, force: bool) -> None:
     """Write a figure (SVG or PNG by extension) through the one writer of user files."""
-    import io as _io
-
-    from planner.inputs.io import write_atomic
-    buf = _io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lower().lstrip("."))
-    write_atomic(path, buf.getvalue(), force)
+    from planner.files import write_output
+    write_output(path, lambda handle: fig.savefig(handle, format=path.suffix.lower().lstrip(".")), force)
 
 
 def write_frontier_picture(path: Path | None, f: Frontier, force: bool = False) -> None:

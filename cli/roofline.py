@@ -63,10 +63,8 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
     import matplotlib.pyplot as plt
 
     from cli import render
-    from planner.errors import InputError
+    from planner.files import write_output
 
-    if path.exists() and not force:
-        raise InputError("file exists", source=str(path), hint="use --force to replace it")
     d = roofline_data(plan, hw)
     bw = d["hbm_bandwidth_bytes_per_s"]
     intensities = [p["flops_per_byte"] for p in d["points"]] + [r["ridge_flops_per_byte"] for r in d["roofs"]]
@@ -100,12 +98,8 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
     if not d["points"]:
         ax.text(0.02, 0.95, "no feasible plan: no operating points", transform=ax.transAxes, fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp, format=path.suffix.lower().lstrip("."))
-        tmp.replace(path)
+        write_output(path, lambda handle: fig.savefig(handle, format=path.suffix.lower().lstrip(".")), force)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     render.note(f"roofline written to {path}")

@@ -30,12 +30,15 @@ from cli.common import (
 )
 from cli.roofline import check_path, write_roofline
 from planner import api
+from planner.files import write_output
 from planner.inputs import io
+from planner.inputs.limits import MAX_BATCH, MAX_GPUS
 from planner.plan.schema import (
     PlanInputs,
     build_plan,
     evaluate_inputs,
     load_plan_inputs,
+    plan_integrity,
     plan_toml,
 )
 
@@ -93,21 +96,25 @@ def size(
         if layout is not None:
             raise io.InputError("give --plan or --layout, not both (a plan records its own layout)")
         inputs = load_plan_inputs(plan)
+        problem = plan_integrity(plan).problem()
         if sets:
             m, hw, w, e = api.load(inputs.model, inputs.hardware, inputs.workload, sets, inputs.engine)
             inputs = PlanInputs(model=m, hardware=hw, workload=w, engine=e, layout=inputs.layout)
         result = build_plan(evaluate_inputs(inputs))
+        if problem is not None:         # not an error: --plan re-evaluates the inputs, it never re-uses results
+            render.note(f"warning: {plan}: {problem}; the results shown are re-evaluated from its inputs")
     elif layout is not None:
         if batch is None:
             raise io.InputError("--layout needs --batch (sequences per attention-DP rank)", field="--batch")
-        result = api.evaluate(model, hardware, workload, layout, engine=engine, batch=count_option("--batch", batch),
+        result = api.evaluate(model, hardware, workload, layout, engine=engine,
+                              batch=count_option("--batch", batch, maximum=MAX_BATCH),
                               serving=serving, prefill_layout=prefill_layout,
-                              gpus=count_option("--gpus", gpus) if gpus is not None else None,
+                              gpus=count_option("--gpus", gpus, maximum=MAX_GPUS) if gpus is not None else None,
                               replicas=replicas, sets=sets)
     else:
         result = api.size(model, hardware, workload, engine=engine, sets=sets)
     if export is not None:
-        io.write_atomic(export, plan_toml(result), force)
+        write_output(export, plan_toml(result), force)
     if fmt == SizeFormat.json:
         render.json_out(result.to_json_dict())
     elif fmt == SizeFormat.toml:

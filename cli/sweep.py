@@ -28,8 +28,9 @@ from cli.common import (
     refuse_existing,
     speculative_sets,
 )
+from planner.files import write_output
 from planner.inputs import io
-from planner.inputs.io import write_atomic
+from planner.inputs.limits import MAX_BATCH
 from planner.whatif.sweep import SweepResult, make_plan, parse_vary, run_plan
 
 
@@ -79,7 +80,8 @@ def sweep(
     sets.update(speculative_sets(mtp_depth, mtp_acceptance))
     plan = make_plan(parse_vary(vary), model=model, hardware=hardware, workload=workload, engine=engine, sets=sets,
                      zipped=zipped,
-                     layout=fixed_layout, batch=count_option("--batch", batch) if batch is not None else None,
+                     layout=fixed_layout,
+                     batch=count_option("--batch", batch, maximum=MAX_BATCH) if batch is not None else None,
                      serving=serving)
     refuse_existing(force, output)
     with render.progress(plan.count) as tick:
@@ -95,7 +97,7 @@ def sweep(
     if fmt == SweepFormat.table:   # a table into a file: CSV is the useful form
         text = render.sweep_csv(result.columns, result.records())
     if output is not None:
-        write_atomic(output, text, force)
+        write_output(output, text, force)
         render.note(f"{len(result):,} points written to {output}")
     else:
         render.text_out(text)

@@ -17,6 +17,7 @@ from cli.common import (
     handle_errors,
 )
 from planner.inputs import io
+from planner.inputs.limits import MAX_BATCH, MAX_DAYS, MAX_GPUS, MAX_TRAIN_TOKENS
 from planner.training.run import Recompute, TrainPrecision, train_layout
 from planner.training.run import train as run_train
 
@@ -65,15 +66,17 @@ def train(
     """
     if days is not None and gpus is not None:
         raise io.InputError("give --days or --gpus, not both")
+    if days is not None and not 0 < days <= MAX_DAYS:       # also refuses nan and inf
+        raise io.InputError(f"must be more than 0 and at most {MAX_DAYS:,.0f}", field="--days")
     sets = io.parse_overrides(overrides or [])
     seq_n = count_option("--seq", seq)
     lay = train_layout(layout, zero=zero.strip(), recompute=recompute,
-                       micro_batch=count_option("--micro-batch", micro_batch),
+                       micro_batch=count_option("--micro-batch", micro_batch, maximum=MAX_BATCH),
                        global_batch=_global_batch(global_batch, seq_n), seq=seq_n, precision=precision)
     m = io.load_model(model, sets)
     hw = io.load_hardware(hardware, sets)
-    result = run_train(m, hw, lay, count_option("--tokens", tokens),
-                       gpus=count_option("--gpus", gpus) if gpus is not None else None, days=days)
+    result = run_train(m, hw, lay, count_option("--tokens", tokens, maximum=MAX_TRAIN_TOKENS),
+                       gpus=count_option("--gpus", gpus, maximum=MAX_GPUS) if gpus is not None else None, days=days)
     if days is None and gpus is None:
         render.note(f"note: GPUs chosen for {result.gpus_from}")
     if fmt == TableJson.json:

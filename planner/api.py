@@ -20,7 +20,7 @@ from typing import Any
 from planner.inputs import io
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
-from planner.inputs.layout import Layout, parse_layout
+from planner.inputs.layout import Layout, layout_of, parse_layout
 from planner.inputs.model import Model
 from planner.inputs.presets import DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
 from planner.inputs.workload import Workload
@@ -59,7 +59,8 @@ def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAUL
 def _layout(layout: Layout | str, **fields: Any) -> Layout:
     if isinstance(layout, Layout):
         update = {k: v for k, v in fields.items() if v is not None}
-        return layout.model_copy(update=update) if update else layout
+        # validated again, not model_copy'd: a batch of 1e308 must meet the same ranges as a parsed one
+        return layout_of({**layout.model_dump(), **update}) if update else layout
     return parse_layout(layout, **fields)
 
 

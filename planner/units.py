@@ -11,10 +11,27 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from pydantic import ByteSize, TypeAdapter, ValidationError
 
 _BYTES = TypeAdapter(ByteSize)
+
+
+def finite(x: float | None) -> float | None:
+    """x, or None when it is missing, infinite or NaN (an unbounded capacity, a ratio over zero)."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+def finite_tree(value: Any) -> Any:
+    """A JSON-like tree with every non-finite float replaced by None (JSON and TOML have no inf)."""
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {k: finite_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_tree(v) for v in value]
+    return value
 _COUNT_SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12,
                  "ki": 2**10, "mi": 2**20, "gi": 2**30}
 _NUMBER = r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)"

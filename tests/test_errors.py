@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -64,6 +65,25 @@ CASES = [
     ("bad-option-value", ["size", "--format", "yaml"], "Invalid value for '--format'"),
     ("unknown-option", ["size", "--nope"], "No such option: --nope"),
     ("missing-argument", ["models", "show"], "Missing argument 'model'"),
+    # issue 21: special files, capped reads, strict types, ranges, tampered plans
+    ("special-output", ["size", "-m", "llama-3.1-8b", "-w", "chat", "--export", "out.fifo", "--force"],
+     "out.fifo: is a FIFO (named pipe), not a regular file; it is never replaced (write to a regular file, "
+     "or to - for stdout)"),
+    ("device-output", ["size", "-m", "llama-3.1-8b", "-w", "chat", "--export", "/dev/null", "--force"],
+     "/dev/null: is a character device, not a regular file; it is never replaced"),
+    ("special-input", ["size", "-H", "/dev/zero"], "/dev/zero: is a character device, expected a regular file"),
+    ("input-too-large", ["size", "-H", "big.toml"], "big.toml: is 5.2 MB; input files are limited to 4 MiB"),
+    ("not-utf8", ["size", "-H", "latin1.toml"], "latin1.toml: not UTF-8 text (byte 11)"),
+    ("boolean-for-number", ["size", "--set", "workload.isl=true"], "isl: Input should be a number, not true or false"),
+    ("text-for-boolean", ["check", "fits.toml"], "fits.toml: assert.fits: Input should be true or false, not 'no'"),
+    ("out-of-range", ["size", "--set", "workload.requests_per_s=1e308"],
+     "requests_per_s: Input should be less than or equal to 1000000000"),
+    ("option-out-of-range", ["estimate", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--layout", "tp=1", "--batch", "1e308",
+                             "--isl", "1k", "--osl", "1"], "--batch: must be at most 10,000,000"),
+    ("range-not-finite", ["sweep", "-m", "llama-3.1-8b", "--vary", "workload.isl=0:1e400"],
+     "--vary: range '0:1e400': needs finite start ≤ stop and a positive step"),
+    ("edited-plan", ["diff", "edited.toml", "edited.toml"],
+     "edited.toml: its [inputs] were edited after export: the recorded results no longer match them (re-export it"),
 ]
 
 
@@ -85,9 +105,26 @@ def files(tmp_path, monkeypatch):
                                            '[assert]\nmax_gpu = 8\n')
     (tmp_path / "exists.toml").write_text("keep me\n")
     (tmp_path / "chat.toml").write_text((ROOT / "presets" / "workloads" / "chat.toml").read_text())
+    os.mkfifo(tmp_path / "out.fifo")
+    with (tmp_path / "big.toml").open("w") as handle:
+        handle.truncate(5_200_000)
+    (tmp_path / "latin1.toml").write_bytes(b'name = "caf\xe9"\n')
+    (tmp_path / "fits.toml").write_text('model = "llama-3.1-8b"\nhardware = "h100-sxm"\nworkload = "chat"\n'
+                                        '[assert]\nfits = "no"\n')
+    _edited_plan(tmp_path / "edited.toml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path
+
+
+def _edited_plan(path: Path) -> None:
+    """A plan exported for chat whose ISL was then edited by hand."""
+    from planner import api
+    from planner.plan.schema import plan_toml
+    text = plan_toml(api.size("llama-3.1-8b", "h100-sxm", "chat"))
+    start = text.index("[inputs.workload]")
+    at = text.index("\nisl = ", start) + 1
+    path.write_text(text[:at] + "isl = 1601" + text[text.index("\n", at):])
 
 
 @pytest.mark.parametrize("case, args, text", CASES, ids=[c[0] for c in CASES])

@@ -80,3 +80,35 @@ def test_json_is_untouched(files):
     r = run("size", "-m", str(model), "-H", str(hardware), "-w", str(workload), "--format", "json")
     d = json.loads(r.stdout)
     assert d["model"] == d["hardware"] == d["workload"] == TRICKY
+
+
+# ---- issue 21: the family grows with every place user text reaches the terminal ----------------------
+
+def test_written_file_names_are_printed_as_given(tmp_path):
+    target = tmp_path / "[bold]plan [x].toml"
+    r = run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-w", "chat", "--export", str(target))
+    assert r.exit_code == 0, r.output
+    assert f"plan written to {target}" in " ".join(stderr_of(r).split())
+
+
+def test_diff_prints_file_names_as_given(tmp_path):
+    plan = tmp_path / "[red]old [b].toml"
+    assert run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-w", "chat", "--export", str(plan)).exit_code == 0
+    r = run("diff", str(plan), str(plan))
+    assert r.exit_code == 0 and "[red]old [b].toml" in r.stdout
+
+
+def test_sweep_table_prints_varied_text_as_given():
+    r = run("sweep", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-w", "chat", "--fixed-layout", "tp=1", "--batch", "8",
+            "--vary", "workload.name=[bold]a[/bold],[/x]", "--format", "table", "-j", "1")
+    assert r.exit_code == 0, r.output
+    assert "[bold]a[/bold]" in r.stdout and "[/x]" in r.stdout
+
+
+def test_descriptions_and_errors_with_markup_never_crash(tmp_path):
+    text = (PRESETS / "workloads" / "chat.toml").read_text(encoding="utf-8")
+    w = tmp_path / "w.toml"
+    w.write_text(text.replace('description = "', 'description = "[/x] [bold]', 1), encoding="utf-8")
+    r = run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-w", str(w), "--set", "workload.isl=[/oops]")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "[/oops]" in stderr_of(r) or "isl" in stderr_of(r)

@@ -14,8 +14,8 @@ from clihelp import run, stderr_of
 
 from planner import api
 from planner.errors import InputError
+from planner.files import write_output
 from planner.inputs import io
-from planner.inputs.io import write_atomic
 from planner.plan.schema import (
     Plan,
     evaluate_plan_file,
@@ -141,22 +141,22 @@ def test_plan_with_overrides_re_sizes(tmp_path):
     assert d["requests_per_s"] == 400.0 and d["model"] == "llama-3.1-70b"
 
 
-# ---- library: write_atomic, load_plan_inputs, evaluate_plan_file ---------------------------------
+# ---- library: write_output, load_plan_inputs, evaluate_plan_file ---------------------------------
 
-def test_write_atomic_refuses_then_replaces(tmp_path):
+def test_write_output_refuses_then_replaces(tmp_path):
     path = tmp_path / "x.toml"
-    write_atomic(path, "a = 1\n", force=False)
+    write_output(path, "a = 1\n", force=False)
     with pytest.raises(InputError, match="file exists"):
-        write_atomic(path, "a = 2\n", force=False)
+        write_output(path, "a = 2\n", force=False)
     assert path.read_text() == "a = 1\n"
-    write_atomic(path, "a = 2\n", force=True)
+    write_output(path, "a = 2\n", force=True)
     assert path.read_text() == "a = 2\n"
 
 
 def test_evaluate_plan_file_equals_size_on_the_same_inputs(tmp_path):
     s = sizing("deepseek-v4-pro", "gb300-nvl72", "agentic")
     path = tmp_path / "plan.toml"
-    write_atomic(path, plan_toml(s), force=False)
+    write_output(path, plan_toml(s), force=False)
     again = evaluate_plan_file(path)
     assert again.cluster is not None and s.cluster is not None
     assert again.cluster == s.cluster

@@ -3,13 +3,24 @@
 Rich tables in a terminal, plain text when not a TTY (rich detects it), JSON for machines. Both
 consoles have markup off: user text (model, workload and file names, messages) is never
 interpreted, and styles are applied with Text objects, never with "[bold]" strings.
+
+Two last lines of defence sit between every view and the streams:
+- an ASCII fallback: when stdout or stderr cannot encode '≤', '→', '×', 'µ' or a bar's blocks
+  (PYTHONIOENCODING=ascii, an old C locale), each such character is written as ASCII ('<=', '->',
+  'x', 'u', '#') instead of failing, and rich draws its tables with ASCII boxes;
+- a finite-number guard: a number that still formats as inf or nan (the input ranges of
+  planner.inputs.limits and the finite plan should make that impossible) prints as n/a.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
+import sys
+import unicodedata
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO, cast
 
 from rich import box
 from rich.console import Console
@@ -18,9 +29,83 @@ from rich.text import Text
 
 from planner.inputs.io import to_json
 
+ASCII = {"≤": "<=", "≥": ">=", "→": "->", "←": "<-", "×": "x", "—": "--", "–": "-", "−": "-", "µ": "u",
+         "·": "*", "÷": "/", "…": "...", "≈": "~", "±": "+/-", "•": "*", "‘": "'", "’": "'", "“": '"',
+         "”": '"', "█": "#", "▏": "", "▎": "", "▍": "|", "▌": "|", "▋": "|", "▊": "|", "▉": "|", "✓": "ok",
+         "✗": "x", "⚠": "!", "Σ": "sum", "²": "^2", "³": "^3"}
+ERRORS = "planner-ascii"
+
+
+def _to_ascii(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: the unencodable characters as ASCII look-alikes (else '?')."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    chunk = exc.object[exc.start:exc.end]
+    text = "".join(ASCII[ch] if ch in ASCII
+                   else unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?" for ch in chunk)
+    return text, exc.end
+
+
+codecs.register_error(ERRORS, _to_ascii)
+
+
+def _encodes(stream: Any, sample: str = "≤→×µ█") -> bool:
+    try:
+        sample.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def ascii_fallback() -> None:
+    """Let stdout and stderr degrade to ASCII when their encoding lacks our symbols."""
+    for stream in (sys.stdout, sys.stderr):
+        if not _encodes(stream) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=ERRORS)
+
+
+_NOT_FINITE = re.compile(r"(?<![\w.])[-+]?(?:inf|nan)(?![\w])")
+
+
+def finite_text(text: str) -> str:
+    """Python formats non-finite floats as inf, -inf and nan: show n/a instead."""
+    return _NOT_FINITE.sub("n/a", text) if ("inf" in text or "nan" in text) else text
+
+
+class _Guarded:
+    """What rich writes to: the current sys.stdout or sys.stderr (looked up on each write, so
+    redirection and test runners work), through finite_text."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def stream(self) -> TextIO:
+        stream: TextIO = getattr(sys, self.name)
+        return stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(finite_text(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+
+ascii_fallback()
 _width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-out = Console(width=_width, highlight=False, soft_wrap=False, markup=False, emoji=False)
-err = Console(stderr=True, width=_width, highlight=False, markup=False, emoji=False)
+out = Console(file=cast(TextIO, _Guarded("stdout")), width=_width, highlight=False, soft_wrap=False, markup=False,
+              emoji=False)
+err = Console(file=cast(TextIO, _Guarded("stderr")), width=_width, highlight=False, markup=False, emoji=False)
 
 
 def bold(text: str) -> tuple[str, str]:
@@ -42,8 +127,8 @@ def note(message: str) -> None:
 
 
 def json_out(data: Any) -> None:
-    # print() bypasses rich so JSON is never wrapped or styled
-    print(to_json(data))
+    # print() bypasses rich so JSON is never wrapped or styled; \u escapes where the stream is ASCII
+    print(to_json(data, ensure_ascii=not _encodes(sys.stdout)))
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]],
@@ -61,4 +146,6 @@ def pct(x: float) -> str:
 
 
 def text_out(text: str) -> None:
+    """Markdown, CSV, TOML and CI formats, as they are (only the finite-number guard applies)."""
+    text = finite_text(text)
     print(text, end="" if text.endswith("\n") else "\n")

@@ -44,8 +44,8 @@ def sweep_csv(columns: Iterable[str], records: Iterable[dict[str, Any]]) -> str:
 def sweep_jsonl(records: Iterable[dict[str, Any]]) -> str:
     import json
 
-    from planner.inputs.io import _finite
-    return "".join(json.dumps(_finite(rec), ensure_ascii=False) + "\n" for rec in records)
+    from planner.units import finite_tree
+    return "".join(json.dumps(finite_tree(rec), ensure_ascii=False) + "\n" for rec in records)
 
 
 def _fmt_opt(value: Any, fmt: Any) -> str:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import Field
 
 from planner.inputs.base import StrictModel
 from planner.inputs.layout import DEFAULT_MTP_ACCEPTANCE, MAX_MTP_DEPTH, Layout
+from planner.inputs.limits import GB0, Batch, Tokens, Us0
 
 
 class Engine(StrictModel):
@@ -24,23 +25,23 @@ class Engine(StrictModel):
                     "of what is left after weights, activations and the runtime (TensorRT-LLM "
                     "free_gpu_memory_fraction)")
     memory_fraction: float = Field(gt=0, le=1)
-    runtime_reserve_gib: NonNegativeFloat = Field(
+    runtime_reserve_gib: GB0 = Field(
         description="CUDA context, communication buffers and allocator slack outside the engine's pools, GiB")
-    kv_block_tokens: PositiveInt = Field(
+    kv_block_tokens: Tokens = Field(
         16, description="tokens per KV-cache block (page): a sequence holds whole blocks")
-    max_num_tokens: PositiveInt = Field(description="tokens one engine step may process (prefill chunks + decode)")
-    max_batch: PositiveInt = Field(description="sequences one attention-DP rank may decode at once")
+    max_num_tokens: Batch = Field(description="tokens one engine step may process (prefill chunks + decode)")
+    max_batch: Batch = Field(description="sequences one attention-DP rank may decode at once")
     mixed_steps: bool = Field(
         description="co-located serving: prefill chunks ride in the decode steps (chunked prefill / in-flight "
                     "batching); false: prefill batches run as steps of their own, between decode steps")
-    step_overhead_us: NonNegativeFloat = Field(
+    step_overhead_us: Us0 = Field(
         description="per engine step: scheduling, sampling, input preparation and host synchronisation, µs")
-    kernel_latency_us: NonNegativeFloat = Field(
+    kernel_latency_us: Us0 = Field(
         description="fixed cost of each non-GEMM kernel in a layer (launch, tail), µs")
-    moe_layer_floor_us: NonNegativeFloat = Field(
+    moe_layer_floor_us: Us0 = Field(
         0.0, description="least time a MoE layer's experts take, however few tokens (routing, permutation and "
                          "the grouped GEMMs' fixed latency in this engine's kernels), µs")
-    draft_overhead_us: NonNegativeFloat = Field(
+    draft_overhead_us: Us0 = Field(
         0.0, description="per draft token of speculative decoding: draft step and acceptance bookkeeping, µs")
     mtp_depth: int = Field(0, ge=0, le=MAX_MTP_DEPTH,
                            description="speculative decoding: draft tokens per step from the model's MTP layers "

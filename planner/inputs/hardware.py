@@ -16,18 +16,30 @@ or "assumed: why"); tests/test_hardware_consistency.py walks the fields and chec
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
     model_validator,
 )
 
 from planner.inputs.base import StrictModel
+from planner.inputs.limits import (
+    GB,
+    GB0,
+    MAX_FACTOR,
+    MAX_GB,
+    Bandwidth,
+    Bandwidth0,
+    Count0,
+    Dim,
+    Factor,
+    Gpus,
+    Price,
+    Tflops,
+    Us0,
+    Watts,
+)
 from planner.precision import ComputeClass
 
 
@@ -39,16 +51,16 @@ class Status(StrEnum):
 class HbmSpec(StrictModel):
     """Device memory (HBM, or GDDR on PCIe cards). Give the capacity in the unit the source used."""
 
-    capacity_gb: PositiveFloat | None = Field(None, description="device total, 10^9 bytes")
-    capacity_gib: PositiveFloat | None = Field(None, description="device total, 2^30 bytes")
-    capacity_mib: PositiveFloat | None = Field(
+    capacity_gb: GB | None = Field(None, description="device total, 10^9 bytes")
+    capacity_gib: GB | None = Field(None, description="device total, 2^30 bytes")
+    capacity_mib: Annotated[float, Field(gt=0, le=MAX_GB * 1024)] | None = Field(
         None, description="device total, 2^20 bytes, as nvidia-smi / rocm-smi report it (memory.total)")
-    marketed_capacity_gb: PositiveFloat | None = Field(None, description="datasheet capacity, display only")
+    marketed_capacity_gb: GB | None = Field(None, description="datasheet capacity, display only")
     generation: str | None = Field(None, description="HBM3, HBM3e, HBM4 ...")
-    stacks: PositiveInt | None = None
-    bus_width_bits: PositiveInt | None = Field(None, description="per stack: 1024 HBM3/3e, 2048 HBM4")
-    pin_speed_gbps: PositiveFloat | None = Field(None, description="per pin, Gb/s")
-    bandwidth_tbps: PositiveFloat | None = Field(None, description="10^12 B/s; derived when pins are given")
+    stacks: Dim | None = None
+    bus_width_bits: Dim | None = Field(None, description="per stack: 1024 HBM3/3e, 2048 HBM4")
+    pin_speed_gbps: Bandwidth | None = Field(None, description="per pin, Gb/s")
+    bandwidth_tbps: Bandwidth | None = Field(None, description="10^12 B/s; derived when pins are given")
 
     @model_validator(mode="after")
     def _one_capacity_and_bandwidth(self) -> HbmSpec:
@@ -103,14 +115,14 @@ class PeakFlops(StrictModel):
     """Dense peaks per GPU package, TFLOP/s (10^12). Never the 2:4-sparse headline; the planner
     uses these for time. `*_basis` states what each figure is (see PeakBasis)."""
 
-    bf16_tflops: PositiveFloat
-    fp8_tflops: PositiveFloat | None = None
-    fp4_tflops: PositiveFloat | None = None
-    int8_tops: PositiveFloat | None = None
+    bf16_tflops: Tflops
+    fp8_tflops: Tflops | None = None
+    fp4_tflops: Tflops | None = None
+    int8_tops: Tflops | None = None
     bf16_basis: PeakBasis = "dense"
     fp8_basis: PeakBasis = "dense"
     fp4_basis: PeakBasis = "dense"
-    fp4_inference_tflops: PositiveFloat | None = Field(
+    fp4_inference_tflops: Tflops | None = Field(
         None, description="the vendor's FP4 'inference' figure where it differs from the dense/training one "
                           "(Rubin NVFP4; sparsity not labelled): shown, never used for time")
 
@@ -130,9 +142,9 @@ class PeakFlops(StrictModel):
 
 class ScaleUp(StrictModel):
     technology: str = Field(description="NVLink 5, Infinity Fabric, ICI ...")
-    bandwidth_gbps: PositiveFloat = Field(description="GB/s (10^9 B/s) per GPU, one direction")
-    domain_size: PositiveInt = Field(description="GPU packages in one scale-up domain")
-    latency_us: NonNegativeFloat = Field(2.0, description="per collective step, microseconds")
+    bandwidth_gbps: Bandwidth = Field(description="GB/s (10^9 B/s) per GPU, one direction")
+    domain_size: Gpus = Field(description="GPU packages in one scale-up domain")
+    latency_us: Us0 = Field(2.0, description="per collective step, microseconds")
 
     @property
     def bandwidth_bytes_per_s(self) -> float:
@@ -141,9 +153,9 @@ class ScaleUp(StrictModel):
 
 class ScaleOut(StrictModel):
     technology: str = Field(description="ConnectX-7 InfiniBand, ...")
-    nic_speed_gbps: PositiveFloat = Field(description="per NIC, Gb/s (bits): 400 for ConnectX-7")
-    nics_per_gpu: PositiveFloat = 1.0
-    latency_us: NonNegativeFloat = Field(5.0, description="per collective step, microseconds")
+    nic_speed_gbps: Bandwidth = Field(description="per NIC, Gb/s (bits): 400 for ConnectX-7")
+    nics_per_gpu: Factor = 1.0
+    latency_us: Us0 = Field(5.0, description="per collective step, microseconds")
 
     @property
     def bandwidth_bytes_per_s(self) -> float:
@@ -153,40 +165,40 @@ class ScaleOut(StrictModel):
 class HostMemory(StrictModel):
     """G2 tier: CPU memory of the node and how a GPU reaches it."""
 
-    capacity_gb_per_node: NonNegativeFloat = Field(description="10^9 B per node (or per tray)")
+    capacity_gb_per_node: GB0 = Field(description="10^9 B per node (or per tray)")
     link: str = Field(description="PCIe Gen5 x16, NVLink-C2C ...")
-    link_bandwidth_gbps: PositiveFloat = Field(description="GB/s per GPU, one direction, GPU<->host")
-    memory_bandwidth_gbps: PositiveFloat | None = Field(None, description="host DRAM GB/s per node")
+    link_bandwidth_gbps: Bandwidth = Field(description="GB/s per GPU, one direction, GPU<->host")
+    memory_bandwidth_gbps: Bandwidth | None = Field(None, description="host DRAM GB/s per node")
 
 
 class LocalNvme(StrictModel):
     """G3 tier: drives inside the node."""
 
-    drives_per_node: NonNegativeInt
-    drive_capacity_tb: NonNegativeFloat = Field(description="10^12 B per drive")
-    drive_read_gbps: NonNegativeFloat = Field(description="GB/s sequential read per drive")
-    drive_write_gbps: NonNegativeFloat = Field(description="GB/s sequential write per drive")
+    drives_per_node: Count0
+    drive_capacity_tb: GB0 = Field(description="10^12 B per drive")
+    drive_read_gbps: Bandwidth0 = Field(description="GB/s sequential read per drive")
+    drive_write_gbps: Bandwidth0 = Field(description="GB/s sequential write per drive")
     assumption: str | None = Field(None, description="set when the drive model is not published")
 
 
 class PodFlash(StrictModel):
     """G3.5 tier: pod-level Ethernet-attached flash (NVIDIA ICMS/CMX with BlueField-4)."""
 
-    capacity_tb_per_rack: NonNegativeFloat = Field(description="10^12 B of flash serving each rack")
-    bandwidth_gbps_per_gpu: NonNegativeFloat = Field(description="GB/s per GPU, read")
-    write_bandwidth_gbps_per_gpu: NonNegativeFloat | None = Field(None, description="GB/s per GPU, write")
-    latency_us: NonNegativeFloat = Field(0.0, description="per load (request to first byte), microseconds")
-    scope_racks: PositiveInt = Field(description="racks that share one pod tier")
+    capacity_tb_per_rack: GB0 = Field(description="10^12 B of flash serving each rack")
+    bandwidth_gbps_per_gpu: Bandwidth0 = Field(description="GB/s per GPU, read")
+    write_bandwidth_gbps_per_gpu: Bandwidth0 | None = Field(None, description="GB/s per GPU, write")
+    latency_us: Us0 = Field(0.0, description="per load (request to first byte), microseconds")
+    scope_racks: Gpus = Field(description="racks that share one pod tier")
     assumption: str | None = Field(None, description="what is assumed where vendors publish nothing")
 
 
 class SharedStorage(StrictModel):
     """G4 tier: shared/cluster storage (e.g. a parallel file system)."""
 
-    bandwidth_gbps_per_node: NonNegativeFloat = Field(description="GB/s read per node")
-    write_bandwidth_gbps_per_node: NonNegativeFloat | None = Field(None, description="GB/s write per node")
-    latency_us: NonNegativeFloat = Field(0.0, description="per load (request to first byte), microseconds")
-    capacity_pb: NonNegativeFloat | None = None
+    bandwidth_gbps_per_node: Bandwidth0 = Field(description="GB/s read per node")
+    write_bandwidth_gbps_per_node: Bandwidth0 | None = Field(None, description="GB/s write per node")
+    latency_us: Us0 = Field(0.0, description="per load (request to first byte), microseconds")
+    capacity_pb: GB0 | None = None
     assumption: str | None = None
 
 
@@ -195,7 +207,7 @@ class StorageLink(StrictModel):
     together, and their writes together, cannot exceed it (planner.kv.tiers caps and checks them)."""
 
     name: str = Field(description="BlueField-4 DPU, storage NIC ...")
-    bandwidth_gbps_per_node: PositiveFloat = Field(description="GB/s per node, each direction")
+    bandwidth_gbps_per_node: Bandwidth = Field(description="GB/s per node, each direction")
     shared_by: tuple[Literal["pod_flash", "shared_storage"], ...] = Field(
         min_length=1, description="the tiers that reach storage through it")
 
@@ -211,11 +223,12 @@ class Power(StrictModel):
 
     basis: Literal["gpu", "node", "rack"] = Field(description="the figure the system power is derived from")
     includes: str = Field(description="what the basis figure covers (GPUs, CPUs, NICs, switches, fans, ...)")
-    gpu_w: PositiveFloat = Field(description="TDP/TBP per GPU package, watts")
-    node_w: PositiveFloat | None = Field(None, description="whole node (or tray) at load, watts")
-    rack_w: PositiveFloat | None = Field(None, description="whole rack at load, watts")
-    system_overhead: PositiveFloat | None = Field(
-        None, ge=1, description="basis gpu: system IT power per GPU / GPU TDP (default: planner's stated assumption)")
+    gpu_w: Watts = Field(description="TDP/TBP per GPU package, watts")
+    node_w: Watts | None = Field(None, description="whole node (or tray) at load, watts")
+    rack_w: Watts | None = Field(None, description="whole rack at load, watts")
+    system_overhead: float | None = Field(
+        None, ge=1, le=MAX_FACTOR,
+        description="basis gpu: system IT power per GPU / GPU TDP (default: planner's stated assumption)")
     source: str = Field(description="where the basis figure comes from")
 
     @model_validator(mode="after")
@@ -249,8 +262,8 @@ class Hardware(StrictModel):
     description: str
     vendor: Literal["nvidia", "amd", "google", "other"]
     status: Status
-    gpus_per_node: PositiveInt = Field(description="GPUs per node or compute tray")
-    gpus_per_rack: PositiveInt
+    gpus_per_node: Gpus = Field(description="GPUs per node or compute tray")
+    gpus_per_rack: Gpus
     hbm: HbmSpec
     peak: PeakFlops
     scale_up: ScaleUp
@@ -262,7 +275,7 @@ class Hardware(StrictModel):
     storage_link: StorageLink | None = None
     power: Power
     efficiency: Efficiency
-    price_per_gpu_hour: PositiveFloat | None = Field(None, description="USD, optional")
+    price_per_gpu_hour: Price | None = Field(None, description="USD, optional")
     notes: tuple[str, ...] = ()
     sources: tuple[str, ...] = Field(min_length=1)
     provenance: dict[str, str] = Field(

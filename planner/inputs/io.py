@@ -8,8 +8,6 @@ folder; HARDWARE and WORKLOAD are a preset name or a TOML file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -18,45 +16,35 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import InputError  # noqa: F401  (re-exported for the CLI)
+from planner.files import read_input
 from planner.inputs import presets
+from planner.inputs.base import validation_error
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.hfimport import ImportReport, hub_config_path, import_hf, import_hf_report, is_hub_id
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload
+from planner.units import finite_tree
 
 T = TypeVar("T", bound=BaseModel)
 SECTIONS = ("model", "hardware", "workload", "engine")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A user's TOML file (through the one capped reader, planner.files.read_input)."""
     if path.is_dir():
         raise InputError("is a directory, expected a TOML file", source=str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({exc.__class__.__name__})", source=str(path)) from None
+    return parse_toml(read_input(path), str(path))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends "(at line L, column C)": keep it, it is the location.
-        raise InputError(f"invalid TOML: {exc}", source=str(path)) from None
-
-
-def validation_error(exc: ValidationError, source: str, prefix: str = "") -> InputError:
-    """The first pydantic error as one line: source, dotted field, message."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-    field = ".".join(p for p in (prefix, loc) if p)
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif err["type"] == "missing":
-        msg = "required field is missing"
-    extra = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return InputError(msg + extra, source=source, field=field or None)
+        raise InputError(f"invalid TOML: {exc}", source=source) from None
+    except RecursionError:
+        raise InputError("invalid TOML: nested too deeply", source=source) from None
 
 
 def validate(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> T:
@@ -233,43 +221,7 @@ def load_inputs(model: str | dict[str, Any], hardware: str | dict[str, Any], wor
     return load_model(model, sets), load_hardware(hardware, sets), load_workload(workload, sets)
 
 
-def to_json(data: Any) -> str:
+def to_json(data: Any, ensure_ascii: bool = False) -> str:
     """Deterministic JSON: sorted keys are not used (section order is meaningful), but every
     dict we emit is built in a fixed order, and floats are finite (NaN/inf become null)."""
-    return json.dumps(_finite(data), indent=2, ensure_ascii=False)
-
-
-def _finite(value: Any) -> Any:
-    import math
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def write_atomic(path: Path, text: str | bytes, force: bool) -> None:
-    """Write via a temporary file in the same folder and rename, so a failure leaves the old
-    file intact; refuse to replace an existing file unless `force`."""
-    if path.exists() and not force:
-        raise InputError("file exists", source=str(path), hint="use --force to replace it")
-    if path.is_dir():
-        raise InputError("is a directory", source=str(path))
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError("folder does not exist", source=str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    return json.dumps(finite_tree(data), indent=2, ensure_ascii=ensure_ascii)

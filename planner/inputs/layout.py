@@ -18,10 +18,11 @@ import math
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeInt
 
 from planner.errors import InputError
 from planner.inputs.base import StrictModel
+from planner.inputs.limits import Batch, Count0, Gpus
 
 if TYPE_CHECKING:
     from planner.inputs.hardware import Hardware
@@ -47,13 +48,13 @@ Routing = Literal["power_law", "eplb", "balanced"]
 
 
 class Layout(StrictModel):
-    tp: PositiveInt = 1
-    dp: PositiveInt = Field(1, description="attention data-parallel ranks in the unit")
-    ep: PositiveInt = 1
-    pp: PositiveInt = 1
-    batch: PositiveInt = Field(1, description="sequences per attention-DP rank, per pipeline micro-batch")
+    tp: Gpus = 1
+    dp: Gpus = Field(1, description="attention data-parallel ranks in the unit")
+    ep: Gpus = 1
+    pp: Gpus = 1
+    batch: Batch = Field(1, description="sequences per attention-DP rank, per pipeline micro-batch")
     serving: Serving = Field(Serving.colocated, description="prefill on the decode GPUs, or in a separate pool")
-    redundant_experts: NonNegativeInt = Field(
+    redundant_experts: Count0 = Field(
         0, description="extra expert replicas (DeepSeek EPLB): physical experts = routed + redundant")
     dual_microbatch: bool = Field(True, description="overlap communication with compute (two micro-batches)")
     mtp_depth: NonNegativeInt = Field(
@@ -154,6 +155,11 @@ def parse_layout(text: str, **extra: object) -> Layout:
     `validate_layout`'s."""
     values: dict[str, object] = {**{k: v for k, v in extra.items() if v is not None},
                                  **layout_words(text, ("tp", "dp", "ep", "pp"), "tp=1,dp=8,ep=8,pp=1")}
+    return layout_of(values)
+
+
+def layout_of(values: dict[str, object]) -> Layout:
+    """A Layout from its fields, validated (ranges included); errors name --layout or the option."""
     from pydantic import ValidationError
     try:
         return Layout.model_validate(values)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
 from planner.inputs.base import StrictModel
+from planner.inputs.limits import Dim, Dim0, Layers, Layers0, Tokens
 from planner.precision import Dtype
 
 
@@ -21,18 +22,18 @@ class PackedEntry(StrictModel):
     (FlashMLA tests/quant.py). Only used when the dtype is fp8.
     """
 
-    rope_dims_in_bf16: NonNegativeInt = 0
-    scale_group_dims: PositiveInt = 128
-    scale_bytes: NonNegativeInt = 4
-    align_bytes: PositiveInt = 1
+    rope_dims_in_bf16: Dim0 = 0
+    scale_group_dims: Dim = 128
+    scale_bytes: Dim0 = 4
+    align_bytes: Dim = 1
 
 
 class Indexer(StrictModel):
     """Lightning indexer of DeepSeek Sparse Attention (V3.2) and CSA (V4)."""
 
-    num_heads: PositiveInt
-    head_dim: PositiveInt
-    topk: PositiveInt = Field(description="entries each query attends to (tokens in V3.2, compressed entries in V4)")
+    num_heads: Dim
+    head_dim: Dim
+    topk: Dim = Field(description="entries each query attends to (tokens in V3.2, compressed entries in V4)")
     key_dtype: Dtype = Dtype.fp8
     key_layout: PackedEntry = PackedEntry(scale_group_dims=128, scale_bytes=4)
 
@@ -47,11 +48,11 @@ class LinearAttention(StrictModel):
       sigmoid output gate from the input and an RMSNorm; no convolution."""
 
     form: Literal["gated_deltanet", "lightning"] = "gated_deltanet"
-    num_key_heads: PositiveInt
-    num_value_heads: PositiveInt
-    key_head_dim: PositiveInt
-    value_head_dim: PositiveInt
-    conv_kernel: PositiveInt = 4
+    num_key_heads: Dim
+    num_value_heads: Dim
+    key_head_dim: Dim
+    value_head_dim: Dim
+    conv_kernel: Dim = 4
     state_dtype: Dtype = Field(Dtype.fp32, description="recurrent state; "
                                                        "llama.cpp and vLLM keep it in FP32 for accuracy")
 
@@ -91,12 +92,12 @@ class MambaMixer(StrictModel):
     (vLLM's MambaStateShapeCalculator keeps kernel-1 columns)."""
 
     version: Literal[1, 2] = 2
-    num_heads: PositiveInt = Field(description="Mamba-2 heads; Mamba-1: the inner channels")
-    head_dim: PositiveInt = Field(1, description="Mamba-2 head dim; Mamba-1: 1")
-    state_size: PositiveInt = Field(description="d_state (N)")
-    n_groups: PositiveInt = Field(1, description="Mamba-2 B/C groups")
-    conv_kernel: PositiveInt = 4
-    dt_rank: PositiveInt | None = Field(None, description="Mamba-1 step-size projection rank")
+    num_heads: Dim = Field(description="Mamba-2 heads; Mamba-1: the inner channels")
+    head_dim: Dim = Field(1, description="Mamba-2 head dim; Mamba-1: 1")
+    state_size: Dim = Field(description="d_state (N)")
+    n_groups: Dim = Field(1, description="Mamba-2 B/C groups")
+    conv_kernel: Dim = 4
+    dt_rank: Dim | None = Field(None, description="Mamba-1 step-size projection rank")
     conv_bias: bool = True
     proj_bias: bool = False
     inner_norms: bool = Field(False, description="RMSNorms on dt, B and C (Jamba)")
@@ -146,19 +147,19 @@ class GqaAttention(StrictModel):
     no token mixer at all (Nemotron-H's MLP-only blocks)."""
 
     kind: Literal["gqa"] = "gqa"
-    num_heads: PositiveInt
-    num_kv_heads: PositiveInt
-    head_dim: PositiveInt
+    num_heads: Dim
+    num_kv_heads: Dim
+    head_dim: Dim
     qkv_bias: bool = False
     o_bias: bool = False
     qk_norm: bool = False
     output_gate: bool = Field(False, description="sigmoid gate on the attention output (Qwen3-Next): q_proj doubles")
     sinks: bool = Field(False, description="learned per-head attention sinks (gpt-oss)")
-    sliding_window: PositiveInt | None = Field(None, description="tokens kept by sliding layers")
-    full_head_dim: PositiveInt | None = Field(None, description="head dim of the full layers when it differs "
-                                                                "from the sliding layers' (Gemma 4 global_head_dim)")
-    full_num_kv_heads: PositiveInt | None = Field(None, description="KV heads of the full layers when they differ "
-                                                                    "(Gemma 4 num_global_key_value_heads)")
+    sliding_window: Tokens | None = Field(None, description="tokens kept by sliding layers")
+    full_head_dim: Dim | None = Field(None, description="head dim of the full layers when it differs "
+                                                        "from the sliding layers' (Gemma 4 global_head_dim)")
+    full_num_kv_heads: Dim | None = Field(None, description="KV heads of the full layers when they differ "
+                                                            "(Gemma 4 num_global_key_value_heads)")
     full_k_eq_v: bool = Field(False, description="full layers project K once and use it as V too (Gemma 4 "
                                                  "attention_k_eq_v); the cache still holds K and V")
     layer_types: tuple[MixerKind, ...] | None = Field(
@@ -171,12 +172,12 @@ class MlaAttention(StrictModel):
     """Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2), optionally with DSA (V3.2)."""
 
     kind: Literal["mla"] = "mla"
-    num_heads: PositiveInt
-    q_lora_rank: PositiveInt | None
-    kv_lora_rank: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
+    num_heads: Dim
+    q_lora_rank: Dim | None
+    kv_lora_rank: Dim
+    qk_nope_head_dim: Dim
+    qk_rope_head_dim: Dim
+    v_head_dim: Dim
     indexer: Indexer | None = None
     kv_layout: PackedEntry = PackedEntry(rope_dims_in_bf16=64, scale_group_dims=128, scale_bytes=4, align_bytes=8)
 
@@ -189,14 +190,14 @@ class CompressedAttention(StrictModel):
     """
 
     kind: Literal["compressed"] = "compressed"
-    num_heads: PositiveInt
-    head_dim: PositiveInt
-    rope_dim: PositiveInt
-    q_lora_rank: PositiveInt
-    o_groups: PositiveInt
-    o_lora_rank: PositiveInt
-    window: PositiveInt
-    compress_ratios: tuple[NonNegativeInt, ...]
+    num_heads: Dim
+    head_dim: Dim
+    rope_dim: Dim
+    q_lora_rank: Dim
+    o_groups: Dim
+    o_lora_rank: Dim
+    window: Tokens
+    compress_ratios: tuple[Dim0, ...]
     indexer: Indexer
     kv_layout: PackedEntry = PackedEntry(rope_dims_in_bf16=64, scale_group_dims=64, scale_bytes=1, align_bytes=8)
 
@@ -205,7 +206,7 @@ Attention = Annotated[GqaAttention | MlaAttention | CompressedAttention, Field(d
 
 
 class DenseMlp(StrictModel):
-    intermediate_size: PositiveInt
+    intermediate_size: Dim
     gated: bool = Field(True, description="SwiGLU (gate, up, down) when true; up, down otherwise")
     bias: bool = False
 
@@ -214,21 +215,21 @@ FfnKind = Literal["dense", "moe", "dense+moe", "none"]
 
 
 class Moe(StrictModel):
-    num_experts: PositiveInt
-    experts_per_token: PositiveInt
-    expert_intermediate_size: PositiveInt
-    num_shared_experts: NonNegativeInt = 0
-    shared_intermediate_size: PositiveInt | None = Field(
+    num_experts: Dim
+    experts_per_token: Dim
+    expert_intermediate_size: Dim
+    num_shared_experts: Dim0 = 0
+    shared_intermediate_size: Dim | None = Field(
         None, description="total width of the shared expert(s); default experts x expert width")
-    first_dense_layers: NonNegativeInt = Field(0, description="leading layers with a dense MLP")
-    layer_interval: PositiveInt = Field(1, description="every n-th layer is MoE (decoder_sparse_step)")
+    first_dense_layers: Layers0 = Field(0, description="leading layers with a dense MLP")
+    layer_interval: Layers = Field(1, description="every n-th layer is MoE (decoder_sparse_step)")
     gated: bool = Field(True, description="experts are SwiGLU (gate, up, down); false: up, down (relu2)")
-    latent_size: PositiveInt | None = Field(
+    latent_size: Dim | None = Field(
         None, description="LatentMoE (Nemotron 3 Super): tokens are projected to this width before dispatch and "
                           "the routed experts work in it; one down and one up projection per MoE layer")
     expert_bias: bool = False
     router_bias: bool = False
-    hash_layers: NonNegativeInt = Field(0, description="leading MoE layers routed by token hash (V4)")
+    hash_layers: Layers0 = Field(0, description="leading MoE layers routed by token hash (V4)")
 
     @model_validator(mode="after")
     def _k_le_e(self) -> Moe:
@@ -278,11 +279,11 @@ class Model(StrictModel):
     aliases: tuple[str, ...] = ()
     description: str = ""
     family: str = Field(description="deepseek, llama, qwen, mistral, openai, moonshot ...")
-    hidden_size: PositiveInt
-    num_layers: PositiveInt = Field(description="main decoder layers, MTP excluded")
-    vocab_size: PositiveInt
+    hidden_size: Dim
+    num_layers: Layers = Field(description="main decoder layers, MTP excluded")
+    vocab_size: Dim
     tie_word_embeddings: bool = False
-    max_context: PositiveInt = Field(description="max_position_embeddings, tokens")
+    max_context: Tokens = Field(description="max_position_embeddings, tokens")
     attention: Attention
     mlp: DenseMlp | None = Field(None, description="dense MLP (dense models and dense-first layers)")
     moe: Moe | None = None
@@ -290,8 +291,8 @@ class Model(StrictModel):
         None, description="feed-forward block per layer: dense MLP, MoE, both in parallel (Arctic's residual "
                           "MLP) or none (Nemotron-H's mixer-only blocks); omitted: from moe.first_dense_layers "
                           "and moe.layer_interval")
-    hc_mult: PositiveInt = Field(1, description="mHC residual streams (V4: 4); 1 = plain residual")
-    mtp_layers: NonNegativeInt = Field(0, description="next-n prediction layers; reported separately")
+    hc_mult: Dim = Field(1, description="mHC residual streams (V4: 4); 1 = plain residual")
+    mtp_layers: Layers0 = Field(0, description="next-n prediction layers; reported separately")
     precision: Precision = Precision()
     sources: tuple[str, ...] = Field(min_length=1)
 

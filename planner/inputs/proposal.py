@@ -33,15 +33,13 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     Field,
     NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
     field_validator,
     model_validator,
 )
 
 from planner.inputs.base import StrictModel
 from planner.inputs.layout import DEFAULT_MTP_ACCEPTANCE, MAX_MTP_DEPTH, Layout, Serving, default_ep
+from planner.inputs.limits import Batch, Count0, Dollars, Gpus, Ms, Watts
 from planner.inputs.model import Model
 from planner.inputs.presets import DEFAULT_ENGINE
 
@@ -52,30 +50,30 @@ RESOURCES = ("compute", "hbm", "scale_up", "scale_out", "storage")
 class PrefillLayout(StrictModel):
     """The prefill pool's parallelism when disaggregated (default: the decode unit's)."""
 
-    tp: PositiveInt = 1
-    dp: PositiveInt = 1
-    ep: PositiveInt | None = Field(None, description="default: tp x dp for MoE models, 1 for dense")
-    pp: PositiveInt = 1
-    redundant_experts: NonNegativeInt = 0
+    tp: Gpus = 1
+    dp: Gpus = 1
+    ep: Gpus | None = Field(None, description="default: tp x dp for MoE models, 1 for dense")
+    pp: Gpus = 1
+    redundant_experts: Count0 = 0
 
 
 class PinnedLayout(StrictModel):
     """A layout checked as given (not searched): a proposal's [layout], `size --layout`, and the
     layout an exported plan records so that it re-evaluates to the same numbers."""
 
-    tp: PositiveInt = 1
-    dp: PositiveInt = 1
-    ep: PositiveInt | None = Field(None, description="default: tp x dp for MoE models, 1 for dense")
-    pp: PositiveInt = 1
-    batch: PositiveInt = Field(description="sequences per attention-DP rank (per pipeline micro-batch)")
+    tp: Gpus = 1
+    dp: Gpus = 1
+    ep: Gpus | None = Field(None, description="default: tp x dp for MoE models, 1 for dense")
+    pp: Gpus = 1
+    batch: Batch = Field(description="sequences per attention-DP rank (per pipeline micro-batch)")
     serving: Serving = Field(Serving.colocated, description="colocated or disaggregated")
     disaggregated: bool | None = Field(None, description="deprecated: serving = \"disaggregated\"")
-    redundant_experts: NonNegativeInt = Field(0, description="extra expert replicas (EPLB)")
+    redundant_experts: Count0 = Field(0, description="extra expert replicas (EPLB)")
     dual_microbatch: bool = True
     mtp_depth: int = Field(0, ge=0, le=MAX_MTP_DEPTH, description="MTP draft tokens per step")
     mtp: bool | None = Field(None, description="deprecated: mtp_depth = 1")
     mtp_acceptance: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(DEFAULT_MTP_ACCEPTANCE, min_length=1)
-    gpus: PositiveInt | None = Field(None, description="pinned cluster size; omitted: as many as the demand needs")
+    gpus: Gpus | None = Field(None, description="pinned cluster size; omitted: as many as the demand needs")
     replicas: Literal[1] | None = Field(None, description="1: one replica at its capacity (what `estimate` evaluates)")
     prefill: PrefillLayout | None = Field(None, description="disaggregated prefill pool layout")
 
@@ -127,12 +125,12 @@ class PinnedLayout(StrictModel):
 
 class Assertions(StrictModel):
     fits: bool = Field(True, description="weights and KV fit and a layout exists")
-    ttft_ms: PositiveFloat | None = Field(None, description="maximum TTFT (default: the workload SLO)")
-    tpot_ms: PositiveFloat | None = Field(None, description="maximum TPOT (default: the workload SLO)")
-    max_gpus: PositiveInt | None = None
-    max_racks: PositiveInt | None = None
-    max_power_kw: PositiveFloat | None = None
-    max_cost_per_hour: PositiveFloat | None = None
+    ttft_ms: Ms | None = Field(None, description="maximum TTFT (default: the workload SLO)")
+    tpot_ms: Ms | None = Field(None, description="maximum TPOT (default: the workload SLO)")
+    max_gpus: Gpus | None = None
+    max_racks: Gpus | None = None
+    max_power_kw: Watts | None = None
+    max_cost_per_hour: Dollars | None = None
     min_hbm_headroom: NonNegativeFloat | None = Field(None, le=1, description="free share of HBM per GPU")
     min_resource_headroom: NonNegativeFloat | None = Field(
         None, le=1, description="1 - (binding time / phase time) for every phase: slack on the bottleneck")

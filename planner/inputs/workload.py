@@ -13,22 +13,25 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BeforeValidator,
     Field,
-    NonNegativeFloat,
-    PositiveFloat,
     model_validator,
 )
 
 from planner.inputs.base import StrictModel
 from planner.inputs.layout import Routing
+from planner.inputs.limits import MAX_SESSIONS, MAX_TOKENS, Factor, Ms, Rate, Seconds0
 from planner.units import parse_count
 
 
 def _count(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)            # 1e30 from TOML: a count, so the range check (not int parsing) reports it
     return parse_count(value) if isinstance(value, str) else value
 
 
-Count = Annotated[int, BeforeValidator(_count), Field(ge=0)]
-PositiveCount = Annotated[int, BeforeValidator(_count), Field(gt=0)]
+# token counts accept '128k' or '1M' (planner.units.parse_count); ranges from planner.inputs.limits
+Count = Annotated[int, BeforeValidator(_count), Field(ge=0, le=MAX_TOKENS)]
+PositiveCount = Annotated[int, BeforeValidator(_count), Field(gt=0, le=MAX_TOKENS)]
+SessionCount = Annotated[int, BeforeValidator(_count), Field(gt=0, le=MAX_SESSIONS)]
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,9 @@ class RequestShape:
 
 
 class Slo(StrictModel):
-    ttft_ms: PositiveFloat | None = Field(None, description="time to first token, ms")
-    tpot_ms: PositiveFloat | None = Field(None, description="time per output token, ms")
-    tokens_per_s_per_user: PositiveFloat | None = Field(None, description="decode speed per user")
+    ttft_ms: Ms | None = Field(None, description="time to first token, ms")
+    tpot_ms: Ms | None = Field(None, description="time per output token, ms")
+    tokens_per_s_per_user: Rate | None = Field(None, description="decode speed per user")
 
     @property
     def tpot_s(self) -> float | None:
@@ -68,16 +71,16 @@ class Slo(StrictModel):
 class Workload(StrictModel):
     name: str = "custom"
     description: str = ""
-    requests_per_s: PositiveFloat | None = Field(None, description="new requests (turns) per second")
-    concurrent_sessions: PositiveCount | None = Field(None, description="sessions decoding at once")
+    requests_per_s: Rate | None = Field(None, description="new requests (turns) per second")
+    concurrent_sessions: SessionCount | None = Field(None, description="sessions decoding at once")
     isl: PositiveCount = Field(description="new prompt tokens per request")
     prefix: Count = Field(0, description="reused (already computed) prefix tokens per request")
     osl: PositiveCount = Field(description="output tokens per request")
     context: PositiveCount | None = Field(None, description="context a turn reaches; sets prefix")
     shared_prefix: Count = Field(0, description="system-prompt tokens shared by all sessions")
-    turns_per_session: PositiveFloat = 1.0
-    turn_gap_s: NonNegativeFloat = Field(0.0, description="think/tool time between turns")
-    session_lifetime_s: NonNegativeFloat | None = Field(None, description="how long a session's KV is worth keeping")
+    turns_per_session: Factor = 1.0
+    turn_gap_s: Seconds0 = Field(0.0, description="think/tool time between turns")
+    session_lifetime_s: Seconds0 | None = Field(None, description="how long a session's KV is worth keeping")
     slo: Slo = Slo()
     prefix_cache: Literal["tiers", "resident"] = Field(
         "tiers", description="where reused prefixes live: 'tiers' = the KV tiers the plan sizes (G1 HBM to G4 "

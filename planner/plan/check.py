@@ -14,6 +14,7 @@ from typing import Any
 
 from planner import units as U
 from planner.errors import InputError
+from planner.files import read_input
 from planner.inputs import io
 from planner.inputs.proposal import Assertions, Proposal
 from planner.plan.schema import (
@@ -22,6 +23,7 @@ from planner.plan.schema import (
     evaluate_inputs,
     is_plan_file,
     load_plan_inputs,
+    plan_integrity,
 )
 from planner.serving.deployment import evaluate_layout, size_deployment
 
@@ -112,9 +114,11 @@ def _overrides(raw: dict[str, Any], source: str) -> dict[str, Any]:
 
 def check_file(path: str | Path) -> CheckResult:
     path = Path(path)
-    data = io.read_toml(path)
-    text = path.read_text(encoding="utf-8")
     source = str(path)
+    if path.is_dir():
+        raise InputError("is a directory, expected a TOML file", source=source)
+    text = read_input(path)
+    data = io.parse_toml(text, source)
     if is_plan_file(data):
         return _check_plan(path, text)
     proposal = io.validate(Proposal, data, source)
@@ -145,7 +149,9 @@ def check_file(path: str | Path) -> CheckResult:
 def _check_plan(path: Path, text: str) -> CheckResult:
     """An exported plan is checked against its own targets: it must still fit, meet its workload's
     SLOs and need no more GPUs than it recorded."""
-    recorded = io.read_toml(path).get("cluster") or {}
+    data = io.read_toml(path)
+    plan_integrity(path, data).require()             # its recorded GPU count becomes an assertion
+    recorded = data.get("cluster") or {}
     plan = build_plan(evaluate_inputs(load_plan_inputs(path), compare_domains=False))
     gpus = recorded.get("gpus")
     assertions = Assertions(max_gpus=gpus) if isinstance(gpus, int) and not isinstance(gpus, bool) and gpus > 0 \

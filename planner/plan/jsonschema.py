@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,4 +19,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {"proposal": Proposal, "plan": Plan, "mode
 
 
 def json_schema(name: str) -> dict[str, Any]:
+    return copy.deepcopy(_schema(name))
+
+
+@functools.cache
+def _schema(name: str) -> dict[str, Any]:
+    # generating one takes milliseconds; the schemas never change within a process
     return SCHEMAS[name].model_json_schema(by_alias=True)

@@ -9,7 +9,9 @@ names: `_s`, `_bytes`, `_bytes_per_s`, `_w`).
 
 from __future__ import annotations
 
-import math
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from planner.machine.cluster import Cluster
 from planner.perf.phases import PhaseTimes
 from planner.plan.verdicts import judge
 from planner.serving.deployment import Deployment, evaluate_layout, size_deployment
+from planner.units import finite, finite_tree
 
 IN_FLIGHT = ("pipeline stages keep one micro-batch of `batch` sequences per attention-DP rank each in flight, "
              "so a unit holds pp × dp × batch sequences")
@@ -39,14 +42,22 @@ AT_CAPACITY = "TTFT, TPOT and tokens/s per GPU are for each unit at its full bat
 
 class Out(BaseModel):
     """Base of the plan's parts: unknown keys are errors (a plan from another version is refused,
-    not half-read), values are immutable."""
+    not half-read), values are immutable, and numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# 2: [tool] carries the format and content hashes of the inputs and of the results (1: neither)
+PLAN_FORMAT = 2
 
 
 class ToolInfo(Out):
     name: str = "planner"
     version: str = __version__
+    format: int = Field(PLAN_FORMAT, ge=1, description="plan file format (2: with content hashes)")
+    inputs_sha256: str | None = Field(None, description="exported plans: SHA-256 of the [inputs] tables")
+    results_sha256: str | None = Field(None, description="exported plans: SHA-256 of everything but [tool] and "
+                                                         "[inputs]")
 
 
 class LayoutOut(Out):
@@ -184,7 +195,7 @@ class TierOut(Out):
     @classmethod
     def of(cls, t: Tier) -> TierOut:
         per = t.units or 1
-        cap = _finite(t.capacity_available_bytes)
+        cap = finite(t.capacity_available_bytes)
         return cls(tier=t.tier, name=t.name, present=t.present, scope=t.scope, units=t.units,
                    capacity_needed_bytes=t.capacity_needed_bytes, capacity_available_bytes=cap,
                    read_bytes_per_s_needed=t.read_bytes_per_s_needed,
@@ -232,8 +243,8 @@ class KvOut(Out):
                    window_policy=kv.disk.policy.value, window_state_bytes_on_disk=kv.disk.window_bytes,
                    recompute_tokens_on_hit=kv.disk.recompute_tokens, prefix_bytes=kv.prefix_bytes,
                    prefix_bytes_per_gpu=kv.prefix_bytes_per_gpu, turn_end_rate_per_s=kv.turn_end_rate,
-                   retention_s=_finite(kv.retention_s), recompute_s=kv.recompute_s,
-                   break_even_bytes_per_s_per_gpu=_finite(kv.break_even_bytes_per_s_per_gpu),
+                   retention_s=finite(kv.retention_s), recompute_s=kv.recompute_s,
+                   break_even_bytes_per_s_per_gpu=finite(kv.break_even_bytes_per_s_per_gpu),
                    reusable_token_share=kv.reusable_token_share, hit_rate=kv.hit_rate,
                    prefix_token_hit_rate=kv.hit_rate * kv.reusable_token_share,
                    ttft_without_tiers_s=kv.prefill_recompute_s, ttft_with_tiers_s=prefill.time_s,
@@ -312,12 +323,21 @@ class Plan(Out):
         return [v for v in self.verdicts if v.severity == "error"]
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
 def build_plan(d: Deployment) -> Plan:
-    """The typed plan of a deployment: the numbers, the SLO results and the verdicts."""
+    """The typed plan of a deployment: the numbers, the SLO results and the verdicts.
+
+    Every number in a plan is finite (Out refuses inf and NaN): inputs inside their ranges keep it
+    so; a combination that still overflows is one InputError, never an `inf` in any output."""
+    try:
+        return _build_plan(d)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"{where} is not a finite number: these inputs are beyond what planner computes",
+                         source="plan", hint="reduce the largest inputs") from None
+
+
+def _build_plan(d: Deployment) -> Plan:
     w = d.workload
     u = d.unit
     verdicts = [VerdictOut(**v.to_dict()) for v in judge(d)]
@@ -385,7 +405,61 @@ def _drop_none(value: Any) -> Any:
 
 
 def plan_toml(plan: Plan) -> str:
-    return tomli_w.dumps(_drop_none(plan.model_dump(mode="json")))
+    """The plan file: the plan with its format and the content hashes that `plan_integrity` checks."""
+    data = _drop_none(finite_tree(plan.model_dump(mode="json")))
+    inputs, results = _hashes(data)
+    data["tool"] = {**data["tool"], "format": PLAN_FORMAT, "inputs_sha256": inputs, "results_sha256": results}
+    return tomli_w.dumps(data)
+
+
+def _digest(value: Any) -> str:
+    # canonical JSON: the same tables hash the same after a TOML round trip, whatever the key order
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _hashes(data: dict[str, Any]) -> tuple[str, str]:
+    """(hash of the [inputs] tables, hash of the recorded results: everything but [tool] and [inputs])."""
+    return (_digest(data.get("inputs")),
+            _digest({k: v for k, v in data.items() if k not in ("tool", "inputs")}))
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """Whether a plan file is as it was exported. None: a plan written before format 2 (no hashes)."""
+
+    source: str
+    inputs_match: bool | None
+    results_match: bool | None
+
+    def problem(self) -> str | None:
+        if self.inputs_match is False:
+            return "its [inputs] were edited after export: the recorded results no longer match them"
+        if self.results_match is False:
+            return "its recorded results were edited after export: they no longer match its inputs"
+        return None
+
+    def require(self) -> None:
+        """Raise when the recorded results are about to be re-used but no longer match."""
+        problem = self.problem()
+        if problem is not None:
+            raise InputError(problem, source=self.source,
+                             hint=f"re-export it: planner size --plan {self.source} --export {self.source} --force")
+
+
+def plan_integrity(path: Path, data: dict[str, Any] | None = None) -> Integrity:
+    """Compare a plan file's tables with the hashes it was exported with."""
+    data = read_toml(path) if data is None else data
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    assert isinstance(tool, dict)
+    fmt = tool.get("format", 1)
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > PLAN_FORMAT:
+        raise InputError(f"plan format {fmt} is newer than this planner reads ({PLAN_FORMAT})", source=str(path),
+                         hint="upgrade planner, or re-export the plan with this version")
+    inputs, results = _hashes(data)
+    want_inputs, want_results = tool.get("inputs_sha256"), tool.get("results_sha256")
+    return Integrity(str(path), None if want_inputs is None else want_inputs == inputs,
+                     None if want_results is None else want_results == results)
 
 
 def is_plan_file(data: dict[str, Any]) -> bool:
@@ -398,14 +472,18 @@ def read_plan(path: Path) -> Plan:
     if not is_plan_file(data):
         raise InputError("not a plan: no [tool] and [inputs] tables", source=str(path),
                          hint="export one with `planner size --export plan.toml`")
+    plan_integrity(path, data).require()           # its results are what the caller reads
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
         version = (data.get("tool") or {}).get("version")
         err = validation_error(exc, str(path))
         if version != __version__:
             err.hint = f"written by planner {version}; re-export it with this version ({__version__})"
         raise err from None
+    # the hashes belong to the file, not to the plan: a re-exported plan gets its own
+    return plan.model_copy(update={"tool": plan.tool.model_copy(update={"inputs_sha256": None,
+                                                                       "results_sha256": None})})
 
 
 def load_plan_inputs(path: Path) -> PlanInputs:

@@ -41,6 +41,7 @@ from planner.serving.deployment import (
     evaluate_layout,
     size_deployment,
 )
+from planner.units import finite
 from planner.verdict import Severity
 
 
@@ -230,12 +231,8 @@ def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout
         ep_flops_per_comm_byte=intensity,
         machine_flops_per_scale_up_byte=peak / su_bw if peak is not None else None,
         domain_size=hw.scale_up.domain_size, domain_size_needed=dom_need, knee_domain_size=knee,
-        nvme_bandwidth_bytes_per_s_per_gpu=nvme_bw, nvme_break_even_bytes_per_s_per_gpu=_finite(break_even),
+        nvme_bandwidth_bytes_per_s_per_gpu=nvme_bw, nvme_break_even_bytes_per_s_per_gpu=finite(break_even),
         nvme_ttft_bytes_per_s_per_gpu_needed=ttft_need, ttft_target_s=w.slo.ttft_s, phases=tuple(phases))
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and x != float("inf") else None
 
 
 def default_batch(model: Model, hardware: Hardware, workload: Workload, layout: Layout,

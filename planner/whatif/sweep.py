@@ -149,10 +149,13 @@ def parse_values(text: str) -> list[Any]:
     match = _RANGE.match(text)
     if match:
         start, stop, step = _number(match[1]), _number(match[2]), _number(match[3] or "1")
-        if step <= 0 or stop < start:
-            raise InputError(f"range {text!r}: needs start ≤ stop and a positive step", field="--vary",
+        if not all(math.isfinite(x) for x in (start, stop, step)) or step <= 0 or stop < start:
+            raise InputError(f"range {text!r}: needs finite start ≤ stop and a positive step", field="--vary",
                              hint="e.g. 8:12:0.5")
-        count = math.floor((stop - start) / step + 1e-9) + 1
+        span = (stop - start) / step
+        if not span < MAX_POINTS:            # also an infinite span (1e308 - -1e308)
+            raise InputError(f"range {text!r} has more than {MAX_POINTS:,} values", field="--vary")
+        count = math.floor(span + 1e-9) + 1
         if count > MAX_POINTS:
             raise InputError(f"range {text!r} has {count:,} values", field="--vary")
         ints = all(isinstance(x, int) for x in (start, stop, step))

@@ -54,6 +54,10 @@ def import_hf_report(path: str | Path, name: str | None = None) -> tuple[Model, 
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise cfg.error(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
+        # a field of a shape no check above expected (a list of lists, an object for a name): one
+        # line naming what Python met, not a traceback
+        raise cfg.error(f"a field has a value planner cannot use ({exc.__class__.__name__}: {exc})") from None
     refuse_unread_structure(cfg)
     return model, report(cfg, data, cfg.source)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
+from planner.files import read_input
 
 
 def hub_cache_root() -> Path:
@@ -55,7 +56,7 @@ def hub_config_path(repo_id: str) -> Path:
 def read_config(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
     """Read config.json (and hf_quant_config.json beside it). Returns (config, quant, source)."""
     config_path = path / "config.json" if path.is_dir() else path
-    if not config_path.is_file():
+    if not config_path.exists():        # other kinds of file are read_input's to refuse
         raise InputError("no config.json here", source=str(path), hint="pass a config.json or its folder")
     data = _read_json(config_path)
     quant_path = config_path.parent / "hf_quant_config.json"
@@ -65,12 +66,12 @@ def read_config(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None, str]
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                          source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc.__class__.__name__}", source=str(path)) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", source=str(path)) from None
     if not isinstance(data, dict):
         raise InputError("expected a JSON object at the top level", source=str(path))
     return data
