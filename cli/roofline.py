@@ -9,32 +9,15 @@ The roofs are min(peak, intensity × HBM bandwidth) for each precision the machi
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
-import typer
-
+from cli.pictures import picture_path, save_figure
 from planner.inputs.hardware import Hardware
 from planner.machine.summary import CLASSES
 from planner.plan.schema import Plan
 
-INSTALL = "install the plot extra: pip install 'llm-capacity-planner[plot]'"
-SUFFIXES = (".svg", ".png")
-
-
-def check_path(value: Path | None) -> Path | None:
-    """Option callback: fail before any work when the picture cannot be written."""
-    if value is None:
-        return None
-    from cli import render
-    if value.suffix.lower() not in SUFFIXES:
-        render.error(f"--roofline {value}: the file must end in .svg or .png")
-        raise typer.Exit(2)
-    if importlib.util.find_spec("matplotlib") is None:
-        render.error(INSTALL)
-        raise typer.Exit(2)
-    return value
+check_path = picture_path("--roofline")
 
 
 def roofline_data(plan: Plan, hw: Hardware) -> dict[str, Any]:
@@ -63,7 +46,6 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
     import matplotlib.pyplot as plt
 
     from cli import render
-    from planner.files import write_output
 
     d = roofline_data(plan, hw)
     bw = d["hbm_bandwidth_bytes_per_s"]
@@ -99,7 +81,7 @@ def write_roofline(path: Path | None, plan: Plan, hw: Hardware, force: bool = Fa
         ax.text(0.02, 0.95, "no feasible plan: no operating points", transform=ax.transAxes, fontsize=9)
     fig.tight_layout()
     try:
-        write_output(path, lambda handle: fig.savefig(handle, format=path.suffix.lower().lstrip(".")), force)
+        save_figure(fig, path, force)
     finally:
         plt.close(fig)
     render.note(f"roofline written to {path}")

@@ -175,7 +175,7 @@ def _case(draw, fixed: Path, work: Path) -> tuple[list[str], Path | None]:
     # weighted towards the cheap commands (kv and balance size a cluster: ~12 ms a case)
     command = draw(st.sampled_from(["estimate"] * 3 + ["models"] * 2 + ["hardware"] * 2 + ["check"] * 3
                                    + ["diff"] * 2 + ["size"] * 2 + ["sweep"] * 2 + ["models-list"] * 2
-                                   + ["schema", "train", "kv", "balance"]))
+                                   + ["schema", "train", "kv", "balance", "frontier"]))
     target: Path | None = None
     extra: list[str] = []
     for _ in range(max(0, draw(st.integers(-2, 2)))):
@@ -235,6 +235,17 @@ def _case(draw, fixed: Path, work: Path) -> tuple[list[str], Path | None]:
         if draw(st.booleans()):
             path, target = _target(draw, work, fixed)
             argv += ["--output", path] + (["--force"] if draw(st.booleans()) else [])
+        return argv, target
+    if command == "frontier":
+        argv = ["frontier", "-m", model, "-H", hardware, "-w", workload, "--mode",
+                _option_value(draw, ["colocated", "colocated,disaggregated"]), *extra, *fmt]
+        if draw(st.booleans()):
+            argv += ["--vary", f"workload.isl={draw(st.sampled_from(['1k,2k', '0:1e400', '1,abc', 'true']))}"]
+        if draw(st.booleans()):
+            argv += ["--price", _option_value(draw, ["2.5", "0"])]
+        if draw(st.integers(0, 3)) == 0:
+            path, target = _target(draw, work, fixed)
+            argv += ["--plot", path] + (["--force"] if draw(st.booleans()) else [])
         return argv, target
     if command == "train":
         argv = ["train", "-m", model, "-H", hardware, "--tokens", _option_value(draw, ["1T", "14.8T"])]
