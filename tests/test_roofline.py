@@ -7,7 +7,8 @@ import importlib.util
 import pytest
 from clihelp import run
 
-from cli.roofline import INSTALL, roofline_data
+from cli.pictures import INSTALL
+from cli.roofline import roofline_data
 from planner import load_hardware, size
 
 ARGS = ["size", "--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat"]
