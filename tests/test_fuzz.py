@@ -58,7 +58,7 @@ SET_KEYS = ["workload.isl", "workload.osl", "workload.context", "workload.reques
             "workload.concurrent_sessions", "workload.slo.tpot_ms", "workload.turn_gap_s", "workload.name",
             "model.num_layers", "model.hidden_size", "model.precision.kv", "model.tie_word_embeddings", "model.name",
             "model.max_context", "hardware.hbm.capacity_gb", "hardware.hbm.pin_speed_gbps",
-            "hardware.hbm.bandwidth_tbps", "hardware.scale_up.domain_size", "hardware.price_per_gpu_hour",
+            "hardware.hbm.bandwidth_tbps", "hardware.scale_up.domain_size", "hardware.price.cloud_usd_per_gpu_hour",
             "hardware.power.gpu_w", "hardware.name", "engine.max_batch", "engine.memory_fraction",
             "engine.mtp_acceptance", "foo", "workload", "hardware"]
 SET_VALUES = st.one_of(st.sampled_from(NUMBERS + TYPES + ["fp8", "fp7", "h200-sxm", "chat"]), TEXT)

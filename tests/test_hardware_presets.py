@@ -107,7 +107,7 @@ SPOT = [
     # ISCA '25: 8 x 400G CX7 IB per node -> 50 GB/s per GPU
     ("h800-sxm", lambda h: h.scale_out.bandwidth_bytes_per_s, 50e9, False),
     # Day-6: $2 per H800 GPU-hour
-    ("h800-sxm", lambda h: h.price_per_gpu_hour, 2.0, False),
+    ("h800-sxm", lambda h: h.price.cloud_usd_per_gpu_hour, 2.0, False),
     # dgxc-benchmarking MFU denominators: B200 2,250 BF16 / 9,000 FP4 dense
     ("b200-hgx", lambda h: h.peak.flops_per_s(BF16), 2.25e15, False),
     ("b200-hgx", lambda h: h.peak.flops_per_s(FP4), 9.0e15, False),

@@ -33,7 +33,8 @@ def _error(result) -> str:
     (("sweep", "-m", "llama-3.1-8b", "-H", "h100-sxm", "-w", "chat", "--vary", "workload.isl=-1e308:1e308"),
      "values"),
     ((*SIZE, "--set", "workload.requests_per_s=1e308"), "requests_per_s: Input should be less than"),
-    ((*SIZE, "--set", "hardware.price_per_gpu_hour=1e308"), "price_per_gpu_hour: Input should be less than"),
+    ((*SIZE, "--set", "hardware.price.cloud_usd_per_gpu_hour=1e308"),
+     "price.cloud_usd_per_gpu_hour: Input should be less than"),
     ((*SIZE, "--set", "workload.concurrent_sessions=1e30"), "concurrent_sessions: Input should be less than"),
     (("train", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--tokens", "1T", "--gpus", "1e308"),
      "--gpus: must be at most"),
@@ -72,7 +73,7 @@ def test_schema_workload_documents_the_isl_range():
 
 @pytest.mark.parametrize("fmt", ["table", "json", "toml", "markdown"])
 @pytest.mark.parametrize("sets", [("workload.requests_per_s=1e9",),
-                                  ("hardware.price_per_gpu_hour=1e6", "workload.requests_per_s=1e9"),
+                                  ("hardware.price.cloud_usd_per_gpu_hour=1e6", "workload.requests_per_s=1e9"),
                                   ("workload.concurrent_sessions=1e12",),
                                   ("hardware.hbm.capacity_gb=1e9", "hardware.scale_up.bandwidth_gbps=1e9")])
 def test_the_largest_allowed_inputs_print_no_inf_or_nan(fmt, sets):

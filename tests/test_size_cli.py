@@ -95,7 +95,7 @@ def test_size_markdown_format_is_a_pr_comment():
     assert result.exit_code == 0, stderr_of(result)
     out = result.stdout
     assert out.startswith("### planner:")
-    assert "| GPUs | nodes | racks | power | TTFT | TPOT |" in out and "|---:|" in out
+    assert "| GPUs | nodes | racks | power | cost | $/M output tokens | TTFT | TPOT |" in out and "|---:|" in out
     assert "**Verdicts**" in out
 
 
@@ -246,12 +246,29 @@ def test_h800_plan_is_priced_at_its_preset_rate():
     assert c["cost_per_month"] == pytest.approx(2.0 * c["gpus_provisioned"] * 730)
 
 
-def test_price_override_sets_cost_per_hour():
-    d = size_json("--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat",
-                  "--set", "hardware.price_per_gpu_hour=2")
-    assert d["cluster"]["cost_per_hour"] == 2.0 * d["cluster"]["gpus_provisioned"]
+def test_cost_from_the_presets_dated_price_and_overrides():
+    # h200-sxm [price]: AWS p5en.48xlarge on-demand $63.296/h ÷ 8 = $7.912 per GPU-hour (2026-08)
     plain = size_json("--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat")
-    assert plain["cluster"]["cost_per_hour"] is None
+    c = plain["cluster"]
+    assert c["cost_per_hour"] == pytest.approx(7.912 * c["gpus_provisioned"])
+    assert c["cost_per_month"] == pytest.approx(c["cost_per_hour"] * 730)
+    assert "AWS p5en" in c["cost_basis"]
+    # $ per million output tokens: cost per hour over the demand's output tokens in an hour
+    out_per_hour = plain["requests_per_s"] * plain["osl"] * 3600
+    assert plain["usd_per_million_output_tokens"] == pytest.approx(c["cost_per_hour"] / out_per_hour * 1e6)
+    d = size_json("--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat",
+                  "--set", "hardware.price.cloud_usd_per_gpu_hour=2")
+    assert d["cluster"]["cost_per_hour"] == 2.0 * d["cluster"]["gpus_provisioned"]
+    # owned: $35,000 over 5 years of 8,760 h, plus the system power per GPU at PUE 1.58 and $0.0806/kWh
+    owned = size_json("--model", "llama-3.1-70b", "--hardware", "h200-sxm", "--workload", "chat",
+                      "--set", "hardware.price.basis=owned")
+    oc = owned["cluster"]
+    per_gpu = 35000 / (5 * 8760) + oc["power_per_gpu_w"] / 1e3 * 1.58 * 0.0806
+    assert oc["cost_per_hour"] == pytest.approx(per_gpu * oc["gpus_provisioned"])
+    assert oc["cost_basis"].startswith("owned")
+    none = size_json("--model", "llama-3.1-70b", "--hardware", "h20", "--workload", "chat",
+                     "--set", "hardware.price.basis=cloud")     # h20 has a purchase price only
+    assert none["cluster"]["cost_per_hour"] is None and none["usd_per_million_output_tokens"] is None
 
 
 # ---- workload presets ----------------------------------------------------------------------------

@@ -273,7 +273,10 @@ def test_cluster_packs_units_into_nodes_racks_and_domains():
     assert (c.gpus, c.gpus_provisioned, c.prefill_gpus, c.decode_gpus, c.nodes, c.racks, c.domains, c.replicas) == \
         (64, 64, 48, 16, 16, 1, 1, 5)
     assert c.power_w == pytest.approx(64 * 142_000 / 72, rel=1e-12)
-    assert c.cost_per_hour is None
+    # gb300-nvl72 [price]: a purchase price only ($4M rack ÷ 72), so the owned basis: capital over
+    # 5 years of 8,760 h plus the system power per GPU at PUE 1.58 and $0.0806/kWh
+    per_gpu = 55556 / (5 * 8760) + 142_000 / 72 / 1e3 * 1.58 * 0.0806
+    assert c.cost_per_hour == pytest.approx(64 * per_gpu, rel=1e-9)
 
 
 def test_units_smaller_than_a_node_share_it():

@@ -99,12 +99,28 @@ def _domain_lines(p: Plan) -> list[str]:
 def _cluster_line(p: Plan) -> str:
     c = p.cluster
     assert c is not None
-    cost = f", ${c.cost_per_hour:,.0f}/hour" if c.cost_per_hour else ""
     split = f" ({c.prefill_gpus:,} prefill + {c.decode_gpus:,} decode)" if c.prefill_gpus else ""
     spare = f" ({c.gpus_provisioned:,} provisioned)" if c.gpus_provisioned != c.gpus else ""
     pods = f", {c.pods:,} pod(s)" if c.pods else ""
     return (f"cluster: {c.gpus:,} GPUs{split} in {c.nodes:,} nodes{spare}, {c.racks:,} racks{pods}, "
-            f"{c.domains:,} scale-up domains, {c.power_w / 1e3:,.1f} kW{cost}")
+            f"{c.domains:,} scale-up domains, {c.power_w / 1e3:,.1f} kW")
+
+
+def _cost_line(p: Plan) -> str | None:
+    """Dollars per hour and month and per million tokens (the price's basis is an assumption line)."""
+    c = p.cluster
+    if c is None or c.cost_per_hour is None:
+        return None
+    money = lambda x: f"${x:,.3f}" if x < 10 else f"${x:,.2f}"   # noqa: E731
+    per_m = []
+    if p.usd_per_million_output_tokens is not None:
+        at_cap = p.usd_per_million_output_tokens_at_capacity
+        per_m.append(f"{money(p.usd_per_million_output_tokens)} per million output tokens at the demand"
+                     + (f" ({money(at_cap)} at capacity)" if at_cap is not None else ""))
+    if p.usd_per_million_input_tokens is not None:
+        per_m.append(f"{money(p.usd_per_million_input_tokens)} per million prompt tokens")
+    return (f"cost: ${c.cost_per_hour:,.0f}/hour, ${c.cost_per_month:,.0f}/month"
+            + (f"; {'; '.join(per_m)} (each charges the whole cluster to that token kind)" if per_m else ""))
 
 
 def _latency_lines(p: Plan) -> list[str]:
@@ -159,6 +175,9 @@ def plan(p: Plan, estimate: bool = False) -> None:
     for text in _domain_lines(p):
         line(text)
     line(_cluster_line(p))
+    cost = _cost_line(p)
+    if cost:
+        line(cost)
     out.print(_phases(p))
     for text in _latency_lines(p):
         line(text)
@@ -186,8 +205,11 @@ def plan_markdown(p: Plan) -> str:
     else:
         c = p.cluster
         assert p.ttft_s is not None and p.tpot_s is not None
-        lines += ["| GPUs | nodes | racks | power | TTFT | TPOT |", "|---:|---:|---:|---:|---:|---:|",
-                  f"| {c.gpus:,} | {c.nodes:,} | {c.racks:,} | {c.power_w / 1e3:,.1f} kW | "
+        cost = "" if c.cost_per_hour is None else f"${c.cost_per_hour:,.0f}/hour"
+        per_m = "" if p.usd_per_million_output_tokens is None else f"${p.usd_per_million_output_tokens:,.3f}"
+        lines += ["| GPUs | nodes | racks | power | cost | $/M output tokens | TTFT | TPOT |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {c.gpus:,} | {c.nodes:,} | {c.racks:,} | {c.power_w / 1e3:,.1f} kW | {cost} | {per_m} | "
                   f"{U.format_seconds(p.ttft_s)} | {U.format_seconds(p.tpot_s)} |", "",
                   "| pool | units | parallelism | batch/DP rank |", "|---|---:|---|---:|"]
         for pool in p.pools:

@@ -33,6 +33,7 @@ from planner.inputs.limits import (
     Bandwidth0,
     Count0,
     Dim,
+    Dollars,
     Factor,
     Gpus,
     Price,
@@ -242,6 +243,35 @@ class Power(StrictModel):
         return self
 
 
+class Pricing(StrictModel):
+    """Dated list prices in US dollars, each from a named source (provenance "price"); overridable
+    with --set hardware.price.*. Cloud: on-demand per GPU-hour, the provider named (power and the
+    building included). Owned: the purchase price amortised over `amortization_years`, plus the
+    system power at `pue` times `energy_usd_per_kwh` (planner.machine.cost)."""
+
+    cloud_usd_per_gpu_hour: Price | None = None
+    cloud_provider: str | None = Field(None, description="provider, instance and region the price is for")
+    cloud_date: str | None = None
+    capex_usd_per_gpu: Dollars | None = Field(None, description="purchase price per GPU (or its share of a system)")
+    capex_basis: str | None = Field(None, description="what the purchase price covers (GPU alone, server share ...)")
+    capex_date: str | None = None
+    amortization_years: Factor = Field(5.0, le=50, description="theCUBE Research / neocloud filings: 4-6 years")
+    energy_usd_per_kwh: Annotated[float, Field(ge=0, le=100)] = Field(
+        0.0806, description="US EIA average industrial electricity price, 2023")
+    pue: Annotated[float, Field(ge=1, le=10)] = Field(1.58, description="Uptime Institute average PUE, 2023")
+    basis: Literal["cloud", "owned"] | None = Field(
+        None, description="which price a plan uses; default: cloud when known, else owned")
+
+    @property
+    def resolved_basis(self) -> Literal["cloud", "owned"] | None:
+        if self.basis is not None:
+            return self.basis if (self.cloud_usd_per_gpu_hour if self.basis == "cloud"
+                                  else self.capex_usd_per_gpu) is not None else None
+        if self.cloud_usd_per_gpu_hour is not None:
+            return "cloud"
+        return "owned" if self.capex_usd_per_gpu is not None else None
+
+
 class Efficiency(StrictModel):
     """Achievable fraction of each peak; datasheet numbers stay separate from these."""
 
@@ -275,7 +305,7 @@ class Hardware(StrictModel):
     storage_link: StorageLink | None = None
     power: Power
     efficiency: Efficiency
-    price_per_gpu_hour: Price | None = Field(None, description="USD, optional")
+    price: Pricing | None = None
     notes: tuple[str, ...] = ()
     sources: tuple[str, ...] = Field(min_length=1)
     provenance: dict[str, str] = Field(

@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from planner.inputs.hardware import Hardware
 from planner.inputs.layout import Layout
+from planner.machine.cost import HOURS_PER_MONTH, gpu_hour_rate
 
-HOURS_PER_MONTH = 730.0
 # System IT power per GPU over the GPU's TDP for 8-GPU servers that publish both:
 # DGX H100 10.2 kW / (8 x 700 W) = 1.82; DGX B200 14.3 kW / (8 x 1,000 W) = 1.79.
 # Used only for presets whose power basis is the GPU alone (stated in the plan as an assumption).
@@ -62,8 +62,9 @@ class Cluster(BaseModel):
     power_w: float = Field(description="system IT power of the occupied nodes at load")
     power_per_gpu_w: float = Field(description="system IT power per provisioned GPU")
     power_basis: str = Field(description="how this machine's figure was converted to the system basis")
-    cost_per_hour: float | None = None
-    cost_per_month: float | None = None
+    cost_per_hour: float | None = Field(None, description="US$ per hour for the provisioned GPUs (none: no price)")
+    cost_per_month: float | None = Field(None, description="US$ per 730-hour month")
+    cost_basis: str | None = Field(None, description="the price used: cloud per GPU-hour or owned, dated")
 
 
 def system_power_per_gpu_w(hw: Hardware) -> tuple[float, str]:
@@ -158,10 +159,11 @@ def cluster(hw: Hardware, pools: Sequence[PoolUnits]) -> Cluster:
     domains, nodes, racks = pack(hw, pools)
     provisioned = nodes * hw.gpus_per_node
     per_gpu, basis = system_power_per_gpu_w(hw)
-    price = hw.price_per_gpu_hour * provisioned if hw.price_per_gpu_hour else None
+    rate = gpu_hour_rate(hw, per_gpu)
+    price = rate.usd_per_gpu_hour * provisioned if rate else None
     monthly = price * HOURS_PER_MONTH if price is not None else None
     pods = math.ceil(racks / hw.pod_flash.scope_racks) if hw.pod_flash else None
     return Cluster(gpus=gpus, gpus_provisioned=provisioned, replicas=sum(p.units for p in pools),
                    prefill_gpus=prefill, decode_gpus=gpus - prefill, nodes=nodes, racks=racks, domains=domains,
                    pods=pods, power_w=provisioned * per_gpu, power_per_gpu_w=per_gpu, power_basis=basis,
-                   cost_per_hour=price, cost_per_month=monthly)
+                   cost_per_hour=price, cost_per_month=monthly, cost_basis=rate.note if rate else None)

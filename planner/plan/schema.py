@@ -30,6 +30,7 @@ from planner.inputs.proposal import PinnedLayout
 from planner.inputs.workload import Workload
 from planner.kv.tiers import KvTiers, Tier
 from planner.machine.cluster import Cluster
+from planner.machine.cost import usd_per_million_tokens
 from planner.perf.phases import PhaseTimes
 from planner.plan.verdicts import judge
 from planner.serving.deployment import Deployment, evaluate_layout, size_deployment
@@ -308,6 +309,12 @@ class Plan(Out):
     tpot_s_high: float | None = None
     tokens_per_s_per_gpu_low: float | None = None
     tokens_per_s_per_gpu_high: float | None = None
+    usd_per_million_output_tokens: float | None = Field(
+        None, description="the cluster's cost per hour over the output tokens it serves at the demand")
+    usd_per_million_output_tokens_at_capacity: float | None = Field(
+        None, description="the same with every unit at its capacity")
+    usd_per_million_input_tokens: float | None = Field(
+        None, description="the cluster's cost per hour over the prompt tokens (prefix + isl) at the demand")
     slo: list[SloOut] = Field(default_factory=list)
     cluster: Cluster | None = None
     domain: DomainOut
@@ -361,6 +368,7 @@ def _build_plan(d: Deployment) -> Plan:
     c = d.cluster
     b = u.budget
     assumptions = [AT_CAPACITY, f"power: system IT power of the occupied nodes ({c.power_basis})",
+                   *([f"cost: {c.cost_basis}"] if c.cost_basis else []),
                    f"compute: {d.hardware.peak_note}; kernels: {d.hardware.kernel_note}"]
     if u.layout.pp > 1:
         assumptions.insert(0, IN_FLIGHT)
@@ -385,6 +393,11 @@ def _build_plan(d: Deployment) -> Plan:
         "tokens_per_s_per_gpu_at_demand": d.tokens_per_s_per_gpu_at_demand,
         "requests_per_s_per_unit": u.requests_per_s,
         **ranges(u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu),
+        "usd_per_million_output_tokens": usd_per_million_tokens(c.cost_per_hour, d.requests_per_s * w.osl),
+        "usd_per_million_output_tokens_at_capacity": usd_per_million_tokens(c.cost_per_hour,
+                                                                            u.tokens_per_s_per_gpu * c.gpus),
+        "usd_per_million_input_tokens": usd_per_million_tokens(c.cost_per_hour,
+                                                               d.requests_per_s * (w.isl + w.prefix)),
         "cluster": c,
     }
     if d.kv is not None:
