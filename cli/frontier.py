@@ -48,7 +48,7 @@ def frontier(
                        "model.precision.experts=fp8,nvfp4")] = None,
     mode: Annotated[str, typer.Option(help="Serving modes: colocated, disaggregated or both")] = ",".join(MODES),
     price: Annotated[float | None, typer.Option(
-        "--price", min=0.0, max=1e4, help="US$ per GPU-hour, for $ per million output tokens")] = None,
+        "--price", min=0.0, max=1e4, help="US$ per GPU-hour (default: the machine's dated price)")] = None,
     all_points: Annotated[bool, typer.Option("--all", help="List every point, not only the frontier")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", callback=picture_path("--plot"),
                                               help="Draw the frontier: FILE.svg or FILE.png (plot extra)")] = None,

@@ -93,10 +93,34 @@ def sweep_table(keys: list[str], records: list[dict[str, Any]], title: str) -> N
     _reasons(records, "point")
 
 
-def compare_table(axis: str, records: list[dict[str, Any]], workload: str) -> None:
-    out.print(_whatif_table(f"{axis.capitalize()} compared on {workload}", [axis, *_WHATIF_COLS],
-                            _whatif_rows(records, [axis]), right=tuple(range(2, 7))))
-    _reasons(records, axis)
+def compare_table(keys: list[str], records: list[dict[str, Any]], workload: str, markdown: bool = False) -> None:
+    """One row per compared combination (the varied columns first), then each infeasible row's reason."""
+    priced = any(r["usd_per_million_output_tokens"] is not None for r in records)
+    headers = [k.split(".")[-1] for k in keys] + ["ok", "GPUs", "racks", "power",
+                                                  *(["$/hour", "$/M out"] if priced else []),
+                                                  "TTFT", "TPOT", "tok/s/GPU", "bound"]
+    rows = []
+    for r in records:
+        rows.append([*(_cell(r[k]) for k in keys), "yes" if r["feasible"] else "no",
+                     _fmt_opt(r["gpus"], lambda x: f"{x:,}"), _fmt_opt(r["racks"], lambda x: f"{x:,}"),
+                     _fmt_opt(r["power_w"], lambda x: f"{x / 1e3:,.1f} kW"),
+                     *([_fmt_opt(r["cost_per_hour"], lambda x: f"${x:,.0f}"),
+                        _fmt_opt(r["usd_per_million_output_tokens"], lambda x: f"${x:,.3f}")] if priced else []),
+                     _fmt_opt(r["ttft_s"], U.format_seconds), _fmt_opt(r["tpot_s"], U.format_seconds),
+                     _fmt_opt(r["tokens_per_s_per_gpu"], lambda x: f"{x:,.0f}"), r["decode_bottleneck"] or ""])
+    title = f"Compared on {workload}"
+    if markdown:
+        from cli.render.console import text_out
+        n = len(keys)
+        align = ("---" if i <= n or i == len(headers) - 1 else "---:" for i in range(len(headers)))
+        lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+        text_out("\n".join(lines + ["| " + " | ".join(c) + " |" for c in rows]) + "\n")
+        return
+    n = len(keys)
+    out.print(_whatif_table(title, headers, rows, right=tuple(range(n + 1, len(headers) - 1))))
+    for r in records:
+        if r["reason"]:
+            line(" / ".join(str(r[k]) for k in keys) + f": {r['reason']}")
 
 
 class _Progress:

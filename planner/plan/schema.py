@@ -30,7 +30,6 @@ from planner.inputs.proposal import PinnedLayout
 from planner.inputs.workload import Workload
 from planner.kv.tiers import KvTiers, Tier
 from planner.machine.cluster import Cluster
-from planner.machine.cost import usd_per_million_tokens
 from planner.perf.phases import PhaseTimes
 from planner.plan.verdicts import judge
 from planner.serving.deployment import Deployment, evaluate_layout, size_deployment
@@ -393,11 +392,9 @@ def _build_plan(d: Deployment) -> Plan:
         "tokens_per_s_per_gpu_at_demand": d.tokens_per_s_per_gpu_at_demand,
         "requests_per_s_per_unit": u.requests_per_s,
         **ranges(u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu),
-        "usd_per_million_output_tokens": usd_per_million_tokens(c.cost_per_hour, d.requests_per_s * w.osl),
-        "usd_per_million_output_tokens_at_capacity": usd_per_million_tokens(c.cost_per_hour,
-                                                                            u.tokens_per_s_per_gpu * c.gpus),
-        "usd_per_million_input_tokens": usd_per_million_tokens(c.cost_per_hour,
-                                                               d.requests_per_s * (w.isl + w.prefix)),
+        "usd_per_million_output_tokens": d.usd_per_million_output_tokens,
+        "usd_per_million_output_tokens_at_capacity": d.usd_per_million_output_tokens_at_capacity,
+        "usd_per_million_input_tokens": d.usd_per_million_input_tokens,
         "cluster": c,
     }
     if d.kv is not None:

@@ -29,6 +29,7 @@ from planner.inputs.model import Model
 from planner.inputs.workload import Workload, check_context
 from planner.kv.tiers import KvTiers, plan_tiers
 from planner.machine.cluster import Cluster, PoolUnits, cluster
+from planner.machine.cost import usd_per_million_tokens
 from planner.perf.memory import hbm_budget, weights_fit, weights_per_gpu
 from planner.perf.phases import PhaseTimes, machine_key
 from planner.perf.unit import (
@@ -154,6 +155,28 @@ class Deployment:
         if self.cluster is None or not self.cluster.gpus:
             return None
         return self.requests_per_s * self.workload.osl / self.cluster.gpus
+
+    # Dollars per million tokens (planner.machine.cost): the cluster's cost per hour over the tokens
+    # it serves in an hour, each figure charging the whole cluster to one kind of token.
+    @property
+    def usd_per_million_output_tokens(self) -> float | None:
+        """At the demand."""
+        c = self.cluster
+        return usd_per_million_tokens(c.cost_per_hour if c else None, self.requests_per_s * self.workload.osl)
+
+    @property
+    def usd_per_million_output_tokens_at_capacity(self) -> float | None:
+        """With every unit at its capacity."""
+        c, u = self.cluster, self.unit
+        if c is None or u is None:
+            return None
+        return usd_per_million_tokens(c.cost_per_hour, u.tokens_per_s_per_gpu * c.gpus)
+
+    @property
+    def usd_per_million_input_tokens(self) -> float | None:
+        """Prompt tokens (reused prefix + new input) at the demand."""
+        c, w = self.cluster, self.workload
+        return usd_per_million_tokens(c.cost_per_hour if c else None, self.requests_per_s * (w.isl + w.prefix))
 
 
 # ---- demand and pools ------------------------------------------------------------------------------

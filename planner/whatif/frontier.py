@@ -8,8 +8,8 @@ command uses, so a point's numbers are what `estimate` (or `size --layout`) give
 
 - tokens/s per user = 1 / TPOT (the decode rate a user sees, drafts included),
 - tokens/s per GPU = output tokens per second per GPU at capacity, prefill GPUs included,
-- $ per million output tokens = price per GPU-hour / (tokens/s per GPU × 3600) × 10⁶ when a price
-  is given.
+- $ per million output tokens = price per GPU-hour / (tokens/s per GPU × 3600) × 10⁶, from the
+  machine's dated price (planner.machine.cost) or the one given.
 
 The frontier is the Pareto set: no other point gives more tokens/s per GPU at the same or higher
 tokens/s per user. Sorted by tokens/s per user, its tokens/s per GPU falls monotonically, which is
@@ -31,6 +31,8 @@ from planner.inputs.io import load_engine, load_hardware, load_model, load_workl
 from planner.inputs.layout import Layout, Serving
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload, check_context
+from planner.machine.cluster import system_power_per_gpu_w
+from planner.machine.cost import gpu_hour_rate, usd_per_million_tokens
 from planner.perf.memory import hbm_budget, weights_fit
 from planner.perf.unit import PREFILL_UTILIZATION, RESIDENT, evaluate_unit, prefill_batch, request_prefill
 from planner.serving.deployment import MAX_BATCH, candidate_layouts
@@ -158,7 +160,7 @@ def _variant_points(m: Model, hw: Hardware, w: Workload, e: Engine, variant: tup
                     continue
                 meets = ((slo.tpot_s is None or u.tpot_s <= slo.tpot_s)
                          and (slo.ttft_s is None or u.ttft_s <= slo.ttft_s))
-                usd = price / (u.tokens_per_s_per_gpu * 3600) * 1e6 if price and u.tokens_per_s_per_gpu > 0 else None
+                usd = usd_per_million_tokens(price, u.tokens_per_s_per_gpu)   # one GPU-hour over its tokens
                 out.append(FrontierPoint(variant=variant, layout=u.layout, prefill_layout=p_lay, ttft_s=u.ttft_s,
                                          tpot_s=u.tpot_s, tokens_per_s_per_user=1 / u.tpot_s,
                                          tokens_per_s_per_gpu=u.tokens_per_s_per_gpu, meets_targets=meets,
@@ -184,7 +186,11 @@ def frontier(model: str | dict[str, Any], hardware: str | dict[str, Any], worklo
         m, hw, w = load_model(model, overrides), load_hardware(hardware, overrides), load_workload(workload, overrides)
         e = load_engine(engine, overrides)
         names, tpot_target = (m.name, hw.name, w.name), w.slo.tpot_s
-        found = _variant_points(m, hw, w, e, variant, modes, price_per_gpu_hour)
+        price = price_per_gpu_hour
+        if price is None:
+            rate = gpu_hour_rate(hw, system_power_per_gpu_w(hw)[0])
+            price = rate.usd_per_gpu_hour if rate else None
+        found = _variant_points(m, hw, w, e, variant, modes, price)
         if ttft_target_only and w.slo.ttft_s is not None:
             found = [p for p in found if p.ttft_s <= w.slo.ttft_s]
         points += found

@@ -55,9 +55,10 @@ MAX_POINTS = 10_000_000
 # Below these sizes a process pool costs more than it saves (fork + per-worker loading ~50 ms).
 PARALLEL_MIN_POINTS = {"estimate": 500, "size": 2}   # a point: ~0.5 ms fixed, 5-500 ms sized
 CHUNKS_PER_WORKER = 8
-METRICS = ("feasible", "reason", "layout", "serving", "batch", "gpus", "nodes", "racks", "power_w", "ttft_s",
-           "tpot_s", "tokens_per_s_per_gpu", "tokens_per_s_per_gpu_at_demand", "decode_time_s", "decode_bottleneck",
-           "prefill_bottleneck", "hbm_bandwidth_bytes_per_s")
+METRICS = ("feasible", "reason", "layout", "serving", "batch", "gpus", "nodes", "racks", "power_w", "cost_per_hour",
+           "usd_per_million_output_tokens", "ttft_s", "tpot_s", "tokens_per_s_per_gpu",
+           "tokens_per_s_per_gpu_at_demand", "decode_time_s", "decode_bottleneck", "prefill_bottleneck",
+           "hbm_bandwidth_bytes_per_s")
 _RANGE = re.compile(r"^\s*(-?[\d.]+(?:e-?\d+)?)\s*:\s*(-?[\d.]+(?:e-?\d+)?)\s*(?::\s*([\d.]+(?:e-?\d+)?))?\s*$")
 
 Spec = str | dict[str, Any] | Model | Hardware | Workload
@@ -81,6 +82,8 @@ class SweepRow:
     nodes: int | None = None
     racks: int | None = None
     power_w: float | None = None
+    cost_per_hour: float | None = None                   # US$ for the provisioned GPUs (no price: None)
+    usd_per_million_output_tokens: float | None = None   # at the demand
     ttft_s: float | None = None
     tpot_s: float | None = None
     tokens_per_s_per_gpu: float | None = None            # capacity of the layout at its batch
@@ -123,16 +126,35 @@ class SweepResult:
 
 @dataclass(frozen=True)
 class CompareResult:
-    """`compare`: one sized row per hardware (or model), side by side for one workload."""
+    """`compare`: one sized row per combination of models, machines and grid values, for one
+    workload; `keys` name the columns that vary ("model", "hardware", --set-grid keys)."""
 
-    axis: str                      # "hardware" or "model"
+    keys: tuple[str, ...]
     workload: str
-    names: tuple[str, ...]
     rows: tuple[SweepRow, ...]
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        """Flat records (pandas.DataFrame takes them as they are)."""
+        return [{**dict(zip(self.keys, row.values, strict=True)), "workload": self.workload, **row.metrics()}
+                for row in self.rows]
+
     def to_dict(self) -> list[dict[str, Any]]:
-        return [{self.axis: name, "workload": self.workload, **row.metrics()}
-                for name, row in zip(self.names, self.rows, strict=True)]
+        return self.to_rows()
+
+    def sorted_by(self, column: str, descending: bool = False) -> CompareResult:
+        """Rows ordered by a metric or a varied column, feasible rows first; rows without a value
+        (infeasible, no price) last."""
+        if column not in (*self.keys, *METRICS):
+            raise InputError(f"unknown column {column!r}", field="--sort",
+                             hint=f"one of {', '.join((*self.keys, *METRICS))}")
+
+        def value(row: SweepRow) -> Any:
+            return row.values[self.keys.index(column)] if column in self.keys else getattr(row, column)
+        present = [r for r in self.rows if value(r) is not None]
+        missing = [r for r in self.rows if value(r) is None]
+        feasible = sorted((r for r in present if r.feasible), key=value, reverse=descending)
+        rest = sorted((r for r in present if not r.feasible), key=value, reverse=descending)
+        return CompareResult(self.keys, self.workload, tuple(feasible + rest + missing))
 
 
 # ---- parsing the varied values -----------------------------------------------------------------
@@ -354,7 +376,8 @@ def deployment_row(d: Deployment, index: int = 0, values: tuple = ()) -> SweepRo
     if u is None or c is None:
         return SweepRow(index, values, False, reason or "no layout meets the workload", hbm_bandwidth_bytes_per_s=bw)
     return SweepRow(index, values, d.feasible, reason, u.layout.label(), u.layout.serving.value, u.layout.batch,
-                    c.gpus, c.nodes, c.racks, c.power_w, u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu,
+                    c.gpus, c.nodes, c.racks, c.power_w, c.cost_per_hour, d.usd_per_million_output_tokens,
+                    u.ttft_s, u.tpot_s, u.tokens_per_s_per_gpu,
                     d.tokens_per_s_per_gpu_at_demand, u.decode_step_s, u.decode.bottleneck, u.prefill.bottleneck, bw)
 
 
@@ -492,28 +515,30 @@ def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODE
 
 def compare(*, model: str | Sequence[str] = DEFAULT_MODEL, hardware: str | Sequence[str] = DEFAULT_HARDWARE,
             workload: Spec = DEFAULT_WORKLOAD, engine: Spec = DEFAULT_ENGINE, sets: Mapping[str, Any] | None = None,
-            jobs: int | None = None) -> CompareResult:
-    """Size one workload on each of several machines (or several models on one machine).
-
-    Give a list for exactly one of `hardware` or `model` (names, preset or file). Every name is
-    loaded first, so an unknown one is an InputError; each is then sized as `planner size` does
-    (without the domain comparison), all cores in parallel. Rows in the order given."""
+            grid: Mapping[str, Sequence[Any]] | None = None, jobs: int | None = None) -> CompareResult:
+    """Size one workload on every combination of `model` × `hardware` × `grid` (--set keys to
+    values), each as `planner size` does (without the domain comparison), all cores in parallel.
+    Every name is loaded first, so an unknown one is an InputError. Rows in the order given:
+    models, then machines, then the grid values."""
     hw_list = [hardware] if isinstance(hardware, str) else list(hardware)
     m_list = [model] if isinstance(model, str) else list(model)
-    if len(hw_list) > 1 and len(m_list) > 1:
-        raise InputError("compare several machines or several models, not both",
-                         hint="e.g. --hardware h200-sxm,gb200-nvl72 or --model deepseek-v3,deepseek-v4-pro")
-    axis, names = ("model", m_list) if len(m_list) > 1 else ("hardware", hw_list)
-    if not names:
-        raise InputError(f"--{axis}: no names given")
+    for axis, names in (("model", m_list), ("hardware", hw_list)):
+        if not names:
+            raise InputError(f"--{axis}: no names given")
     sets = dict(sets or {})
-    for name in names:   # fail fast, with the loader's one-line error, on a name that does not load
-        (load_model if axis == "model" else load_hardware)(name, sets)
+    for name in m_list:   # fail fast, with the loader's one-line error, on a name that does not load
+        load_model(name, sets)
+    for name in hw_list:
+        load_hardware(name, sets)
     load_workload(_as_spec(workload), sets)
-    fixed = {"model": m_list[0], "hardware": hw_list[0]}
-    result = sweep({axis: names}, model=fixed["model"], hardware=fixed["hardware"], workload=workload,
-                   engine=engine, sets=sets, jobs=jobs)
+    vary: dict[str, list[Any]] = {}
+    if len(m_list) > 1:
+        vary["model"] = m_list
+    if len(hw_list) > 1 or len(m_list) == 1:
+        vary["hardware"] = hw_list
+    vary.update({k: list(v) for k, v in (grid or {}).items()})
+    result = sweep(vary, model=m_list[0], hardware=hw_list[0], workload=workload, engine=engine, sets=sets,
+                   jobs=jobs)
     wname = (workload.name if isinstance(workload, Workload)
              else str(workload) if isinstance(workload, str) else "inline")
-    return CompareResult(axis=axis, workload=wname, names=tuple(str(n) for n in names), rows=result.rows)
-
+    return CompareResult(keys=result.keys, workload=wname, rows=result.rows)
