@@ -13,6 +13,7 @@ from cli import diff as diff_cmd
 from cli import schema as schema_cmd
 from cli import validate as validate_cmd
 from cli.common import set_debug
+from cli.render.console import refresh_width
 
 app = typer.Typer(
     name="planner",
@@ -28,6 +29,7 @@ app = typer.Typer(
 def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors")] = False) -> None:
     """Capacity planner for LLM infrastructure."""
     set_debug(debug)
+    refresh_width()
 
 
 app.add_typer(models.app, name="models")

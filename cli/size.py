@@ -71,6 +71,8 @@ def size(
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as TOML (atomic)",
                                                 parser=path_arg)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
+    top: Annotated[int, typer.Option("--top", min=1, max=50,
+                                     help="Also show the next N-1 cheapest layouts, each as pinning it gives")] = 1,
     fmt: Annotated[SizeFormat, typer.Option("--format", "-f", help="Output format")] = SizeFormat.table,
     roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path, parser=path_arg,
                                                   help="Draw each phase on the machine's roofline: FILE.svg or "
@@ -87,10 +89,9 @@ def size(
     sets = io.parse_overrides(overrides or [])
     sets.update(speculative_sets(mtp_depth, mtp_acceptance))
     refuse_existing(force, export, roofline)            # before any work, not after it
-    pinned = (layout, batch, serving, prefill_layout, gpus, replicas)
+    pinned = (layout, batch, prefill_layout, gpus, replicas)
     if layout is None and any(v is not None for v in pinned):
-        raise io.InputError("--batch, --serving, --prefill-layout, --gpus and --replicas "
-                            "pin a layout: give --layout too",
+        raise io.InputError("--batch, --prefill-layout, --gpus and --replicas pin a layout: give --layout too",
                             hint='e.g. --layout "tp=4" --batch 140')
     if plan is not None:
         if layout is not None:
@@ -112,7 +113,7 @@ def size(
                               gpus=count_option("--gpus", gpus, maximum=MAX_GPUS) if gpus is not None else None,
                               replicas=replicas, sets=sets)
     else:
-        result = api.size(model, hardware, workload, engine=engine, sets=sets)
+        result = api.size(model, hardware, workload, engine=engine, sets=sets, serving=serving, top=top)
     if export is not None:
         write_output(export, plan_toml(result), force)
     if fmt == SizeFormat.json:

@@ -27,10 +27,11 @@ _EXPORTS = {
     "Layout": "planner.inputs.layout", "parse_layout": "planner.inputs.layout",
     "validate_layout": "planner.inputs.layout",
     "summarize": "planner.model.summary",
-    "Balance": "planner.whatif.balance", "balance": "planner.whatif.balance",
+    "Balance": "planner.whatif.balance", "balance": "planner.api",
     "CompareResult": "planner.whatif.sweep", "SweepResult": "planner.whatif.sweep", "SweepRow": "planner.whatif.sweep",
     "compare": "planner.whatif.sweep", "sweep": "planner.whatif.sweep",
-    "train": "planner.training.run", "TrainResult": "planner.training.run",
+    "frontier": "planner.whatif.frontier", "Frontier": "planner.whatif.frontier",
+    "train": "planner.api", "TrainResult": "planner.training.run",
     "check_file": "planner.plan.check",
 }
 

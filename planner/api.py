@@ -26,6 +26,10 @@ from planner.inputs.presets import DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MOD
 from planner.inputs.workload import Workload
 from planner.plan.schema import Plan, build_plan
 from planner.serving.deployment import evaluate_layout, size_deployment
+from planner.training.run import TrainResult, train_layout
+from planner.training.run import train as run_train
+from planner.whatif.balance import Balance
+from planner.whatif.balance import balance as run_balance
 
 Spec = str | Path | dict[str, Any]
 
@@ -50,10 +54,16 @@ def load(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Worklo
 
 def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
          workload: Spec | Workload = DEFAULT_WORKLOAD, *, engine: Spec | Engine = DEFAULT_ENGINE,
-         sets: Mapping[str, Any] | None = None, compare_domains: bool = True) -> Plan:
-    """The cheapest plan that meets the workload's demand and targets (see planner.serving.deployment)."""
+         sets: Mapping[str, Any] | None = None, compare_domains: bool = True, serving: str | None = None,
+         top: int = 1) -> Plan:
+    """The cheapest plan that meets the workload's demand and targets (see planner.serving.deployment);
+    `serving` ("colocated" or "disaggregated") restricts the search to one mode; `top` > 1 adds the
+    next cheapest layouts as `alternatives`."""
     m, hw, w, e = load(model, hardware, workload, sets, engine)
-    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains, engine=e))
+    modes = (serving,) if serving else ("colocated", "disaggregated")
+    if serving not in (None, "colocated", "disaggregated"):
+        raise io.InputError(f"{serving!r}: expected colocated or disaggregated", field="--serving")
+    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains, engine=e, modes=modes, top=top))
 
 
 def _layout(layout: Layout | str, **fields: Any) -> Layout:
@@ -101,3 +111,25 @@ def estimate(model: Spec | Model, hardware: Spec | Hardware, layout: Layout | st
     others = {k: v for k, v in overrides.items() if not k.startswith("workload")}
     return evaluate(model, hardware, w, layout, engine=engine, batch=batch, serving=serving,
                     prefill_layout=prefill_layout, replicas=1, sets=others)
+
+
+def balance(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
+            workload: Spec | Workload = DEFAULT_WORKLOAD, *, layout: Layout | str | None = None,
+            batch: int | None = None, engine: Spec | Engine = DEFAULT_ENGINE,
+            sets: Mapping[str, Any] | None = None) -> Balance:
+    """What each resource would need to move the bottleneck (planner.whatif.balance), for the plan
+    `size` picks or at a pinned `layout` with its `batch`."""
+    m, hw, w, e = load(model, hardware, workload, sets, engine)
+    lay = None if layout is None else e.speculate(_layout(layout, batch=batch, routing=w.expert_routing))
+    return run_balance(m, hw, w, lay, engine=e)
+
+
+def train(model: Spec | Model, hardware: Spec | Hardware, *, tokens: float, layout: str = "",
+          gpus: int | None = None, days: float | None = None, sets: Mapping[str, Any] | None = None,
+          **layout_fields: Any) -> TrainResult:
+    """A training run (planner.training.run): `layout` as --layout spells it ("tp=8,pp=16"), other
+    TrainLayout fields (seq, micro_batch, global_batch, zero, recompute) as keywords."""
+    overrides = dict(sets or {})
+    m = model if isinstance(model, Model) and not overrides else io.load_model(_spec(model), overrides)
+    hw = hardware if isinstance(hardware, Hardware) and not overrides else io.load_hardware(_spec(hardware), overrides)
+    return run_train(m, hw, train_layout(layout, **layout_fields), tokens, gpus=gpus, days=days)

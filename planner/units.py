@@ -40,6 +40,19 @@ _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*([kmgtp]?)(b|bit|flop|flops)?\s*/\s*s\s
 _SI = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}
 
 
+def flat_record(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested result as one flat row: nested keys joined by dots, lists kept as they are
+    (pandas.DataFrame([flat_record(d)]) takes it directly)."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(item, dict):
+            out.update(flat_record(item, name))
+        else:
+            out[name] = item
+    return out
+
+
 def parse_bytes(text: str | int | float) -> int:
     """'141 GB' -> 141_000_000_000; '80 GiB' -> 85_899_345_920; numbers are bytes."""
     if isinstance(text, (int, float)):

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from typing import Any, TextIO, cast
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -108,6 +109,13 @@ out = Console(file=cast(TextIO, _Guarded("stdout")), width=_width, highlight=Fal
 err = Console(file=cast(TextIO, _Guarded("stderr")), width=_width, highlight=False, markup=False, emoji=False)
 
 
+def refresh_width() -> None:
+    """Take the width from COLUMNS as each command starts (a process may run several, as tests do)."""
+    columns = os.environ.get("COLUMNS", "")
+    for console in (out, err):
+        console._width = int(columns) if columns.isdigit() else None   # noqa: SLF001 - rich's own default
+
+
 def bold(text: str) -> tuple[str, str]:
     return (text, "bold")
 
@@ -131,14 +139,44 @@ def json_out(data: Any) -> None:
     print(to_json(data, ensure_ascii=not _encodes(sys.stdout)))
 
 
+class FittedTable:
+    """A table drawn as columns when it fits the width, else as one record per row ("header value;
+    ..."), wrapped at spaces: at 80 columns (a pipe, a CI log) no word, number or unit is split
+    across lines, which a squeezed table would do."""
+
+    def __init__(self, title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]],
+                 right: tuple[int, ...] = ()) -> None:
+        self.title, self.columns, self.right = title, list(columns), right
+        self.rows = [list(r) for r in rows]
+        self.padding: tuple[int, int] = (0, 1)
+
+    def _table(self) -> Table:
+        table = Table(title=self.title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                      padding=self.padding)
+        for i, col in enumerate(self.columns):
+            table.add_column(col, justify="right" if i in self.right else "left", no_wrap=True)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self._table()
+        natural = Measurement.get(console, options.update(width=1 << 20), table).maximum   # unclamped
+        if natural <= options.max_width:
+            yield table
+            return
+        if self.title:
+            yield Text(self.title, style="italic")
+        for row in self.rows:
+            parts = [f"{head}: {cell}" if head.strip() else cell
+                     for head, cell in zip(self.columns, row, strict=False) if str(cell).strip()]
+            yield Text("  " + "; ".join(str(p) for p in parts))
+        yield Text("")
+
+
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]],
-           right: tuple[int, ...] = ()) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for i, col in enumerate(columns):
-        table.add_column(col, justify="right" if i in right else "left", overflow="fold", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*row)
-    return table
+          right: tuple[int, ...] = ()) -> FittedTable:
+    return FittedTable(title, columns, rows, right)
 
 
 def pct(x: float) -> str:

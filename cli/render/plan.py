@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from cli.render.console import bold, line, out, pct, table
+from cli.render.console import FittedTable, bold, line, out, pct, table
 from planner import units as U
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def _bar(share: float) -> str:
     return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
 
 
-def _budget(p: Plan) -> Table:
+def _budget(p: Plan) -> FittedTable:
     b = p.per_gpu
     assert b is not None
     cap = b.capacity_bytes
@@ -35,7 +35,7 @@ def _budget(p: Plan) -> Table:
                   ((name, U.format_bytes(v), pct(v / cap), _bar(v / cap)) for name, v in rows), right=(1, 2))
 
 
-def _phases(p: Plan) -> Table:
+def _phases(p: Plan) -> FittedTable:
     assert p.phases is not None
     cols = ["phase", "compute", "HBM", "up", "out", "storage", "time", "bound by"]
     rows = [(name, *(U.format_seconds(v) for v in (t.compute_s, t.hbm_s, t.scale_up_s, t.scale_out_s, t.storage_s,
@@ -73,7 +73,7 @@ def _layout_cell(lay: Any) -> str:
     return f"{lay.tp}/{lay.dp}/{lay.ep}/{lay.pp}"
 
 
-def _pools_table(p: Plan) -> Table:
+def _pools_table(p: Plan) -> FittedTable:
     rows = [(pool.role, str(pool.units), _layout_cell(pool.layout), f"{pool.layout.batch:,}", str(pool.layout.gpus),
              str(pool.gpus), f"{pool.requests_per_s_per_unit:,.2f}") for pool in p.pools]
     return table("Layout (batch = sequences per attention-DP rank)",
@@ -104,6 +104,26 @@ def _cluster_line(p: Plan) -> str:
     pods = f", {c.pods:,} pod(s)" if c.pods else ""
     return (f"cluster: {c.gpus:,} GPUs{split} in {c.nodes:,} nodes{spare}, {c.racks:,} racks{pods}, "
             f"{c.domains:,} scale-up domains, {c.power_w / 1e3:,.1f} kW")
+
+
+def _alternatives_table(p: Plan) -> FittedTable:
+    """The chosen layout and the next cheapest ones (size --top N), each as pinning it gives."""
+    assert p.layout is not None and p.cluster is not None and p.ttft_s is not None and p.tpot_s is not None
+    c = p.cluster
+    priced = c.cost_per_hour is not None
+    head = ["#", "layout", "serving", "batch", "GPUs", "racks", "power", *(["$/M out"] if priced else []),
+            "TTFT", "TPOT", "tok/s/GPU", "ok"]
+    rows = [("1 (chosen)", p.layout.label(), p.layout.serving, p.layout.batch, c.gpus, c.racks, c.power_w,
+             p.usd_per_million_output_tokens, p.ttft_s, p.tpot_s, p.tokens_per_s_per_gpu, p.feasible)]
+    rows += [(str(i), a.layout.label() + (f" + prefill {a.prefill_layout}" if a.prefill_layout else ""),
+              a.layout.serving, a.layout.batch, a.gpus, a.racks, a.power_w, a.usd_per_million_output_tokens,
+              a.ttft_s, a.tpot_s, a.tokens_per_s_per_gpu, a.feasible) for i, a in enumerate(p.alternatives, 2)]
+    cells = [[n, lay, serving, f"{b:,}", f"{g:,}", f"{r:,}", f"{w / 1e3:,.1f} kW",
+              *([f"${usd:,.3f}" if usd is not None else ""] if priced else []),
+              U.format_seconds(t1), U.format_seconds(t2), f"{tps:,.0f}" if tps else "", "yes" if ok else "no"]
+             for n, lay, serving, b, g, r, w, usd, t1, t2, tps, ok in rows]
+    return table(f"The {len(rows)} cheapest layouts (each as `size --layout` pins it)", head, cells,
+                 right=tuple(range(3, len(head) - 1)))
 
 
 def _cost_line(p: Plan) -> str | None:
@@ -191,6 +211,8 @@ def plan(p: Plan, estimate: bool = False) -> None:
         for text in _kv_summary(p):
             line(text)
         out.print(_tiers_table(p))
+    if p.alternatives:
+        out.print(_alternatives_table(p))
     verdicts(p.verdicts)
     if not p.feasible:
         first = next((v.message for v in p.verdicts if v.severity == "error"), "see the verdicts")
@@ -233,7 +255,7 @@ def plan_markdown(p: Plan) -> str:
 TIER_LABELS = {"G1": "G1 HBM", "G2": "G2 host", "G3": "G3 NVMe", "G3.5": "G3.5 pod", "G4": "G4 shared"}
 
 
-def _tiers_table(p: Plan) -> Table:
+def _tiers_table(p: Plan) -> FittedTable:
     """Cluster-wide tier figures; 'need' is what faster tiers do not already hold."""
     rows = []
     for t in p.kv_tiers:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.table import Table
-
-from cli.render.console import bold, err, line, out, table
+from cli.render.console import FittedTable, bold, err, line, out, table
 from planner import units as U
 
 if TYPE_CHECKING:
@@ -74,14 +71,9 @@ def _reasons(records: Iterable[dict[str, Any]], key: str) -> None:
 _WHATIF_COLS = ["ok", "GPUs", "power", "TTFT", "TPOT", "tok/s/GPU", "bound"]
 
 
-def _whatif_table(title: str, columns: list[str], rows: list[list[str]], right: tuple[int, ...]) -> Table:
-    """Like _table, but cells stay on one line (reasons follow the table, one line each)."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    for i, col in enumerate(columns):
-        table.add_column(col, justify="right" if i in right else "left", no_wrap=True)
-    for row in rows:
-        table.add_row(*row)
-    return table
+def _whatif_table(title: str, columns: list[str], rows: list[list[str]], right: tuple[int, ...]) -> FittedTable:
+    """Cells stay on one line (reasons follow the table, one line each)."""
+    return table(title, columns, rows, right)
 
 
 def sweep_table(keys: list[str], records: list[dict[str, Any]], title: str) -> None:

@@ -144,6 +144,28 @@ def prefill_batch(engine: Engine, shape: RequestShape) -> int:
 
 
 @dataclass(frozen=True)
+class PrefillPoolUnit:
+    """A disaggregated prefill unit as evaluate_unit runs it: steps of `requests_per_step` prompts,
+    the pool held at PREFILL_UTILIZATION, each request waiting in an M/D/1 queue for its step."""
+
+    step: PhaseTimes
+    requests_per_step: int
+    requests_per_s: float            # one unit at the utilisation target
+    ttft_s: float                    # its step plus the queueing wait
+
+
+def prefill_pool_unit(m: Model, hw: Hardware, layout: Layout, shape: RequestShape, reuse: PrefixReuse = RESIDENT,
+                      engine: Engine | None = None, one: PhaseTimes | None = None) -> PrefillPoolUnit:
+    """One unit of a disaggregated prefill pool (`one`: a single request's prefill, when known)."""
+    e = engine or default_engine()
+    k = prefill_batch(e, shape)
+    step = request_prefill(m, hw, layout, shape, reuse, e, requests=k) if k > 1 or one is None else one
+    return PrefillPoolUnit(step=step, requests_per_step=k,
+                           requests_per_s=layout.dp * k * PREFILL_UTILIZATION / step.time_s,
+                           ttft_s=step.time_s + _md1_wait(PREFILL_UTILIZATION, step.time_s))
+
+
+@dataclass(frozen=True)
 class UnitResult:
     """One serving unit at its batch. Times in seconds, rates per second, bytes per GPU."""
 
@@ -250,15 +272,12 @@ def evaluate_unit(m: Model, hw: Hardware, shape: RequestShape, layout: Layout, *
         per_gpu = unit_rps * shape.osl / layout.gpus
     else:
         # A prefill pool at PREFILL_UTILIZATION; decode units see bare steps.
-        k = prefill_batch(e, shape)
-        pre = request_prefill(m, hw, p_layout, shape, reuse, e, requests=k) if k > 1 else one
-        step = dec
+        pool = prefill_pool_unit(m, hw, p_layout, shape, reuse, e, one)
+        pre, step = pool.step, dec
         share = 0.0
         unit_rps = layout.pp * b * a / dec.time_s / shape.osl * layout.dp
         tpot = dec.time_s / a
-        p_rps = p_layout.dp * k * PREFILL_UTILIZATION / pre.time_s
-        ttft = pre.time_s + _md1_wait(PREFILL_UTILIZATION, pre.time_s)
-        per_step = float(k)
+        p_rps, ttft, per_step = pool.requests_per_s, pool.ttft_s, float(pool.requests_per_step)
         per_gpu = unit_rps * shape.osl / (layout.gpus + unit_rps / p_rps * p_layout.gpus)
     return UnitResult(layout=layout, prefill_layout=p_layout, budget=budget, prefill_budget=p_budget, request=one,
                       prefill=pre, decode=dec, step=step, prefill_requests_per_step=per_step, accepted_tokens=a,

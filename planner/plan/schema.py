@@ -135,6 +135,34 @@ class PhasesOut(Out):
     decode: PhaseOut
 
 
+class AlternativeOut(Out):
+    """One of the next cheapest layouts `size --top N` found, settled as pinning it would settle it."""
+
+    layout: LayoutOut
+    prefill_layout: str | None = None
+    feasible: bool
+    gpus: int
+    gpus_provisioned: int
+    racks: int
+    power_w: float
+    cost_per_hour: float | None = None
+    usd_per_million_output_tokens: float | None = None
+    ttft_s: float
+    tpot_s: float
+    tokens_per_s_per_gpu: float
+
+    @classmethod
+    def of(cls, d: Deployment) -> AlternativeOut:
+        u, c = d.unit, d.cluster
+        assert u is not None and c is not None
+        return cls(layout=LayoutOut.of(u.layout),
+                   prefill_layout=u.prefill_layout.label() if u.layout.disaggregated else None,
+                   feasible=d.feasible, gpus=c.gpus, gpus_provisioned=c.gpus_provisioned, racks=c.racks,
+                   power_w=c.power_w, cost_per_hour=c.cost_per_hour,
+                   usd_per_million_output_tokens=d.usd_per_million_output_tokens, ttft_s=u.ttft_s, tpot_s=u.tpot_s,
+                   tokens_per_s_per_gpu=u.tokens_per_s_per_gpu)
+
+
 class SloOut(Out):
     name: str
     target: float
@@ -319,11 +347,37 @@ class Plan(Out):
     domain: DomainOut
     kv: KvOut | None = None
     kv_tiers: list[TierOut] = Field(default_factory=list)
+    alternatives: list[AlternativeOut] = Field(
+        default_factory=list, description="size --top N: the next cheapest layouts, each settled as if pinned")
     verdicts: list[VerdictOut] = Field(default_factory=list)
     inputs: PlanInputs
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.to_json_dict()
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The chosen layout and any alternatives (size --top), one flat row each, for pandas."""
+        base = {"model": self.model, "hardware": self.hardware, "workload": self.workload,
+                "requests_per_s": self.requests_per_s}
+        if self.layout is None or self.cluster is None:
+            return [{**base, "rank": 1, "feasible": False}]
+        c = self.cluster
+        rows = [{**base, "rank": 1, "feasible": self.feasible, "layout": self.layout.label(),
+                 "serving": self.layout.serving, "batch": self.layout.batch, "gpus": c.gpus,
+                 "gpus_provisioned": c.gpus_provisioned, "racks": c.racks, "power_w": c.power_w,
+                 "cost_per_hour": c.cost_per_hour, "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+                 "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu}]
+        for rank, a in enumerate(self.alternatives, 2):
+            rows.append({**base, "rank": rank, "feasible": a.feasible, "layout": a.layout.label(),
+                         "serving": a.layout.serving, "batch": a.layout.batch, "gpus": a.gpus,
+                         "gpus_provisioned": a.gpus_provisioned, "racks": a.racks, "power_w": a.power_w,
+                         "cost_per_hour": a.cost_per_hour,
+                         "usd_per_million_output_tokens": a.usd_per_million_output_tokens,
+                         "ttft_s": a.ttft_s, "tpot_s": a.tpot_s, "tokens_per_s_per_gpu": a.tokens_per_s_per_gpu})
+        return rows
 
     def errors(self) -> list[VerdictOut]:
         return [v for v in self.verdicts if v.severity == "error"]
@@ -400,6 +454,7 @@ def _build_plan(d: Deployment) -> Plan:
     if d.kv is not None:
         base["kv"] = KvOut.of(d.kv, u.prefill)
         base["kv_tiers"] = [TierOut.of(t) for t in d.kv.tiers]
+    base["alternatives"] = [AlternativeOut.of(a) for a in d.alternatives if a.unit is not None and a.cluster]
     return Plan(**base)
 
 

@@ -34,12 +34,12 @@ from planner.perf.memory import hbm_budget, weights_fit, weights_per_gpu
 from planner.perf.phases import PhaseTimes, machine_key
 from planner.perf.unit import (
     NO_HITS,
-    PREFILL_UTILIZATION,
     RESIDENT,
     PrefixReuse,
     UnitResult,
     evaluate_unit,
     prefill_layout_for,
+    prefill_pool_unit,
     request_prefill,
 )
 from planner.verdict import Severity, Verdict
@@ -117,6 +117,7 @@ class Deployment:
     domain_rows: tuple[DomainRow, ...] = ()
     smallest_domain: int | None = None
     knee_domain: int | None = None
+    alternatives: tuple[Deployment, ...] = ()   # the next cheapest layouts, settled (size --top)
 
     @property
     def decode_pool(self) -> Pool | None:
@@ -314,6 +315,7 @@ class _Search:
     engine: Engine
     demand: float
     reuse: PrefixReuse
+    modes: tuple[str, ...] = ("colocated", "disaggregated")
     _prefill: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -399,9 +401,9 @@ class _Search:
 
     def best_prefill(self, fitting: list[Layout], max_gpus: float) -> Layout | None:
         """Disaggregated prefill pool: the layout whose whole units cover the demand with the fewest
-        GPUs while meeting TTFT (queueing included) and fitting one request, among units smaller
-        than `max_gpus`. Prefill and decode pools are independent given the demand, so minimising
-        each is exact."""
+        GPUs while meeting TTFT (its batched step and the queue, as evaluate_unit runs it) and
+        fitting one request, among units smaller than `max_gpus`. Prefill and decode pools are
+        independent given the demand, so minimising each is exact."""
         best = None
         ttft = self.w.slo.ttft_s
         for lay in fitting:
@@ -412,44 +414,55 @@ class _Search:
                                 min(self.w.isl, self.engine.max_num_tokens), self.engine)
             if not budget.fits:
                 continue
-            t_p = self.prefill(lay).time_s
-            if ttft is not None and t_p * (1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION))) > ttft:
+            pool = prefill_pool_unit(self.m, self.hw, lay, self.shape, self.reuse, self.engine, self.prefill(lay))
+            if ttft is not None and pool.ttft_s > ttft:
                 continue
-            rps_unit = lay.dp * PREFILL_UTILIZATION / t_p
-            score = (math.ceil(self.demand / rps_unit) * lay.gpus, lay.gpus)
+            score = (math.ceil(self.demand / pool.requests_per_s) * lay.gpus, lay.gpus)
             if best is None or score < best[0]:
                 best = (score, lay)
         return None if best is None else best[1]
 
     def run(self) -> _Option | None:
+        ranked = self.ranked(1)
+        return ranked[0] if ranked else None
+
+    def ranked(self, keep: int) -> list[_Option]:
+        """The `keep` cheapest options, one per layout (and prefill layout), cheapest first. Branch
+        and bound against the keep-th best so far: a unit with more GPUs cannot enter the list."""
         fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.engine, self.w.expert_routing)
                           if weights_fit(self.m, self.hw, lay, self.engine)), key=lambda lay: lay.gpus)
-        best: _Option | None = None
+        found: list[_Option] = []
         ttft = self.w.slo.ttft_s
-        for lay in fitting:
-            if best is not None and lay.gpus > best.cluster.gpus_provisioned:
-                break
-            if ttft is not None and self.prefill(lay).time_s > ttft:
-                continue                       # not even an empty unit prefills in time
-            u = self.largest_batch(lay, None)
-            if u is not None:
-                opt = self.option(u)
-                if best is None or opt.key() < best.key():
-                    best = opt
-        bound = best.cluster.gpus_provisioned if best is not None else math.inf
-        p_lay = self.best_prefill(fitting, bound)
+
+        def bound() -> float:
+            return found[keep - 1].cluster.gpus_provisioned if len(found) >= keep else math.inf
+
+        def add(opt: _Option) -> None:
+            found.append(opt)
+            found.sort(key=_Option.key)
+            del found[keep:]
+
+        if "colocated" in self.modes:
+            for lay in fitting:
+                if lay.gpus > bound():
+                    break
+                if ttft is not None and self.prefill(lay).time_s > ttft:
+                    continue                       # not even an empty unit prefills in time
+                u = self.largest_batch(lay, None)
+                if u is not None:
+                    add(self.option(u))
+        if "disaggregated" not in self.modes:
+            return found
+        p_lay = self.best_prefill(fitting, bound())
         if p_lay is None:
-            return best
+            return found
         for lay in fitting:
-            if lay.gpus + p_lay.gpus > bound:
+            if lay.gpus + p_lay.gpus > bound():
                 break
             u = self.largest_batch(lay.model_copy(update={"serving": Serving.disaggregated}), p_lay)
             if u is not None:
-                opt = self.option(u)
-                if best is None or opt.key() < best.key():
-                    best = opt
-                    bound = best.cluster.gpus_provisioned
-        return best
+                add(self.option(u))
+        return found
 
 
 def why_infeasible(m: Model, hw: Hardware, w: Workload, engine: Engine) -> tuple[Verdict, ...]:
@@ -502,7 +515,8 @@ def _deployment_key(d: Deployment) -> tuple:
     return (not d.feasible, c.gpus_provisioned, c.gpus, u.tpot_s)
 
 
-def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float) -> Deployment | None:
+def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float,
+                   modes: tuple[str, ...] = ("colocated", "disaggregated")) -> Deployment | None:
     """Search, settle the choice, and search again with the reuse its tiers imply, until a choice
     repeats. The prefix reuse depends on the cluster the search picks (spare HBM and host memory
     grow with it), so one assumption cannot serve every candidate: the rounds start twice, once
@@ -517,7 +531,7 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: 
     for start in starts:
         reuse = start
         for _ in range(REUSE_ROUNDS):
-            best = _Search(m, hw, w, engine, demand, reuse).run()
+            best = _Search(m, hw, w, engine, demand, reuse, modes).run()
             if best is None:
                 break
             u = best.unit
@@ -563,8 +577,27 @@ def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
     return ok[0][0], ok[-1][0]
 
 
+def alternatives(m: Model, hw: Hardware, w: Workload, engine: Engine, chosen: Deployment, count: int,
+                 modes: tuple[str, ...] = ("colocated", "disaggregated")) -> tuple[Deployment, ...]:
+    """The next `count` cheapest layouts after the chosen one, each settled as `size --layout`
+    would settle it (so their numbers are what pinning them gives), cheapest first."""
+    if count < 1 or chosen.unit is None:
+        return ()
+    taken = (chosen.unit.layout.model_copy(update={"batch": 1}), chosen.unit.prefill_layout)
+    options = _Search(m, hw, w, engine, demand_requests_per_s(w), chosen.reuse, modes).ranked(count + 1)
+    out = []
+    for opt in options:
+        u = opt.unit
+        if (u.layout.model_copy(update={"batch": 1}), u.prefill_layout) == taken:
+            continue
+        out.append(settle(m, hw, w, u.layout, engine=engine, reuse=chosen.reuse,
+                          prefill_layout=u.prefill_layout if u.layout.disaggregated else None))
+    return tuple(sorted(out, key=_deployment_key)[:count])
+
+
 def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True,
-                    engine: Engine | None = None) -> Deployment:
+                    engine: Engine | None = None, modes: tuple[str, ...] = ("colocated", "disaggregated"),
+                    top: int = 1) -> Deployment:
     """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
     and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
     every target, `problems` say why; when the tiers' reloads push the best plan past a target,
@@ -572,7 +605,7 @@ def size_deployment(model: Model, hardware: Hardware, workload: Workload, compar
     check_context(model.name, model.max_context, workload.final_context)
     e = engine or default_engine()
     demand = demand_requests_per_s(workload)
-    chosen = _search_rounds(model, hardware, workload, e, demand)
+    chosen = _search_rounds(model, hardware, workload, e, demand, modes)
     if chosen is None:
         return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
                           unit=None, problems=why_infeasible(model, hardware, workload, e))
@@ -581,4 +614,7 @@ def size_deployment(model: Model, hardware: Hardware, workload: Workload, compar
         smallest, knee = domain_knee(rows)
         chosen = Deployment(**{**chosen.__dict__, "domain_rows": rows, "smallest_domain": smallest,
                                "knee_domain": knee})
+    if top > 1:
+        chosen = Deployment(**{**chosen.__dict__,
+                               "alternatives": alternatives(model, hardware, workload, e, chosen, top - 1, modes)})
     return chosen

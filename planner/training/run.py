@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -553,6 +553,10 @@ class TrainResult:
             "verdicts": [v.to_dict() for v in self.verdicts],
             "feasible": self.feasible,
         }
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One flat row (dotted keys; verdicts left out) for pandas.DataFrame."""
+        return [U.flat_record({k: v for k, v in self.to_dict().items() if k != "verdicts"})]
 
 
 def evaluate(m: Model, hw: Hardware, lay: TrainLayout, tokens: float, *, budget_days: float | None = None,

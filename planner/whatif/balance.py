@@ -41,7 +41,7 @@ from planner.serving.deployment import (
     evaluate_layout,
     size_deployment,
 )
-from planner.units import finite
+from planner.units import finite, flat_record
 from planner.verdict import Severity
 
 
@@ -138,6 +138,10 @@ class Balance:
                      "ttft_target_s": self.ttft_target_s},
             "phases": {p.phase: p.to_dict() for p in self.phases},
         }
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One flat row (dotted keys) for pandas.DataFrame."""
+        return [flat_record(self.to_dict())]
 
 
 def phase_balance(name: str, hw: Hardware, t: PhaseTimes) -> PhaseBalance:

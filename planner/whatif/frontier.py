@@ -34,7 +34,7 @@ from planner.inputs.workload import Workload, check_context
 from planner.machine.cluster import system_power_per_gpu_w
 from planner.machine.cost import gpu_hour_rate, usd_per_million_tokens
 from planner.perf.memory import hbm_budget, weights_fit
-from planner.perf.unit import PREFILL_UTILIZATION, RESIDENT, evaluate_unit, prefill_batch, request_prefill
+from planner.perf.unit import RESIDENT, evaluate_unit, prefill_pool_unit, request_prefill
 from planner.serving.deployment import MAX_BATCH, candidate_layouts
 
 MODES = ("colocated", "disaggregated")
@@ -115,20 +115,17 @@ def _batches(cap: int) -> list[int]:
 
 
 def _prefill_layout(m: Model, hw: Hardware, w: Workload, e: Engine, fitting: list[Layout]) -> Layout | None:
-    """The prefill unit with the most requests/s per GPU that meets TTFT: its engine batches k
-    prompts per step (as evaluate_unit runs it), and a request waits in an M/D/1 queue at the
-    pool's utilisation target."""
+    """The prefill unit with the most requests/s per GPU that meets TTFT, as evaluate_unit runs it."""
     best: tuple[float, Layout] | None = None
     ttft = w.slo.ttft_s
-    k = prefill_batch(e, w.shape)
     for lay in fitting:
         lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
         if not hbm_budget(m, hw, lay, w.final_context, min(w.isl, e.max_num_tokens), e).fits:
             continue
-        t = request_prefill(m, hw, lay, w.shape, RESIDENT, e, requests=k).time_s
-        if ttft is not None and t * (1 + PREFILL_UTILIZATION / (2 * (1 - PREFILL_UTILIZATION))) > ttft:
+        pool = prefill_pool_unit(m, hw, lay, w.shape, RESIDENT, e)
+        if ttft is not None and pool.ttft_s > ttft:
             continue
-        rate = lay.dp * k * PREFILL_UTILIZATION / t / lay.gpus
+        rate = pool.requests_per_s / lay.gpus
         if best is None or rate > best[0]:
             best = (rate, lay)
     return None if best is None else best[1]

@@ -117,6 +117,9 @@ class SweepResult:
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "keys": list(self.keys), "rows": list(self.records())}
 
+    def to_rows(self) -> list[dict[str, Any]]:
+        return list(self.records())
+
     def __len__(self) -> int:
         return len(self.rows)
 
