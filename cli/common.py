@@ -71,6 +71,16 @@ class TableJson(StrEnum):
 FormatOpt = Annotated[TableJson, typer.Option("--format", "-f", help="Output format")]
 
 
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+ListFormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format")]
+
+
 class _Debug:
     """Set by the top-level --debug option on every invocation (never leaks into the environment)."""
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import FormatOpt, SetOpt, TableJson, handle_errors
+from cli.common import FormatOpt, ListFormat, ListFormatOpt, SetOpt, TableJson, handle_errors
 from planner.inputs import io, presets
 from planner.machine.summary import hardware_dict
 
@@ -16,16 +16,12 @@ app = typer.Typer(help="Hardware presets and machine balance points.", no_args_i
 
 @app.command("list")
 @handle_errors
-def list_(fmt: FormatOpt = TableJson.table) -> None:
-    """List the hardware presets.
+def list_(fmt: ListFormatOpt = ListFormat.table) -> None:
+    """List the hardware presets (table, json, csv or markdown).
 
-    Example: planner hardware list
+    Example: planner hardware list --format csv
     """
-    rows = [hardware_dict(io.load_hardware(name)) for name in presets.names("hardware")]
-    if fmt == TableJson.json:
-        render.json_out(rows)
-    else:
-        render.hardware_list(rows)
+    render.hardware_list([hardware_dict(io.load_hardware(name)) for name in presets.names("hardware")], fmt.value)
 
 
 @app.command("show")

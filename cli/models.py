@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import render
-from cli.common import FormatOpt, SetOpt, TableJson, handle_errors
+from cli.common import FormatOpt, ListFormat, ListFormatOpt, SetOpt, TableJson, handle_errors
 from planner.inputs import io, presets
 from planner.inputs.workload import check_context
 from planner.model.summary import summarize
@@ -18,7 +18,7 @@ app = typer.Typer(help="Model presets and model facts (parameters, bytes, KV, FL
 
 @app.command("list")
 @handle_errors
-def list_(fmt: FormatOpt = TableJson.table) -> None:
+def list_(fmt: ListFormatOpt = ListFormat.table) -> None:
     """List the model presets.
 
     Example: planner models list --format json
@@ -29,10 +29,7 @@ def list_(fmt: FormatOpt = TableJson.table) -> None:
         rows.append({"name": name, "aliases": list(s.model.aliases), "attention": s.model.attention.kind,
                      "total": s.params.total, "active": s.params.active,
                      "kv_bytes_per_token": s.kv_bytes_per_token, "description": s.model.description})
-    if fmt == TableJson.json:
-        render.json_out(rows)
-    else:
-        render.model_list(rows)
+    render.model_list(rows, fmt.value)
 
 
 @app.command("show")

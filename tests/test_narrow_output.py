@@ -38,3 +38,19 @@ def test_no_word_is_split_at_80_columns(args):
     assert max(len(line) for line in narrow.splitlines()) <= 80
     fragments = sorted(tokens(narrow) - tokens(wide))
     assert not fragments, f"split across lines: {fragments[:10]}"
+
+
+@pytest.mark.parametrize("command", [["hardware", "list"], ["models", "list"]])
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "json"])
+def test_listing_formats(command, fmt):
+    import csv
+    import io
+    import json
+    text = render([*command, "--format", fmt], 80)
+    if fmt == "json":
+        assert isinstance(json.loads(text), list)
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) >= 15 and rows[0]["name"]
+    else:
+        assert text.startswith("### ") and "|---" in text

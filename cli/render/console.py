@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.inputs.io import to_json
+from planner.units import flat_record
 
 ASCII = {"≤": "<=", "≥": ">=", "→": "->", "←": "<-", "×": "x", "—": "--", "–": "-", "−": "-", "µ": "u",
          "·": "*", "÷": "/", "…": "...", "≈": "~", "±": "+/-", "•": "*", "‘": "'", "’": "'", "“": '"',
@@ -150,6 +151,14 @@ class FittedTable:
         self.rows = [list(r) for r in rows]
         self.padding: tuple[int, int] = (0, 1)
 
+    def markdown(self) -> str:
+        """The same table as GitHub markdown (numbers right-aligned)."""
+        align = ["---:" if i in self.right else "---" for i in range(len(self.columns))]
+        lines = ([f"### {self.title}", ""] if self.title else []) + [
+            "| " + " | ".join(h or " " for h in self.columns) + " |", "|" + "|".join(align) + "|"]
+        lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
     def _table(self) -> Table:
         table = Table(title=self.title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
                       padding=self.padding)
@@ -177,6 +186,24 @@ class FittedTable:
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[str]],
           right: tuple[int, ...] = ()) -> FittedTable:
     return FittedTable(title, columns, rows, right)
+
+
+def listing(view: FittedTable, fmt: str, records: list[dict[str, Any]]) -> None:
+    """A listing command's output: the table (or its markdown), or the records as JSON or CSV
+    (nested fields flattened to dotted columns)."""
+    if fmt == "json":
+        json_out(records)
+    elif fmt == "csv":
+        from cli.render.whatif import sweep_csv
+        # the long free text (notes, sources, per-field provenance) stays in JSON
+        flat = [flat_record({k: v for k, v in r.items() if k not in ("notes", "sources", "provenance")})
+                for r in records]
+        columns = list(dict.fromkeys(k for r in flat for k in r))
+        text_out(sweep_csv(columns, [{c: r.get(c) for c in columns} for r in flat]))
+    elif fmt == "markdown":
+        text_out(view.markdown())
+    else:
+        out.print(view)
 
 
 def pct(x: float) -> str:

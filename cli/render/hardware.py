@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cli.render.console import bold, line, out, table
+from cli.render.console import bold, line, listing, out, table
 from planner import units as U
 
 if TYPE_CHECKING:
@@ -19,13 +19,13 @@ def _bal(x: float | None) -> str:
     return f"{x:,.0f}" if x else "—"
 
 
-def hardware_list(rows: list[dict[str, Any]]) -> None:
-    out.print(table("Hardware presets", ["name", "status", "HBM", "HBM B/W", "FP8 dense", "FP4 dense",
+def hardware_list(rows: list[dict[str, Any]], fmt: str = "table") -> None:
+    listing(table("Hardware presets", ["name", "status", "HBM", "HBM B/W", "FP8 dense", "FP4 dense",
                                           "scale-up/GPU", "domain"],
                      ([r["name"], r["status"], U.format_bytes(r["hbm"]["capacity_bytes"]),
                        U.format_rate(r["hbm"]["bandwidth_bytes_per_s"]), _peak(r["peak_flops"]["fp8"]),
                        _peak(r["peak_flops"]["fp4"]), U.format_rate(r["scale_up"]["bandwidth_bytes_per_s"]),
-                       str(r["scale_up"]["domain_size"])] for r in rows), right=(2, 3, 4, 5, 6, 7)))
+                       str(r["scale_up"]["domain_size"])] for r in rows), right=(2, 3, 4, 5, 6, 7)), fmt, rows)
 
 
 def _label(key: str) -> str:
@@ -56,6 +56,8 @@ def hardware_show(d: dict[str, Any]) -> None:
          f"power {pw['gpu_w']:,.0f} W per GPU (TDP), "
          f"{pw['system_w_per_gpu']:,.0f} W per GPU system IT power ({pw['system_basis']}; "
          f"the figure covers {pw['includes']})")
+    price = d.get("price")
+    line(f"price: {price['note']}" if price and price["note"] else "price: none stated (give --set hardware.price.*)")
     rows = []
     for cls in ("bf16", "fp8", "fp4"):
         rows.append((cls.upper(), _peak(d["peak_flops"][cls]), d["peak_basis"].get(cls, "—"),

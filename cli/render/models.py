@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cli.render.console import bold, line, out, table
+from cli.render.console import bold, line, listing, out, table
 from planner import units as U
 
 if TYPE_CHECKING:
     pass
 
 
-def model_list(rows: list[dict[str, Any]]) -> None:
-    out.print(table("Model presets", ["name", "attention", "total", "active", "KV/token", "aliases"],
+def model_list(rows: list[dict[str, Any]], fmt: str = "table") -> None:
+    listing(table("Model presets", ["name", "attention", "total", "active", "KV/token", "aliases"],
                      ([r["name"], r["attention"], U.format_count(r["total"]), U.format_count(r["active"]),
                        U.format_bytes(r["kv_bytes_per_token"]), ", ".join(r["aliases"])] for r in rows),
-                     right=(2, 3, 4)))
+                     right=(2, 3, 4)), fmt, rows)
 
 
 def model_show(d: dict[str, Any]) -> None:

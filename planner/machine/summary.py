@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from planner.inputs.hardware import Hardware
 from planner.machine.cluster import system_power_per_gpu_w
+from planner.machine.cost import gpu_hour_rate
 from planner.precision import ComputeClass
 
 CLASSES = (ComputeClass.bf16, ComputeClass.fp8, ComputeClass.fp4)
+
+
+def _price(hw: Hardware, system_w_per_gpu: float) -> dict | None:
+    """The dated prices and the per-GPU-hour rate a plan uses (planner.machine.cost)."""
+    if hw.price is None:
+        return None
+    rate = gpu_hour_rate(hw, system_w_per_gpu)
+    return {**hw.price.model_dump(mode="json"), "usd_per_gpu_hour": rate.usd_per_gpu_hour if rate else None,
+            "basis_used": rate.basis if rate else None, "note": rate.note if rate else None}
 
 
 def hardware_dict(hw: Hardware) -> dict:
@@ -60,6 +70,7 @@ def hardware_dict(hw: Hardware) -> dict:
                   "rack_w": hw.power.rack_w, "system_w_per_gpu": system_w, "system_basis": system_basis,
                   "includes": hw.power.includes, "source": hw.power.source},
         "efficiency": hw.efficiency.model_dump(mode="json"),
+        "price": _price(hw, system_w),
         "tiers": tiers, "storage_link": storage_link,
         "notes": list(hw.notes), "sources": list(hw.sources), "provenance": dict(hw.provenance),
     }
