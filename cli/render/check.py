@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 def check_results(results: list[CheckResult]) -> None:
     for r in results:
+        if r.error is not None:
+            continue                        # its one-line error is on stderr
         mark = ("pass", "green") if r.passed else ("fail", "bold red")
         line(bold(r.source), f" ({r.kind}): ", mark)
         rows = [(c.name, c.expected, c.actual, "pass" if c.passed else "FAIL", str(c.line)) for c in r.checks]

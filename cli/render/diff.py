@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 def _diff_value(value: Any, unit: str) -> str:
     if value is None:
         return "—"
+    if isinstance(value, list):
+        text = ", ".join(str(v) for v in value)
+        return text if len(text) <= 40 else f"{len(value)} entries"
     if unit == "s":
         return U.format_seconds(value)
     if unit == "W":
@@ -35,7 +38,8 @@ def _diff_rows(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     out = []
     for r in rows:
         rel = f"{r['relative_change']:+.1%}" if r["relative_change"] is not None else ""
-        out.append((r["field"], _diff_value(r["old"], r["unit"]), _diff_value(r["new"], r["unit"]), rel))
+        field = f"input {r['field']}" if r.get("kind") == "input" else r["field"]
+        out.append((field, _diff_value(r["old"], r["unit"]), _diff_value(r["new"], r["unit"]), rel))
     return out
 
 

@@ -58,8 +58,36 @@ class StrictModel(BaseModel):
         return data
 
 
-def validation_error(exc: ValidationError, source: str, prefix: str = "") -> InputError:
-    """The first pydantic error as one line: source, dotted field, message."""
+def _model_at(cls: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
+    """The nested model class a dotted location names (through Optional, unions and tags)."""
+    current: type[BaseModel] | None = cls
+    for part in path:
+        if current is None:
+            return None
+        by_name = {f.alias or name: f for name, f in current.model_fields.items()} | dict(current.model_fields)
+        field = by_name.get(part)
+        if field is None:
+            continue                      # a union tag ("gqa") or a list index: stay on this model
+        models = [t for t in _leaves(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]
+        current = models[0] if len(models) == 1 else None
+    return current
+
+
+def nearest_key(cls: type[BaseModel], loc: list[str]) -> str | None:
+    """The valid key closest to an unknown one (`max_gpu` -> `max_gpus`), or None."""
+    import difflib
+    model = _model_at(cls, loc[:-1])
+    if model is None or not loc:
+        return None
+    names = {f.alias or name for name, f in model.model_fields.items()} | set(model.model_fields)
+    match = difflib.get_close_matches(loc[-1], sorted(names), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def validation_error(exc: ValidationError, source: str, prefix: str = "",
+                     cls: type[BaseModel] | None = None) -> InputError:
+    """The first pydantic error as one line: source, dotted field, message (for an unknown key,
+    the nearest valid one when `cls` is given)."""
     err = exc.errors()[0]
     parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
     if err["type"] == BOOL_CONFUSION:         # raised for the whole table: the field is in the context
@@ -70,6 +98,9 @@ def validation_error(exc: ValidationError, source: str, prefix: str = "") -> Inp
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
+        near = nearest_key(cls, parts) if cls is not None else None
+        if near:
+            msg += f" (did you mean `{near}`?)"
     elif err["type"] == "missing":
         msg = "required field is missing"
     extra = f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

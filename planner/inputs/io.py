@@ -51,7 +51,7 @@ def validate(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") 
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, source, prefix) from None
+        raise validation_error(exc, source, prefix, cls) from None
 
 
 # ---- overrides ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ FIELDS: tuple[tuple[str, Callable[[Plan], object], str], ...] = (  # (label, val
     ("racks", lambda p: p.cluster.racks if p.cluster else None, "count"),
     ("power", lambda p: p.cluster.power_w if p.cluster else None, "W"),
     ("cost per hour", lambda p: p.cluster.cost_per_hour if p.cluster else None, "$"),
+    ("$ per million output tokens", lambda p: p.usd_per_million_output_tokens, "$"),
     ("TTFT", lambda p: p.ttft_s, "s"),
     ("TPOT", lambda p: p.tpot_s, "s"),
     ("tokens/s per GPU", lambda p: p.tokens_per_s_per_gpu, "tokens/s"),
@@ -39,6 +40,7 @@ class Change:
     old: object
     new: object
     unit: str
+    kind: str = "result"           # "input" (what the proposal changed) or "result" (what the plan became)
 
     @property
     def changed(self) -> bool:
@@ -52,7 +54,7 @@ class Change:
         return None
 
     def to_dict(self) -> dict:
-        return {"field": self.label, "old": self.old, "new": self.new, "unit": self.unit,
+        return {"kind": self.kind, "field": self.label, "old": self.old, "new": self.new, "unit": self.unit,
                 "changed": self.changed, "relative_change": self.relative}
 
 
@@ -61,11 +63,43 @@ def load_plan_like(path: str | Path) -> Plan:
     path = Path(path)
     if is_plan_file(io.read_toml(path)):
         return read_plan(path)
-    return check_file(path).plan
+    plan = check_file(path).plan
+    assert plan is not None             # check_file raises when it cannot evaluate
+    return plan
+
+
+# Input fields that describe rather than decide (long free text): left out of the input diff.
+DESCRIPTIVE = ("notes", "sources", "provenance", "description", "aliases", "assumption", "origin", "source",
+               "includes", "cloud_provider", "capex_basis")
+
+
+def _leaves(value: object, prefix: str, out: dict[str, object]) -> dict[str, object]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in DESCRIPTIVE:
+                _leaves(item, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def diff_inputs(old: Plan, new: Plan) -> list[Change]:
+    """The inputs that differ (model, machine, workload, engine, pinned layout), field by field:
+    what a reviewer reads first, before what the plan became."""
+    a = _leaves(old.inputs.model_dump(mode="json"), "", {})
+    b = _leaves(new.inputs.model_dump(mode="json"), "", {})
+    out = []
+    for key in [k for k in a if k in b] + [k for k in b if k not in a] + [k for k in a if k not in b]:
+        before, after = a.get(key), b.get(key)
+        if before != after:
+            unit = "number" if isinstance(after if after is not None else before, (int, float)) else "text"
+            out.append(Change(key, before, after, unit, kind="input"))
+    return out
 
 
 def diff_plans(old: Plan, new: Plan) -> list[Change]:
-    changes = [Change(label, get(old), get(new), unit) for label, get, unit in FIELDS]
+    changes = diff_inputs(old, new)
+    changes += [Change(label, get(old), get(new), unit) for label, get, unit in FIELDS]
     old_tiers = {t.tier: t for t in old.kv_tiers}
     new_tiers = {t.tier: t for t in new.kv_tiers}
     for tier in sorted(set(old_tiers) | set(new_tiers)):

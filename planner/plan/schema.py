@@ -533,7 +533,11 @@ def is_plan_file(data: dict[str, Any]) -> bool:
 
 def read_plan(path: Path) -> Plan:
     """A plan file's recorded results, as the typed plan."""
-    data = read_toml(path)
+    return plan_from_data(read_toml(path), path)
+
+
+def plan_from_data(data: dict[str, Any], path: Path) -> Plan:
+    """A plan file's parsed tables (from `path`, or a base version of it), as the typed plan."""
     if not is_plan_file(data):
         raise InputError("not a plan: no [tool] and [inputs] tables", source=str(path),
                          hint="export one with `planner size --export plan.toml`")
