@@ -401,7 +401,8 @@ class ExpertShape:
                    act_bytes=element_bytes(Dtype(activations)), h=h, d=d)
 
     def bytes(self, tokens: float) -> float:
-        return self.params * (2 * self.weight_bytes + 2 * GRAD_BYTES) + tokens * 3 * (2 * self.h + 3 * self.d) * self.act_bytes
+        per_token = 3 * (2 * self.h + 3 * self.d) * self.act_bytes
+        return self.params * (2 * self.weight_bytes + 2 * GRAD_BYTES) + tokens * per_token
 
     def intensity(self, tokens: float) -> float:
         return 6 * tokens * self.params / self.bytes(tokens)
@@ -821,7 +822,7 @@ def train_verdicts(m: Model, hw: Hardware, r: TrainResult) -> list[Verdict]:
                            f"HBM holds {U.format_bytes(mem.capacity_bytes)}", lever))
     xp = st.experts
     if xp is not None and xp.hbm_bound:
-        levers = expert_levers(m, hw, lay, xp)
+        found = expert_levers(m, hw, lay, xp)
         shape = ExpertShape.of(m, lay.precision, lay.activations)
         out.append(Verdict("train", "hbm", Severity.warning,
                            f"MoE expert GEMMs are HBM-bound: {xp.tokens_per_expert:,.0f} tokens per expert "
@@ -831,7 +832,7 @@ def train_verdicts(m: Model, hw: Hardware, r: TrainResult) -> list[Verdict]:
                            f"({U.format_seconds(xp.hbm_s)} HBM vs {U.format_seconds(xp.compute_s)} "
                            f"compute per micro-batch); with {lay.activations.upper()} activation traffic the "
                            f"intensity tops out at {shape.max_intensity:,.0f} FLOPs/B",
-                           "needs " + "; or ".join(lv.text for lv in levers)))
+                           "needs " + "; or ".join(lv.text for lv in found)))
     ranked = sorted(st.resources().items(), key=lambda kv: kv[1], reverse=True)
     (first, t1), (second, t2) = ranked[0], ranked[1]
     names = {"compute": "compute", "hbm": "HBM", "scale_up": "scale-up traffic", "scale_out": "scale-out traffic",

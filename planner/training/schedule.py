@@ -4,12 +4,12 @@ Notation (Qi et al. 2023, "Zero Bubble Pipeline Parallelism", §2; DeepSeek-V3 r
 Table 2): per micro-batch and stage, F is the forward chunk, B the backward for inputs, W the
 backward for weights; p pipeline stages, m micro-batches per step, v virtual stages per GPU.
 
-| schedule     | bubble (time)                    | parameters | activations (micro-batches) | source |
-|--------------|----------------------------------|------------|-----------------------------|--------|
-| 1f1b         | (p−1)(F+B+W)                     | 1×         | p                           | Narayanan et al. 2021 §2.2.1 |
-| interleaved  | (p−1)(F+B+W)/v                   | 1×         | p(1 + (p−1)/(p·v))          | Narayanan et al. 2021 §2.2.2; Korthikanti et al. 2022 §4.2.3 |
-| zb-h1        | (p−1)(F+B−W)                     | 1×         | p                           | Qi et al. 2023, Table 1 |
-| dualpipe     | (p/2−1)(F&B+B−3W)                | 2×         | p+1                         | DeepSeek-V3 report §3.2.1, Table 2 |
+- 1f1b: bubble (p−1)(F+B+W); parameters 1×; activations p (Narayanan et al. 2021 §2.2.1);
+- interleaved: bubble (p−1)(F+B+W)/v; parameters 1×; activations p(1 + (p−1)/(p·v))
+  (Narayanan et al. 2021 §2.2.2; Korthikanti et al. 2022 §4.2.3);
+- zb-h1: bubble (p−1)(F+B−W); parameters 1×; activations p (Qi et al. 2023, Table 1);
+- dualpipe: bubble (p/2−1)(F&B+B−3W); parameters 2×; activations p+1 (DeepSeek-V3 report §3.2.1,
+  Table 2).
 
 F&B is a forward and a backward chunk run together; DualPipe overlaps their communication, not
 their compute, so F&B = F + B here (assumption). The activation column is what the first stage
