@@ -17,7 +17,8 @@ def train(d: dict[str, Any], found: Iterable[Any]) -> None:
     lay, mem, st, c = d["layout"], d["per_gpu"], d["step"], d["cluster"]
     zero = "FSDP" if lay["zero"] == 3 else f"ZeRO-{lay['zero']}"
     line(bold(d["model"]), " on ", bold(d["hardware"]), f": {U.format_count(d['tokens'])} tokens; "
-              f"tp={lay['tp']} cp={lay['cp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']}, {zero}, "
+              f"tp={lay['tp']} cp={lay['cp']} dp={lay['dp']} ep={lay['ep']} pp={lay['pp']} vp={lay['vp']}, "
+              f"{lay['schedule']} schedule, {zero}, "
               f"{lay['recompute']} recompute, {lay['precision'].upper()} GEMMs; micro-batch {lay['micro_batch']}, "
               f"global batch {lay['global_batch_sequences']:,} × {lay['seq']:,} tokens "
               f"({lay['micro_batches']:,} micro-batches per DP rank)")
@@ -47,4 +48,10 @@ def train(d: dict[str, Any], found: Iterable[Any]) -> None:
               f"{d['steps']:,.0f} steps, {d['days']:,.1f} days, {d['gpu_hours'] / 1e6:,.3f}M GPU-hours")
     out.print(f"cluster: {c['gpus']:,} GPUs ({d['gpus_from']}) in {c['nodes']:,} nodes, {c['racks']:,} racks, "
               f"{c['power_w'] / 1e3:,.1f} kW, {c['energy_mwh']:,.0f} MWh")
+    search = d.get("search")
+    if search and search["alternatives"]:
+        out.print(table(f"Alternatives (searched {search['evaluated']:,} layouts, by MFU)",
+                        ["layout", "MFU", "GPU-hours", "days", "free HBM"],
+                        ((x["layout"], pct(x["mfu"]), f"{x['gpu_hours'] / 1e6:,.3f}M", f"{x['days']:,.1f}",
+                          U.format_bytes(x["free_bytes"])) for x in search["alternatives"]), right=(1, 2, 3, 4)))
     verdicts(found)

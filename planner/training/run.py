@@ -45,8 +45,17 @@ from planner.inputs.hardware import Hardware
 from planner.inputs.layout import layout_words
 from planner.inputs.model import GqaAttention, Model
 from planner.machine.cluster import system_power_per_gpu_w
+from planner.machine.efficiency import kernels
 from planner.model import facts as M
 from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_per_param
+from planner.training.schedule import (
+    Chunks,
+    Schedule,
+    activation_microbatches,
+    bubble_s,
+    parameter_copies,
+    schedule_problem,
+)
 from planner.verdict import BALANCED_WITHIN, Severity, Verdict
 
 # ZeRO paper (Rajbhandari et al. 2020, §3.1): mixed-precision Adam keeps 16 bytes per parameter:
@@ -111,6 +120,14 @@ class TrainLayout(StrictModel):
     global_batch: PositiveInt = Field(DEFAULT_GLOBAL_BATCH_SEQUENCES, description="sequences per step")
     seq: PositiveInt = Field(4096, description="tokens per sequence")
     precision: TrainPrecision = TrainPrecision.bf16
+    activations: Literal["bf16", "fp8"] = Field(
+        "bf16", description="precision of the activations the expert GEMMs read and write (DeepSeek-V3 §3.3 "
+                            "caches and dispatches FP8 activations)")
+    vp: PositiveInt = Field(1, description="virtual pipeline stages per GPU (interleaved schedule)")
+    schedule: Schedule = Schedule.one_f_one_b
+    route_nodes: PositiveInt | None = Field(
+        None, description="node-limited routing: a token's experts sit in at most this many scale-up domains "
+                          "(DeepSeek-V3 §2.1.2: M = 4); None: unlimited")
 
     @field_validator("zero", mode="before")
     @classmethod
@@ -134,6 +151,14 @@ class TrainLayout(StrictModel):
         if self.stage_gpus % self.ep:
             raise InputError(f"ep={self.ep} must divide tp*cp*dp={self.stage_gpus} (experts live on a stage's GPUs)",
                              field="--layout")
+        problem = self.problem(None)
+        if problem:
+            raise InputError(problem, field="--schedule")
+
+    def problem(self, layers: int | None) -> str | None:
+        """Why the pipeline schedule cannot run this layout (layers: the model's, when known)."""
+        return schedule_problem(self.schedule, self.pp, self.micro_batches, self.vp,
+                                layers if layers is not None else self.pp * self.vp)
 
     @property
     def stage_gpus(self) -> int:
@@ -155,7 +180,8 @@ class TrainLayout(StrictModel):
 
     def label(self) -> str:
         zero = "fsdp" if self.zero == 3 else f"zero{self.zero}"
-        return (f"tp={self.tp},cp={self.cp},dp={self.dp},ep={self.ep},pp={self.pp}, {zero}, "
+        vp = f",vp={self.vp}" if self.vp > 1 else ""
+        return (f"tp={self.tp},cp={self.cp},dp={self.dp},ep={self.ep},pp={self.pp}{vp}, {self.schedule.value}, {zero}, "
                 f"{self.recompute.value} recompute, micro-batch {self.micro_batch}, {self.precision.value}")
 
     def to_dict(self) -> dict:
@@ -163,10 +189,11 @@ class TrainLayout(StrictModel):
                 "recompute": self.recompute.value, "micro_batch": self.micro_batch,
                 "global_batch_sequences": self.global_batch, "global_batch_tokens": self.global_batch * self.seq,
                 "seq": self.seq, "precision": self.precision.value, "gpus": self.gpus,
-                "micro_batches": self.micro_batches}
+                "micro_batches": self.micro_batches, "vp": self.vp, "schedule": self.schedule.value,
+                "activations": self.activations, "route_nodes": self.route_nodes}
 
 
-LAYOUT_WORDS = ("tp", "pp", "dp", "ep", "cp")
+LAYOUT_WORDS = ("tp", "pp", "dp", "ep", "cp", "vp")
 
 
 def train_layout(text: str = "", **extra: object) -> TrainLayout:
@@ -270,17 +297,19 @@ def train_memory(m: Model, hw: Hardware, lay: TrainLayout) -> TrainMemory:
     """Per-GPU HBM of the heaviest stage. ZeRO shards over the data-parallel group of each
     parameter (dense: cp·dp ranks, the Megatron distributed-optimizer group; experts: expert-DP):
     stage 1 the optimizer states, stage 2 also the gradients, stage 3 (FSDP) also the weights.
-    In 1F1B the first stage keeps min(p, m) micro-batches of activations in flight."""
+    The first stage keeps the schedule's peak of micro-batches in flight (1F1B: min(p, m)), and
+    DualPipe holds two stages' parameters (planner.training.schedule)."""
     sp = stage_params(m, lay)
+    copies = parameter_copies(lay.schedule)
     dense_shards, expert_shards = lay.cp * lay.dp, lay.edp
 
     def sharded(bytes_per_param: float, stage: int) -> float:
         if lay.zero >= stage:
-            return bytes_per_param * (sp.dense / dense_shards + sp.experts / expert_shards)
-        return bytes_per_param * (sp.dense + sp.experts)
+            return copies * bytes_per_param * (sp.dense / dense_shards + sp.experts / expert_shards)
+        return copies * bytes_per_param * (sp.dense + sp.experts)
 
     layers = _layers_per_stage(m.num_layers, lay.pp)
-    in_flight = min(lay.pp, lay.micro_batches)
+    in_flight = activation_microbatches(lay.schedule, lay.pp, lay.micro_batches, lay.vp)
     act = activation_bytes_per_layer(m, lay) * layers * in_flight
     capacity = hw.hbm.capacity_bytes
     return TrainMemory(capacity_bytes=capacity, weights_bytes=sharded(WEIGHT_BYTES, 3),
@@ -336,24 +365,114 @@ def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
     Per expert parameter a micro-batch costs 6·T FLOPs (forward 2T, backward 4T) and reads the
     weight twice (forward, data-gradient) at the GEMM precision and reads and writes its gradient
     accumulator once (weight-gradient GEMM with beta=1); per token the GEMMs move their inputs and
-    outputs, (2h + 3d) values forward and twice that backward, in BF16."""
+    outputs, (2h + 3d) values forward and twice that backward, at the activation precision."""
     if m.moe is None:
         return None
-    e, h = m.moe, m.hidden_size
-    d = e.expert_intermediate_size
+    e = m.moe
     layers = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
     experts_here = e.num_experts / lay.ep
     T = lay.micro_batch * lay.seq * e.experts_per_token * lay.ep / (lay.tp * lay.cp * e.num_experts)
-    params = 3 * h * d                                       # gate, up, down
-    w = weight_bytes_per_param(GEMM_WEIGHT_DTYPE[lay.precision])
-    per_expert_bytes = params * (2 * w + 2 * GRAD_BYTES) + T * 3 * (2 * h + 3 * d) * COMM_BYTES
-    flops = 6 * T * params
-    cls = GEMM_CLASS[lay.precision]
-    peak = hw.peak.flops_per_s(cls) * hw.efficiency.compute
-    bw = hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm
+    shape = ExpertShape.of(m, lay.precision, lay.activations)
+    per_expert_bytes = shape.bytes(T)
+    flops = 6 * T * shape.params
+    peak, bw = _expert_peak_bw(hw, lay.precision)
     n = layers * experts_here
     return ExpertGemm(tokens_per_expert=T, intensity=flops / per_expert_bytes, balance=peak / bw,
                       compute_s=n * flops / peak, hbm_s=n * per_expert_bytes / bw, hbm_bytes=n * per_expert_bytes)
+
+
+@dataclass(frozen=True)
+class ExpertShape:
+    """One expert's GEMMs per micro-batch, as `expert_gemm` counts them: HBM bytes = params·(2w + 2g)
+    (weights read forward and for the data gradient, gradient accumulator read and written) + T·3(2h+3d)·a
+    (inputs and outputs, forward once and backward twice, at a bytes per activation), against 6·T·params FLOPs."""
+
+    params: float
+    weight_bytes: float
+    act_bytes: float
+    h: int
+    d: int
+
+    @classmethod
+    def of(cls, m: Model, precision: TrainPrecision, activations: str) -> ExpertShape:
+        assert m.moe is not None
+        h, d = m.hidden_size, m.moe.expert_intermediate_size
+        return cls(params=3 * h * d, weight_bytes=weight_bytes_per_param(GEMM_WEIGHT_DTYPE[precision]),
+                   act_bytes=element_bytes(Dtype(activations)), h=h, d=d)
+
+    def bytes(self, tokens: float) -> float:
+        per_token = 3 * (2 * self.h + 3 * self.d) * self.act_bytes
+        return self.params * (2 * self.weight_bytes + 2 * GRAD_BYTES) + tokens * per_token
+
+    def intensity(self, tokens: float) -> float:
+        return 6 * tokens * self.params / self.bytes(tokens)
+
+    @property
+    def max_intensity(self) -> float:
+        """The limit as tokens per expert grow: 6·3hd / (3(2h+3d)·a) = 6hd / ((2h+3d)·a); with BF16
+        activations (a = 2) that is 3hd/(2h+3d), whatever the micro-batch."""
+        return 6 * self.params / (3 * (2 * self.h + 3 * self.d) * self.act_bytes)
+
+    def tokens_for(self, balance: float) -> float | None:
+        """Tokens per expert at which the intensity reaches `balance`; None when it never does."""
+        if self.max_intensity <= balance:
+            return None
+        fixed = self.params * (2 * self.weight_bytes + 2 * GRAD_BYTES)
+        per_token = 3 * (2 * self.h + 3 * self.d) * self.act_bytes
+        return balance * fixed / (6 * self.params - balance * per_token)
+
+
+def _expert_peak_bw(hw: Hardware, precision: TrainPrecision) -> tuple[float, float]:
+    """Achievable GEMM FLOP/s at the training precision and achievable HBM bytes/s."""
+    return (hw.peak.flops_per_s(GEMM_CLASS[precision]) * hw.efficiency.compute,
+            hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm)
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A change that moves HBM-bound expert GEMMs past the balance point: the intensity and the
+    balance after the change (a lever is offered only when intensity ≥ balance)."""
+
+    text: str
+    intensity: float
+    balance: float
+
+
+def expert_levers(m: Model, hw: Hardware, lay: TrainLayout, xp: ExpertGemm) -> list[Lever]:
+    """Only the changes that cross the balance: more tokens per expert when the largest reachable
+    intensity (`ExpertShape.max_intensity`) is above the balance; FP8 activation traffic; FP8 GEMMs
+    (a lower peak, so a lower balance); faster HBM."""
+    levers: list[Lever] = []
+    shape = ExpertShape.of(m, lay.precision, lay.activations)
+    T = xp.tokens_per_expert
+    need = shape.tokens_for(xp.balance)
+    if need is not None:
+        t = math.ceil(need)
+        mb = math.ceil(lay.micro_batch * t / T)
+        levers.append(Lever(f"≥ {t:,} tokens per expert (micro-batch {mb}, or wider EP), reaching "
+                            f"{shape.intensity(t):,.0f} FLOPs/B (at most {shape.max_intensity:,.0f})",
+                            shape.intensity(t), xp.balance))
+    if lay.activations == "bf16":
+        fp8 = ExpertShape.of(m, lay.precision, "fp8")
+        if fp8.intensity(T) >= xp.balance:
+            levers.append(Lever(f"FP8 activations in the expert GEMMs: {fp8.intensity(T):,.0f} FLOPs/B",
+                                fp8.intensity(T), xp.balance))
+        elif (t8 := fp8.tokens_for(xp.balance)) is not None:
+            t = math.ceil(t8)
+            levers.append(Lever(f"FP8 activations and ≥ {t:,} tokens per expert: {fp8.intensity(t):,.0f} FLOPs/B",
+                                fp8.intensity(t), xp.balance))
+    if lay.precision == TrainPrecision.fp4 and hw.peak.flops_per_s(ComputeClass.fp8):
+        peak8, bw = _expert_peak_bw(hw, TrainPrecision.fp8)
+        i8 = ExpertShape.of(m, TrainPrecision.fp8, lay.activations).intensity(T)
+        if i8 >= peak8 / bw:
+            levers.append(Lever(f"FP8 GEMMs (balance {peak8 / bw:,.0f} FLOPs/B; a lower peak, not a faster step)",
+                                i8, peak8 / bw))
+    bw_needed = xp.hbm_bytes / xp.compute_s / hw.efficiency.hbm
+    pin = hw.hbm.pin_speed_for(bw_needed)
+    levers.append(Lever(f"HBM at {U.format_rate(bw_needed)}" + (f" ({pin:.1f} Gb/s per pin)" if pin else "")
+                        + f", has {U.format_rate(hw.hbm.bandwidth_bytes_per_s)}",
+                        xp.intensity, xp.intensity))
+    return levers
 
 
 @dataclass(frozen=True)
@@ -381,6 +500,26 @@ def _comm(hw: Hardware, name: str, sent: float, inside: bool, launches: int) -> 
     fabric: Literal["scale_up", "scale_out"] = "scale_up" if inside else "scale_out"
     bw, lat = _link(hw, fabric)
     return Comm(name, sent, fabric, sent / bw + launches * lat if sent > 0 else 0.0)
+
+
+def ep_traffic(k: int, ep: int, per_domain: int, route_nodes: int | None) -> tuple[float, float]:
+    """Copies of a token sent per token (scale-up, scale-out) by the EP all-to-all of one direction.
+
+    The EP group spans D = ⌈ep / per_domain⌉ scale-up domains. Across domains a token is sent once
+    per remote domain it needs and forwarded inside it over the scale-up fabric (DeepSeek-V3 report
+    §3.2.2; DeepEP's internode kernels): with k experts routed uniformly a token touches
+    D·(1 − (1 − 1/D)^k) domains, at most `route_nodes` under node-limited routing (V3 §2.1.2: 4),
+    of which a fraction (D−1)/D are remote. Inside the domain each of the k pairs moves to another
+    GPU with probability (per_domain − 1)/per_domain. One domain: k·(ep−1)/ep copies, all inside."""
+    if ep <= 1:
+        return 0.0, 0.0
+    domains = math.ceil(ep / per_domain)
+    if domains <= 1:
+        return k * (ep - 1) / ep, 0.0
+    touched = domains * (1 - (1 - 1 / domains) ** k)
+    if route_nodes is not None:
+        touched = min(touched, route_nodes)
+    return k * (per_domain - 1) / per_domain, touched * (domains - 1) / domains
 
 
 @dataclass(frozen=True)
@@ -413,18 +552,26 @@ class StepTime:
 def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None = None) -> StepTime:
     """One optimizer step, per the overlap rule in the module docstring."""
     fl = train_flops(m, lay.seq)
-    eff = hw.efficiency.compute
-    gemm_peak = hw.peak.flops_per_s(GEMM_CLASS[lay.precision]) * eff
-    attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff
     tokens = lay.micro_batch * lay.seq                          # per DP rank per micro-batch
     share = tokens / (lay.tp * lay.cp)                          # each GPU's share of a stage's work
+    # Non-expert GEMMs and the attention core reach the measured kernel-class efficiency of the
+    # hardware's table (planner.machine.efficiency: GEMMs by rows, attention by sequence), the same
+    # curves serving uses; a preset without a table keeps its flat factor.
+    k = kernels(hw)
+    gemm_cls = GEMM_CLASS[lay.precision]
+    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share)
+    attn_eff, attn_cls = k.attention_prefill(lay.seq / lay.cp, not isinstance(m.attention, GqaAttention), False)
+    attn_peak = hw.peak.flops_per_s(attn_cls) * attn_eff
     stage = _layers_per_stage(m.num_layers, lay.pp) / m.num_layers
     # Recompute redoes forward work: full = one more forward of everything; selective = the
     # attention core again (Korthikanti et al. 2022 §5).
     extra = {Recompute.none: (0.0, 0.0), Recompute.full: (1 / 3, 1 / 3), Recompute.selective: (0.0, 1 / 3)}
     g_extra, a_extra = extra[lay.recompute]
     xp = expert_gemm(m, hw, lay)
-    non_expert = (fl.gemm - fl.expert_gemm) * (1 + g_extra) * share * stage / gemm_peak
+    # The pipeline runs at the pace of its heaviest stage: ceil(L/pp) layers plus the LM head (the
+    # Llama 3 paper §3.3.2 removes a layer from the first and last stages for this imbalance).
+    head = 6 * M.facts(m).params.lm_head if lay.pp > 1 else 0.0
+    non_expert = ((fl.gemm - fl.expert_gemm - head) * stage + head) * (1 + g_extra) * share / gemm_peak
     attn = fl.attention * (1 + a_extra) * share * stage / attn_peak
     expert_c = xp.compute_s * (1 + g_extra) if xp else 0.0
     expert_h = xp.hbm_s if xp else 0.0
@@ -445,41 +592,54 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
         comms.append(tp_c)
     hidden: list[Comm] = []
     # EP: per MoE layer, dispatch + combine forward (model precisions) and again backward with BF16
-    # gradients; a GPU sends the share of its b·s/(tp·cp)·k token-expert pairs owned by other ranks.
+    # gradients, for the b·s/(tp·cp)·k token-expert pairs of a GPU's share of tokens.
     if m.moe and lay.ep > 1:
         n_moe = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
-        pairs = share * m.moe.experts_per_token
-        per_pair = h * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine)
-                        + 2 * EP_BACKWARD_BYTES)
-        sent = n_moe * pairs * per_pair * (lay.ep - 1) / lay.ep
-        peers_inside = max(1, min(domain // lay.tp, lay.ep)) if lay.tp <= domain else 1
-        inside = (peers_inside - 1) / (lay.ep - 1)
-        if inside > 0:
-            hidden.append(_comm(hw, "ep", sent * inside, True, 4 * n_moe))
-        if inside < 1:
-            hidden.append(_comm(hw, "ep", sent * (1 - inside), False, 4 * n_moe))
+        per_token = h * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine)
+                         + 2 * EP_BACKWARD_BYTES)
+        inside_bytes, outside_bytes = ep_traffic(m.moe.experts_per_token, lay.ep,
+                                                 max(1, min(domain // lay.tp, lay.ep)) if lay.tp <= domain else 1,
+                                                 lay.route_nodes)
+        if inside_bytes > 0:
+            hidden.append(_comm(hw, "ep", n_moe * share * per_token * inside_bytes, True, 4 * n_moe))
+        if outside_bytes > 0:
+            hidden.append(_comm(hw, "ep", n_moe * share * per_token * outside_bytes, False, 4 * n_moe))
     # CP: ring attention passes K and V of each chunk to the cp-1 others, forward and twice backward.
     if lay.cp > 1:
         kv_width = (2 * m.attention.num_kv_heads * m.attention.head_dim if isinstance(m.attention, GqaAttention)
                     else 2 * _heads(m) * 192)
         sent = 3 * layers * (lay.cp - 1) * lay.micro_batch * lay.seq / lay.cp * kv_width / lay.tp * COMM_BYTES
         hidden.append(_comm(hw, "cp", sent, lay.tp * lay.cp <= domain, 3 * layers * (lay.cp - 1)))
-    # PP: activations forward and their gradients backward at each stage boundary (SP-sharded).
+    # PP: activations forward and their gradients backward at each stage boundary (SP-sharded);
+    # interleaving crosses vp boundaries per GPU per micro-batch (Narayanan et al. 2021 §2.2.2).
     if lay.pp > 1:
-        sent = 2 * lay.micro_batch * lay.seq / lay.cp * h * COMM_BYTES / lay.tp
-        hidden.append(_comm(hw, "pp", sent, lay.gpus <= domain, 2))
+        sent = 2 * lay.vp * lay.micro_batch * lay.seq / lay.cp * h * COMM_BYTES / lay.tp
+        hidden.append(_comm(hw, "pp", sent, lay.gpus <= domain, 2 * lay.vp))
     comms += hidden
     by_fabric = {f: sum(c.seconds for c in hidden if c.fabric == f) for f in ("scale_up", "scale_out")}
     hidden_exposed = max(0.0, max(by_fabric.values(), default=0.0) - gpu_mb)
     microbatch = gpu_mb + tp_c.seconds + hidden_exposed
 
     mbs, p = lay.micro_batches, lay.pp
-    pipeline = (mbs + p - 1) * microbatch
-    bubble_fraction = (p - 1) / (mbs + p - 1)
+    # F, B, W of one micro-batch (Qi et al. 2023 §2): a third of the parameter-GEMM work each (W is
+    # the weight gradient, which only the GEMMs have); the attention core's forward is F and its
+    # backward (twice the forward) is B; recomputed forwards run inside B. Exposed communication
+    # is spread over the three in proportion.
+    gemm_base = (non_expert + max(expert_c, expert_h)) / (1 + g_extra)
+    attn_base = attn / (1 + a_extra)
+    scale = microbatch / gpu_mb if gpu_mb else 0.0
+    chunks = Chunks(f=scale * (gemm_base + attn_base) / 3,
+                    b=scale * (gemm_base / 3 + g_extra * gemm_base + 2 * attn_base / 3 + a_extra * attn_base),
+                    w=scale * gemm_base / 3)
+    bubble = bubble_s(lay.schedule, p, lay.vp, chunks)
+    pipeline = mbs * microbatch + bubble
+    bubble_fraction = bubble / pipeline if pipeline else 0.0
 
     # DP: gradient reduce-scatter + parameter all-gather (ZeRO 1/2, the same bytes as a ring
     # all-reduce), plus the forward and backward parameter all-gathers of ZeRO-3/FSDP.
     sp = stage_params(m, lay)
+    copies = parameter_copies(lay.schedule)       # DualPipe reduces both copies' gradients
+    sp = StageParams(dense=copies * sp.dense, experts=copies * sp.experts)
     factor = 3.0 if lay.zero == 3 else 2.0
     dp_comms: list[Comm] = []
     for name, group, params in (("dp", lay.cp * lay.dp, sp.dense), ("edp", lay.edp, sp.experts)):
@@ -507,7 +667,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     exposed = mbs * (tp_c.seconds + hidden_exposed) + dp_exposed
     return StepTime(compute_s=mbs * compute_mb, hbm_s=mbs * expert_h + opt_s,
                     scale_up_s=fabric_total["scale_up"], scale_out_s=fabric_total["scale_out"],
-                    bubble_s=(p - 1) * microbatch, exposed_comm_s=exposed, microbatch_s=microbatch,
+                    bubble_s=bubble, exposed_comm_s=exposed, microbatch_s=microbatch,
                     step_s=step, bubble_fraction=bubble_fraction, comms=tuple(comms), experts=xp)
 
 
@@ -633,6 +793,16 @@ def _with(lay: TrainLayout, **update: object) -> TrainLayout:
 
 # ---- verdicts --------------------------------------------------------------------------------------
 
+def peak_basis(hw: Hardware, precision: TrainPrecision) -> str:
+    """'FP4 (dense training peak 69,444 TFLOP/s, derived; preset peak: <provenance>)': the figure the
+    balance uses, its basis and where the preset says it comes from."""
+    cls = GEMM_CLASS[precision]
+    basis = getattr(hw.peak, f"{cls.value}_basis", "dense")
+    source = hw.provenance.get("peak")
+    return (f"{precision.value.upper()} (dense training peak {hw.peak.flops_per_s(cls) / 1e12:,.0f} TFLOP/s, "
+            f"basis {basis}" + (f"; preset peak: {source}" if source else "") + ")")
+
+
 def train_verdicts(m: Model, hw: Hardware, r: TrainResult) -> list[Verdict]:
     """Ordered rules: does not fit; HBM-bound expert GEMMs; what binds the step; the bubble."""
     out: list[Verdict] = []
@@ -652,21 +822,17 @@ def train_verdicts(m: Model, hw: Hardware, r: TrainResult) -> list[Verdict]:
                            f"HBM holds {U.format_bytes(mem.capacity_bytes)}", lever))
     xp = st.experts
     if xp is not None and xp.hbm_bound:
-        bw_needed = xp.hbm_bytes / xp.compute_s / hw.efficiency.hbm
-        pin = hw.hbm.pin_speed_for(bw_needed)
-        t_needed = xp.tokens_per_expert * xp.balance / xp.intensity
+        found = expert_levers(m, hw, lay, xp)
+        shape = ExpertShape.of(m, lay.precision, lay.activations)
         out.append(Verdict("train", "hbm", Severity.warning,
                            f"MoE expert GEMMs are HBM-bound: {xp.tokens_per_expert:,.0f} tokens per expert "
                            "per micro-batch give "
                            f"{xp.intensity:,.0f} FLOPs/B against a balance of {xp.balance:,.0f} FLOPs/B at "
-                           f"{lay.precision.value.upper()} "
+                           f"{peak_basis(hw, lay.precision)} "
                            f"({U.format_seconds(xp.hbm_s)} HBM vs {U.format_seconds(xp.compute_s)} "
-                           "compute per micro-batch)",
-                           f"needs HBM at {U.format_rate(bw_needed)}"
-                           + (f" ({pin:.1f} Gb/s per pin)" if pin else "")
-                           + f", has {U.format_rate(hw.hbm.bandwidth_bytes_per_s)}; "
-                             f"or ≥ {t_needed:,.0f} tokens per expert "
-                           "(larger micro-batch or sequence, or wider EP)"))
+                           f"compute per micro-batch); with {lay.activations.upper()} activation traffic the "
+                           f"intensity tops out at {shape.max_intensity:,.0f} FLOPs/B",
+                           "needs " + "; or ".join(lv.text for lv in found)))
     ranked = sorted(st.resources().items(), key=lambda kv: kv[1], reverse=True)
     (first, t1), (second, t2) = ranked[0], ranked[1]
     names = {"compute": "compute", "hbm": "HBM", "scale_up": "scale-up traffic", "scale_out": "scale-out traffic",
@@ -693,8 +859,8 @@ def train_verdicts(m: Model, hw: Hardware, r: TrainResult) -> list[Verdict]:
     out.append(Verdict("train", first, Severity.info, detail, lever))
     if lay.pp > 1 and st.bubble_fraction > 0.25:
         out.append(Verdict("train", "pipeline_bubble", Severity.warning,
-                           f"1F1B bubble is {st.bubble_fraction:.0%} of the step: "
+                           f"{lay.schedule.value} bubble is {st.bubble_fraction:.0%} of the step: "
                            f"{lay.micro_batches} micro-batches per "
                            f"DP rank through {lay.pp} stages",
-                           "more micro-batches per step or an interleaved schedule"))
+                           "more micro-batches per step, or an interleaved, zero-bubble or DualPipe schedule"))
     return out
