@@ -11,11 +11,12 @@ import typer
 
 from cli import render
 from cli.common import handle_errors, path_arg, refuse_existing
+from planner.api import check_files
 from planner.errors import InputError
 from planner.files import write_output
 from planner.inputs.io import to_json
 from planner.plan import report
-from planner.plan.check import check_files, exit_code, parse_max_increase
+from planner.plan.check import exit_code, parse_max_increase
 
 
 class CheckFormat(StrEnum):

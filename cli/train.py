@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
+import tomli_w
 import typer
 
 from cli import render
@@ -15,9 +17,13 @@ from cli.common import (
     TableJson,
     count_option,
     handle_errors,
+    path_arg,
+    refuse_existing,
 )
+from planner.files import write_output
 from planner.inputs import io
 from planner.inputs.limits import MAX_BATCH, MAX_DAYS, MAX_GPUS, MAX_TRAIN_TOKENS
+from planner.training.proposal import export_toml
 from planner.training.run import Recompute, TrainPrecision, train_layout
 from planner.training.run import train as run_train
 from planner.training.schedule import Schedule
@@ -66,6 +72,10 @@ def train(
     precision: Annotated[TrainPrecision, typer.Option(help="GEMM precision "
                                                            "(attention core stays BF16)")] = TrainPrecision.bf16,
     overrides: SetOpt = None,
+    export: Annotated[Path | None, typer.Option("--export", parser=path_arg,
+                                                help="Write the run as a training proposal (layout pinned) "
+                                                     "that planner check re-evaluates")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --export file")] = False,
     fmt: FormatOpt = TableJson.table,
 ) -> None:
     """Size a training run: memory, step time, MFU, GPUs and time to train.
@@ -78,6 +88,7 @@ def train(
 
     Example: planner train --model deepseek-v3 --hardware h800-sxm --tokens 14.8T --gpus 2048 --set ...
     """
+    refuse_existing(force, export)                      # before any work, not after it
     if days is not None and gpus is not None:
         raise io.InputError("give --days or --gpus, not both")
     if days is not None and not 0 < days <= MAX_DAYS:       # also refuses nan and inf
@@ -105,8 +116,13 @@ def train(
         result, d = found.best, found.to_dict()
     if days is None and gpus is None:
         render.note(f"note: GPUs chosen for {result.gpus_from}")
+    if export is not None:
+        proposal = export_toml(result, model, hardware, n_tokens, dict(sets))
+        write_output(export, tomli_w.dumps(proposal), force)
     if fmt == TableJson.json:
         render.json_out(d)
     else:
         render.train(d, result.verdicts)
+        if export is not None:
+            render.note(f"training proposal written to {export} (planner check re-evaluates it)")
     raise typer.Exit(0 if result.feasible else 1)

@@ -24,8 +24,11 @@ from planner.inputs.layout import Layout, layout_of, parse_layout
 from planner.inputs.model import Model
 from planner.inputs.presets import DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
 from planner.inputs.workload import Workload
+from planner.plan.check import CheckResult
+from planner.plan.check import check_files as run_check_files
 from planner.plan.schema import Plan, build_plan
 from planner.serving.deployment import evaluate_layout, size_deployment
+from planner.training.proposal import check_training
 from planner.training.run import TrainResult, train_layout
 from planner.training.run import train as run_train
 from planner.whatif.balance import Balance
@@ -133,3 +136,11 @@ def train(model: Spec | Model, hardware: Spec | Hardware, *, tokens: float, layo
     m = model if isinstance(model, Model) and not overrides else io.load_model(_spec(model), overrides)
     hw = hardware if isinstance(hardware, Hardware) and not overrides else io.load_hardware(_spec(hardware), overrides)
     return run_train(m, hw, train_layout(layout, **layout_fields), tokens, gpus=gpus, days=days)
+
+
+def check_files(paths: list[Path], base: str | None = None,
+                max_increase: Mapping[str, float] | None = None) -> list[CheckResult]:
+    """`planner check`: every file's verdict (serving proposals, exported plans and training
+    proposals), with budgets against `base` when given."""
+    return run_check_files(paths, base=base, max_increase=dict(max_increase or {}) or None,
+                           kinds={"training": check_training})

@@ -8,6 +8,7 @@ targets: it must still fit, meet its workload's SLOs and need no more GPUs than 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class CheckResult:
     checks: tuple[Check, ...]
     plan: Plan | None
     error: str | None = None
-
+    details: dict | None = None     # a result other than a serving plan (a training run), as JSON
     @property
     def passed(self) -> bool:
         return self.error is None and all(c.passed for c in self.checks)
@@ -85,7 +86,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         return {"file": self.source, "kind": self.kind, "name": self.name, "outcome": self.outcome,
                 "passed": self.passed, "error": self.error, "checks": [c.to_dict() for c in self.checks],
-                "summary": self.summary(),
+                "summary": self.summary(), **({"details": self.details} if self.details is not None else {}),
                 "verdicts": [v.model_dump(mode="json") for v in self.plan.verdicts] if self.plan else []}
 
 
@@ -139,15 +140,26 @@ def _overrides(raw: dict[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
-def check_file(path: str | Path) -> CheckResult:
+# Checkers of other kinds of proposal (`kind = "training"`), given by a layer above this one.
+Checker = Callable[[Path, str, dict[str, Any]], "CheckResult"]
+
+
+def check_file(path: str | Path, kinds: Mapping[str, Checker] | None = None) -> CheckResult:
     """A proposal (or an exported plan) checked against its assertions. Raises InputError when
-    the file cannot be read or evaluated (check_files turns that into the file's error verdict)."""
+    the file cannot be read or evaluated (check_files turns that into the file's error verdict).
+    A file with `kind = "..."` goes to that kind's checker."""
     path = Path(path)
     source = str(path)
     if path.is_dir():
         raise InputError("is a directory, expected a TOML file", source=source)
     text = read_input(path)
     data = io.parse_toml(text, source)
+    kind = data.get("kind")
+    if kind is not None:
+        if not isinstance(kind, str) or kind not in (kinds or {}):
+            raise InputError(f"unknown kind {kind!r}", source=source, field="kind",
+                             hint=f"one of {', '.join(sorted(kinds or {}))} (or none: a serving proposal)")
+        return (kinds or {})[kind](path, text, data)
     if is_plan_file(data):
         return _check_plan(path, text)
     return check_text(text, source, path.parent, path.stem)
@@ -372,15 +384,15 @@ def budget_checks(path: Path, plan: Plan, base: str, limits: dict[str, float], t
     return tuple(checks)
 
 
-def check_files(paths: list[Path], base: str | None = None,
-                max_increase: dict[str, float] | None = None) -> list[CheckResult]:
+def check_files(paths: list[Path], base: str | None = None, max_increase: dict[str, float] | None = None,
+                kinds: Mapping[str, Checker] | None = None) -> list[CheckResult]:
     """Every file gets a verdict: its checks (with budgets against `base` when given), or an error
     result carrying the one-line reason it could not be checked. Never stops at a bad file."""
     from dataclasses import replace
     results = []
     for path in paths:
         try:
-            result = check_file(path)
+            result = check_file(path, kinds)
             if base is not None and max_increase and result.plan is not None:
                 text = read_input(path)
                 result = replace(result, checks=result.checks + budget_checks(path, result.plan, base, max_increase,
