@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Iterator, MutableMapping
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-MARKUP = "markdown"
+MARKUP: Final[Literal["markdown"]] = "markdown"
 
 
 class Entry(NamedTuple):
@@ -100,14 +100,15 @@ class LazyGroup(TyperGroup):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.commands = _Commands(dict(self.commands))
+        self.lazy = _Commands(dict(self.commands))
+        self.commands = self.lazy
         self._listing = False
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)      # the names alone: iterating items() would import every module
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if self._listing and cmd_name in COMMANDS and cmd_name not in self.commands.loaded:
+        if self._listing and cmd_name in COMMANDS and cmd_name not in self.lazy.loaded:
             return TyperCommand(cmd_name, help=COMMANDS[cmd_name].summary)
         return self.commands.get(cmd_name)
 
