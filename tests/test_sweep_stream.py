@@ -5,9 +5,9 @@ executor gives the local executor's output byte for byte."""
 from __future__ import annotations
 
 import pytest
+from clihelp import run
 
 from cli import render
-from clihelp import run
 from planner import sweep
 from planner.whatif import sweep as sw
 
