@@ -1,7 +1,7 @@
-"""Time `planner size` cold: a whole new process per run (interpreter start, imports, preset
-loading, the layout search, rendering). Prints each run and the median.
+"""Time `planner --help` and `planner size` cold: a whole new process per run (interpreter start,
+imports, preset loading, the layout search, rendering). Prints each run and the medians.
 
-    python3 bench/size_cold.py [--runs 15] [-- extra planner args]
+    python3 bench/size_cold.py [--runs 9] [-- extra planner size args]
 """
 
 from __future__ import annotations
@@ -14,23 +14,30 @@ import sys
 import time
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("args", nargs="*", help="arguments after `planner size` (default: none)")
-    ns = parser.parse_args()
-    exe = shutil.which("planner")
-    cmd = [exe, "size", *ns.args] if exe else [sys.executable, "-m", "cli.main", "size", *ns.args]
+def _median(cmd: list[str], runs: int) -> float:
     subprocess.run(cmd, capture_output=True, check=False)   # warm the OS file cache once
     times = []
-    for _ in range(ns.runs):
+    for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, check=False)
         times.append(time.perf_counter() - start)
         if proc.returncode not in (0, 1):
-            sys.exit(f"planner size failed: {proc.stderr.decode()}")
+            sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.decode()}")
     print(" ".join(f"{t * 1e3:.0f}" for t in times), "ms")
-    print(f"median {statistics.median(times) * 1e3:.0f} ms over {ns.runs} cold runs of: {' '.join(cmd[1:])}")
+    median = statistics.median(times)
+    print(f"median {median * 1e3:.0f} ms over {runs} cold runs of: {' '.join(cmd)}")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("args", nargs="*", help="arguments after `planner size` (default: none)")
+    ns = parser.parse_args()
+    exe = shutil.which("planner")
+    base = [exe] if exe else [sys.executable, "-m", "cli.main"]
+    _median([*base, "--help"], ns.runs)
+    _median([*base, "size", *ns.args], ns.runs)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
@@ -28,10 +28,16 @@ from cli.common import (
     refuse_existing,
     speculative_sets,
 )
+from planner.errors import InputError
 from planner.files import write_output
 from planner.inputs import io
 from planner.inputs.limits import MAX_BATCH
-from planner.whatif.sweep import SweepResult, make_plan, parse_vary, run_plan
+from planner.whatif.sweep import SweepResult, iter_plan, make_plan, parse_vary, point_records, sweep_columns
+
+
+class Executor(StrEnum):
+    local = "local"
+    dask = "dask"
 
 
 class SweepFormat(StrEnum):
@@ -64,12 +70,19 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes "
                                                                          "(default: all cores)")] = None,
+    executor: Annotated[Executor, typer.Option("--executor", help="local: worker processes on this machine; "
+                                               "dask: the cluster at --scheduler (needs the dask extra)")]
+    = Executor.local,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address with --executor "
+                                                  "dask, e.g. tcp://10.0.0.5:8786")] = None,
 ) -> None:
     """Evaluate a what-if grid over any input fields.
 
     Every combination of the --vary values (or, with --zip, the lists side by side) on top of the
     inputs and --set. Each point is sized like `planner size`, or with --fixed-layout and --batch
     evaluated exactly like `planner estimate` (one replica of the layout at its capacity).
+    CSV and JSON lines are written as the points complete, in point order, so memory stays flat
+    however large the grid; --executor dask runs the same points on a Dask cluster.
     An invalid value or an infeasible point is a row with
     feasible=false and its reason; the sweep never stops at one.
 
@@ -83,22 +96,30 @@ def sweep(
                      layout=fixed_layout,
                      batch=count_option("--batch", batch, maximum=MAX_BATCH) if batch is not None else None,
                      serving=serving)
+    if (executor == Executor.dask) != (scheduler is not None):
+        raise InputError("--executor dask and --scheduler ADDRESS go together",
+                         hint="e.g. --executor dask --scheduler tcp://10.0.0.5:8786")
     refuse_existing(force, output)
-    with render.progress(plan.count) as tick:
-        rows = run_plan(plan, jobs, tick)
-    result = SweepResult(keys=plan.keys, mode="estimate" if plan.layout is not None else "size", rows=tuple(rows))
-    if fmt == SweepFormat.table and output is None:
+    if fmt == SweepFormat.table and output is None:     # a table needs every row before it draws
+        with render.progress(plan.count) as tick:
+            result = SweepResult(keys=plan.keys, mode="estimate" if plan.layout is not None else "size",
+                                 rows=tuple(iter_plan(plan, jobs, tick, scheduler)))
         render.sweep_table(list(result.keys), list(result.records()),
-                           f"{len(result):,} points ({result.mode}); "
-                           f"{sum(r.feasible for r in result)} feasible")
+                           f"{len(result):,} points ({result.mode}); {sum(r.feasible for r in result)} feasible")
         return
-    text = (render.sweep_jsonl(result.records()) if fmt == SweepFormat.jsonl
-            else render.sweep_csv(result.columns, result.records()))
-    if fmt == SweepFormat.table:   # a table into a file: CSV is the useful form
-        text = render.sweep_csv(result.columns, result.records())
-    if output is not None:
-        write_output(output, text, force)
-        render.note(f"{len(result):,} points written to {output}")
-    else:
-        render.text_out(text)
+    with render.progress(plan.count) as tick:
+        rows = iter_plan(plan, jobs, tick, scheduler)
+        records = point_records(plan.keys, rows)
+        # a table into a file: CSV is the useful form
+        pieces = (render.sweep_jsonl_pieces(records) if fmt == SweepFormat.jsonl
+                  else render.sweep_csv_pieces(sweep_columns(plan.keys), records))
+        if output is None:
+            render.text_stream(pieces)
+            return
 
+        def emit(handle: IO[bytes]) -> None:
+            for piece in pieces:
+                handle.write(piece.encode("utf-8"))
+
+        write_output(output, emit, force)
+    render.note(f"{plan.count:,} points written to {output}")

@@ -214,3 +214,11 @@ def text_out(text: str) -> None:
     """Markdown, CSV, TOML and CI formats, as they are (only the finite-number guard applies)."""
     text = finite_text(text)
     print(text, end="" if text.endswith("\n") else "\n")
+
+
+def text_stream(pieces: Iterable[str]) -> None:
+    """Long output (a sweep's rows) to stdout piece by piece as it is produced, as text_out would
+    print it whole; each piece is whole lines, so the finite-number guard sees whole numbers."""
+    for piece in pieces:
+        sys.stdout.write(finite_text(piece))
+        sys.stdout.flush()

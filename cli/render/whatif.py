@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cli.render.console import FittedTable, bold, err, line, out, table
@@ -26,23 +26,46 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def sweep_csv(columns: Iterable[str], records: Iterable[dict[str, Any]]) -> str:
+STREAM_ROWS = 1000   # rows per piece of streamed output: few enough writes, little held in memory
+
+
+def sweep_csv_pieces(columns: Iterable[str], records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV text in pieces of whole rows (the header first), as the records come."""
     import csv
     import io as _io
     buf = _io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     cols = list(columns)
     writer.writerow(cols)
-    for rec in records:
+    for n, rec in enumerate(records, 1):
         writer.writerow([_cell(rec[c]) for c in cols])
-    return buf.getvalue()
+        if n % STREAM_ROWS == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
 
-def sweep_jsonl(records: Iterable[dict[str, Any]]) -> str:
+def sweep_csv(columns: Iterable[str], records: Iterable[dict[str, Any]]) -> str:
+    return "".join(sweep_csv_pieces(columns, records))
+
+
+def sweep_jsonl_pieces(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """JSON lines in pieces of whole records, as the records come."""
     import json
 
     from planner.units import finite_tree
-    return "".join(json.dumps(finite_tree(rec), ensure_ascii=False) + "\n" for rec in records)
+    lines: list[str] = []
+    for rec in records:
+        lines.append(json.dumps(finite_tree(rec), ensure_ascii=False) + "\n")
+        if len(lines) == STREAM_ROWS:
+            yield "".join(lines)
+            lines.clear()
+    yield "".join(lines)
+
+
+def sweep_jsonl(records: Iterable[dict[str, Any]]) -> str:
+    return "".join(sweep_jsonl_pieces(records))
 
 
 def _fmt_opt(value: Any, fmt: Any) -> str:

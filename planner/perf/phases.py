@@ -427,7 +427,7 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
 # through min(domain, the layout's GPUs), so machines that differ only in domain size (the
 # domain comparison of `size`) share one identity and the entries of layouts that fit both.
 _PHASES: dict[tuple, tuple[Model, Hardware, Engine, PhaseTimes]] = {}
-_PHASES_LIMIT = 100_000
+_PHASES_LIMIT = 20_000    # a size search uses ~5,000; more only grows a long sweep's workers
 _SIBLINGS: dict[int, tuple[Hardware, Hardware]] = {}    # id(hw) -> (hw, the first machine equal but for domain)
 _BY_CONTENT: dict[str, Hardware] = {}
 

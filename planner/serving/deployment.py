@@ -302,7 +302,7 @@ class _Option:
 
 # Units the searches evaluated, by the identity of their inputs (see _Search.unit).
 _UNITS: dict[tuple, tuple[Model, Hardware, Engine, UnitResult]] = {}
-_UNITS_LIMIT = 50_000
+_UNITS_LIMIT = 8_000       # a size search settles ~2,000 units; a sweep needs no more (memory stays flat)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import functools
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,12 +107,11 @@ class SweepResult:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return ("point", *self.keys, *METRICS)
+        return sweep_columns(self.keys)
 
     def records(self) -> Iterator[dict[str, Any]]:
         """One flat dict per point: point index, the varied values, then the metrics."""
-        for row in self.rows:
-            yield {"point": row.index, **dict(zip(self.keys, row.values, strict=True)), **row.metrics()}
+        return point_records(self.keys, self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "keys": list(self.keys), "rows": list(self.records())}
@@ -125,6 +124,18 @@ class SweepResult:
 
     def __iter__(self) -> Iterator[SweepRow]:
         return iter(self.rows)
+
+
+def sweep_columns(keys: Sequence[str]) -> tuple[str, ...]:
+    """The columns of a sweep's records, in order."""
+    return ("point", *keys, *METRICS)
+
+
+def point_records(keys: Sequence[str], rows: Iterable[SweepRow]) -> Iterator[dict[str, Any]]:
+    """One flat dict per row (point index, the varied values, then the metrics), as the rows
+    come: `rows` may be iter_plan's stream."""
+    for row in rows:
+        yield {"point": row.index, **dict(zip(keys, row.values, strict=True)), **row.metrics()}
 
 
 @dataclass(frozen=True)
@@ -385,8 +396,16 @@ def deployment_row(d: Deployment, index: int = 0, values: tuple = ()) -> SweepRo
 
 
 # ---- running ----------------------------------------------------------------------------------
+# Rows stream: points go out in chunks of at most CHUNK_POINTS, at most IN_FLIGHT chunks per worker
+# are outstanding, and each chunk's rows are yielded (in point order) as soon as it and every chunk
+# before it are done. Memory therefore holds a few chunks, not the sweep: a 10-million-point sweep
+# peaks where a 10-thousand-point one does.
+
+CHUNK_POINTS = {"estimate": 2000, "size": 4}
+IN_FLIGHT = 3
 
 _WORKER: Evaluator | None = None
+_EVALUATORS: dict[str, Evaluator] = {}     # a Dask worker's evaluators, one per sweep it has seen
 
 
 def _init_worker(plan: _Plan) -> None:
@@ -394,11 +413,24 @@ def _init_worker(plan: _Plan) -> None:
     _WORKER = Evaluator(plan)
 
 
-def _run_chunk(bounds: tuple[int, int]) -> list[tuple]:
+def _evaluate(ev: Evaluator, bounds: tuple[int, int]) -> list[tuple]:
     # plain tuples: they pickle several times faster than slotted dataclasses
-    assert _WORKER is not None
-    row = _WORKER.row
+    row = ev.row
     return [_astuple(row(i)) for i in range(*bounds)]
+
+
+def _run_chunk(bounds: tuple[int, int]) -> list[tuple]:
+    assert _WORKER is not None
+    return _evaluate(_WORKER, bounds)
+
+
+def _run_remote_chunk(token: str, plan: _Plan, bounds: tuple[int, int]) -> list[tuple]:
+    """A chunk on a Dask worker: the evaluator (and its input caches) is kept between chunks."""
+    ev = _EVALUATORS.get(token)
+    if ev is None:
+        _EVALUATORS.clear()              # one sweep at a time per worker process is the common case
+        ev = _EVALUATORS[token] = Evaluator(plan)
+    return _evaluate(ev, bounds)
 
 
 def _astuple(row: SweepRow) -> tuple:
@@ -415,31 +447,85 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def run_plan(plan: _Plan, jobs: int | None = None, progress: Callable[[int], None] | None = None) -> list[SweepRow]:
-    """Evaluate every point of `plan` in point order, over `jobs` processes (default: all cores).
-    `progress(n)` is called with the number of points done so far."""
+def _chunks(plan: _Plan, mode: str, workers: int) -> Iterator[tuple[int, int]]:
+    size = max(1, min(CHUNK_POINTS[mode], math.ceil(plan.count / (workers * CHUNKS_PER_WORKER))))
+    return ((start, min(start + size, plan.count)) for start in range(0, plan.count, size))
+
+
+def _ordered(submit: Callable[[tuple[int, int]], Any], result: Callable[[Any], list[tuple]],
+             chunks: Iterator[tuple[int, int]], window: int) -> Iterator[list[tuple]]:
+    """Each chunk's result in chunk order, with at most `window` chunks submitted and not yet
+    collected (the bound on memory, whatever the sweep's size)."""
+    from collections import deque
+    pending: deque[Any] = deque()
+    for bounds in chunks:
+        pending.append(submit(bounds))
+        if len(pending) >= window:
+            yield result(pending.popleft())
+    while pending:
+        yield result(pending.popleft())
+
+
+def iter_plan(plan: _Plan, jobs: int | None = None, progress: Callable[[int], None] | None = None,
+              scheduler: str | None = None) -> Iterator[SweepRow]:
+    """Evaluate every point of `plan`, yielding rows in point order as they complete: over `jobs`
+    local processes (default: all cores), or, with `scheduler` (a Dask scheduler address such as
+    "tcp://10.0.0.5:8786"), on that Dask cluster (needs the `dask` extra). `progress(n)` is called
+    with the number of points done so far."""
     mode = "estimate" if plan.layout is not None else "size"
-    workers = max(1, min(jobs or os.cpu_count() or 1, plan.count))
-    if workers == 1 or plan.count < PARALLEL_MIN_POINTS[mode]:
-        ev = Evaluator(plan)
-        rows = []
-        step = max(1, plan.count // 100)
-        for i in range(plan.count):
-            rows.append(ev.row(i))
-            if progress is not None and (i + 1) % step == 0:
-                progress(i + 1)
-        if progress is not None:
-            progress(plan.count)
-        return rows
-    chunk = max(1, math.ceil(plan.count / (workers * CHUNKS_PER_WORKER)))
-    bounds = [(start, min(start + chunk, plan.count)) for start in range(0, plan.count, chunk)]
-    rows = []
-    with _pool_context().Pool(workers, initializer=_init_worker, initargs=(plan,)) as pool:
-        for part in pool.imap(_run_chunk, bounds):      # imap keeps chunk order: deterministic rows
-            rows.extend(SweepRow(*t) for t in part)
+    done = 0
+    if scheduler is not None:
+        parts = _dask_parts(plan, mode, scheduler)
+    else:
+        workers = max(1, min(jobs or os.cpu_count() or 1, plan.count))
+        if workers == 1 or plan.count < PARALLEL_MIN_POINTS[mode]:
+            ev = Evaluator(plan)
+            step = max(1, plan.count // 100)
+            for i in range(plan.count):
+                yield ev.row(i)
+                if progress is not None and (i + 1) % step == 0:
+                    progress(i + 1)
             if progress is not None:
-                progress(len(rows))
-    return rows
+                progress(plan.count)
+            return
+        parts = _pool_parts(plan, mode, workers)
+    for part in parts:
+        for t in part:
+            yield SweepRow(*t)
+        done += len(part)
+        if progress is not None:
+            progress(done)
+
+
+def _pool_parts(plan: _Plan, mode: str, workers: int) -> Iterator[list[tuple]]:
+    with _pool_context().Pool(workers, initializer=_init_worker, initargs=(plan,)) as pool:
+        yield from _ordered(lambda bounds: pool.apply_async(_run_chunk, (bounds,)), lambda r: r.get(),
+                            _chunks(plan, mode, workers), workers * IN_FLIGHT)
+
+
+def _dask_parts(plan: _Plan, mode: str, scheduler: str) -> Iterator[list[tuple]]:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("the dask executor needs the dask extra",
+                         hint="pip install 'llm-capacity-planner[dask]'") from None
+    import uuid
+    token = uuid.uuid4().hex
+    try:
+        client = Client(scheduler, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler ({exc})", source=scheduler) from None
+    with client:
+        workers = max(1, sum(client.nthreads().values()))
+        [shared] = client.scatter([plan], broadcast=True)   # sent once, not with every chunk
+        yield from _ordered(lambda bounds: client.submit(_run_remote_chunk, token, shared, bounds, pure=False),
+                            lambda future: future.result(), _chunks(plan, mode, workers), workers * IN_FLIGHT)
+
+
+def run_plan(plan: _Plan, jobs: int | None = None, progress: Callable[[int], None] | None = None,
+             scheduler: str | None = None) -> list[SweepRow]:
+    """Every row of `plan` in point order, as a list (iter_plan streams them)."""
+    return list(iter_plan(plan, jobs, progress, scheduler))
 
 
 def _layout_arg(layout: Layout | str | None, batch: int | None, serving: str | None) -> Layout | None:
@@ -493,7 +579,7 @@ def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODE
           workload: Spec = DEFAULT_WORKLOAD, sets: Mapping[str, Any] | None = None, zipped: bool = False,
           layout: Layout | str | None = None, batch: int | None = None, serving: str | None = None,
           engine: Spec = DEFAULT_ENGINE, jobs: int | None = None,
-          progress: Callable[[int], None] | None = None) -> SweepResult:
+          progress: Callable[[int], None] | None = None, scheduler: str | None = None) -> SweepResult:
     """Evaluate every combination of the `vary` values on top of the base inputs and `sets`.
 
     `vary` maps override keys (as in `--set`: "hardware.hbm.pin_speed_gbps", "workload.isl",
@@ -504,7 +590,8 @@ def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODE
     `layout` ("tp=1,dp=8,ep=8" or a Layout) and `batch` each point is one `estimate` at the
     workload's ISL, OSL, prefix and SLO targets. Returns rows in point order; invalid or
     infeasible points are rows with feasible False and a reason. Raises InputError for usage
-    mistakes (unknown key, unequal zipped lengths). Units: seconds, watts, bytes/s.
+    mistakes (unknown key, unequal zipped lengths). Units: seconds, watts, bytes/s. With
+    `scheduler` (a Dask scheduler address) the points run on that cluster; the rows are the same.
 
         >>> r = sweep({"hardware.hbm.pin_speed_gbps": "8:12:2"}, hardware="gb200-nvl72",
         ...           layout="tp=1,dp=8,ep=8", batch=64)
@@ -512,7 +599,7 @@ def sweep(vary: Mapping[str, Sequence[Any] | str], *, model: Spec = DEFAULT_MODE
     """
     plan = make_plan(vary, model=model, hardware=hardware, workload=workload, sets=sets, zipped=zipped,
                      layout=layout, batch=batch, serving=serving, engine=engine)
-    rows = run_plan(plan, jobs, progress)
+    rows = run_plan(plan, jobs, progress, scheduler)
     return SweepResult(keys=plan.keys, mode="estimate" if plan.layout is not None else "size", rows=tuple(rows))
 
 

@@ -1,0 +1,73 @@
+"""Peak memory of a streamed fixed-layout sweep: runs `planner sweep --fixed-layout ... -o FILE`
+for N points (batch × ISL on DeepSeek-V4-Pro / GB200 NVL72) and samples the resident set of the
+whole process tree (the CLI and its workers) from /proc every 20 ms; prints the peak sum, the
+point rate and the output size. Linux only.
+
+    python3 bench/sweep_memory.py [--points 1000000] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _tree_rss(root: int) -> tuple[int, int]:
+    """Resident and proportional (PSS: pages shared after fork counted once) bytes of `root` and all
+    its descendants (children listed in /proc/PID/task/*/children)."""
+    rss = pss = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith(("Rss:", "Pss:")):
+                        kb = int(line.split()[1]) * 1024
+                        rss, pss = (rss + kb, pss) if line.startswith("Rss:") else (rss, pss + kb)
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return rss, pss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000, help="multiple of 100 (100 batches × N ISLs)")
+    parser.add_argument("--jobs", type=int, default=None)
+    ns = parser.parse_args()
+    isls = max(1, ns.points // 100)
+    exe = shutil.which("planner")
+    base = [exe] if exe else [sys.executable, "-m", "cli.main"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "sweep.csv"
+        cmd = [*base, "sweep", "--hardware", "gb200-nvl72", "--fixed-layout", "tp=1,dp=8,ep=8",
+               "--vary", "batch=1:100:1", "--vary", f"workload.isl=1024:{1024 * isls}:1024", "-o", str(out),
+               *(["--jobs", str(ns.jobs)] if ns.jobs else [])]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        peak = peak_pss = 0
+        while proc.poll() is None:
+            rss, pss = _tree_rss(proc.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+            time.sleep(0.02)
+        took = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"sweep failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+        size = out.stat().st_size
+    points = 100 * isls
+    print(f"{points:,} points in {took:.1f} s = {points / took:,.0f} points/s; peak RSS {peak / 1e6:,.0f} MB "
+          f"summed across processes (PSS {peak_pss / 1e6:,.0f} MB); {size / 1e6:,.0f} MB of CSV")
+    print("  planner", " ".join(cmd[len(base):-2]))
+
+
+if __name__ == "__main__":
+    main()
