@@ -42,7 +42,8 @@ COMMANDS: dict[str, Entry] = {
                                               "and batch (and each --vary option), and the Pareto set of tokens/s "
                                               "per GPU against tokens/s per user."),
     "balance": Entry("balance", "balance", "What each resource would need for the bottleneck to move."),
-    "check": Entry("check", "check", "Check proposals against their assertions (the CI gate). Every file gets a verdict."),
+    "check": Entry("check", "check", "Check proposals against their assertions (the CI gate). "
+                                     "Every file gets a verdict."),
     "diff": Entry("diff", "diff", "What changed between two plans or proposals."),
     "schema": Entry("schema", "schema", "Print the JSON Schema of an input file kind."),
     "validate": Entry("validate", "validate", "Compare predictions with the shipped reference sets: published "
