@@ -6,11 +6,12 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from planner.whatif.frontier import Frontier
+if TYPE_CHECKING:
+    from planner.whatif.frontier import Frontier
 
 INSTALL = "install the plot extra: pip install 'llm-capacity-planner[plot]'"
 SUFFIXES = (".svg", ".png")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.inputs import io
 from planner.inputs.engine import Engine
@@ -24,15 +24,13 @@ from planner.inputs.layout import Layout, layout_of, parse_layout
 from planner.inputs.model import Model
 from planner.inputs.presets import DEFAULT_ENGINE, DEFAULT_HARDWARE, DEFAULT_MODEL, DEFAULT_WORKLOAD
 from planner.inputs.workload import Workload
-from planner.plan.check import CheckResult
-from planner.plan.check import check_files as run_check_files
 from planner.plan.schema import Plan, build_plan
 from planner.serving.deployment import evaluate_layout, size_deployment
-from planner.training.proposal import check_training
-from planner.training.run import TrainResult, train_layout
-from planner.training.run import train as run_train
-from planner.whatif.balance import Balance
-from planner.whatif.balance import balance as run_balance
+
+if TYPE_CHECKING:     # training, balance and check load when called: `planner size` does not pay for them
+    from planner.plan.check import CheckResult
+    from planner.training.run import TrainResult
+    from planner.whatif.balance import Balance
 
 Spec = str | Path | dict[str, Any]
 
@@ -122,6 +120,7 @@ def balance(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEF
             sets: Mapping[str, Any] | None = None) -> Balance:
     """What each resource would need to move the bottleneck (planner.whatif.balance), for the plan
     `size` picks or at a pinned `layout` with its `batch`."""
+    from planner.whatif.balance import balance as run_balance
     m, hw, w, e = load(model, hardware, workload, sets, engine)
     lay = None if layout is None else e.speculate(_layout(layout, batch=batch, routing=w.expert_routing))
     return run_balance(m, hw, w, lay, engine=e)
@@ -132,6 +131,8 @@ def train(model: Spec | Model, hardware: Spec | Hardware, *, tokens: float, layo
           **layout_fields: Any) -> TrainResult:
     """A training run (planner.training.run): `layout` as --layout spells it ("tp=8,pp=16"), other
     TrainLayout fields (seq, micro_batch, global_batch, zero, recompute) as keywords."""
+    from planner.training.run import train as run_train
+    from planner.training.run import train_layout
     overrides = dict(sets or {})
     m = model if isinstance(model, Model) and not overrides else io.load_model(_spec(model), overrides)
     hw = hardware if isinstance(hardware, Hardware) and not overrides else io.load_hardware(_spec(hardware), overrides)
@@ -142,5 +143,7 @@ def check_files(paths: list[Path], base: str | None = None,
                 max_increase: Mapping[str, float] | None = None) -> list[CheckResult]:
     """`planner check`: every file's verdict (serving proposals, exported plans and training
     proposals), with budgets against `base` when given."""
+    from planner.plan.check import check_files as run_check_files
+    from planner.training.proposal import check_training
     return run_check_files(paths, base=base, max_increase=dict(max_increase or {}) or None,
                            kinds={"training": check_training})

@@ -11,7 +11,7 @@ import json
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,10 +21,13 @@ from planner.inputs import presets
 from planner.inputs.base import validation_error
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
-from planner.inputs.hfimport import ImportReport, hub_config_path, import_hf, import_hf_report, is_hub_id
+from planner.inputs.hfimport.source import hub_config_path, is_hub_id
 from planner.inputs.model import Model
 from planner.inputs.workload import Workload
 from planner.units import finite_tree
+
+if TYPE_CHECKING:
+    from planner.inputs.hfimport.fields import ImportReport
 
 T = TypeVar("T", bound=BaseModel)
 SECTIONS = ("model", "hardware", "workload", "engine")
@@ -142,6 +145,7 @@ def hf_config_path(spec: str) -> Path | None:
 
 def import_report(spec: str) -> ImportReport | None:
     """What the import of an HF config read, assumed and ignored (None for presets and TOML files)."""
+    from planner.inputs.hfimport import import_hf_report  # only for HF configs
     path = hf_config_path(spec)
     return None if path is None else import_hf_report(path, name=_hf_name(spec, path))[1]
 
@@ -153,6 +157,7 @@ def _hf_name(spec: str, path: Path) -> str | None:
 def _model_data(spec: str) -> tuple[dict[str, Any], str]:
     path = hf_config_path(spec)
     if path is not None:
+        from planner.inputs.hfimport import import_hf  # only for HF configs
         model = import_hf(path, name=_hf_name(spec, path))
         return model.model_dump(mode="json"), spec
     if Path(spec).suffix == ".toml" or "/" in spec:
