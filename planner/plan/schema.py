@@ -151,6 +151,11 @@ class AlternativeOut(Out):
     tpot_s: float
     tokens_per_s_per_gpu: float
 
+    def to_row(self) -> dict[str, Any]:
+        lay = self.layout
+        return {"feasible": self.feasible, "layout": lay.label(), "serving": lay.serving, "batch": lay.batch,
+                **self.model_dump(exclude={"layout", "feasible"})}
+
     @classmethod
     def of(cls, d: Deployment) -> AlternativeOut:
         u, c = d.unit, d.cluster
@@ -362,26 +367,19 @@ class Plan(Out):
         """The chosen layout and any alternatives (size --top), one flat row each, for pandas."""
         base = {"model": self.model, "hardware": self.hardware, "workload": self.workload,
                 "requests_per_s": self.requests_per_s}
-        if self.layout is None or self.cluster is None:
+        if self.layout is None or self.cluster is None or self.ttft_s is None or self.tpot_s is None:
             return [{**base, "rank": 1, "feasible": False}]
         c = self.cluster
-        rows = [{**base, "rank": 1, "feasible": self.feasible, "layout": self.layout.label(),
-                 "serving": self.layout.serving, "batch": self.layout.batch, "gpus": c.gpus,
-                 "gpus_provisioned": c.gpus_provisioned, "racks": c.racks, "power_w": c.power_w,
-                 "cost_per_hour": c.cost_per_hour, "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
-                 "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu}]
-        for rank, a in enumerate(self.alternatives, 2):
-            rows.append({**base, "rank": rank, "feasible": a.feasible, "layout": a.layout.label(),
-                         "serving": a.layout.serving, "batch": a.layout.batch, "gpus": a.gpus,
-                         "gpus_provisioned": a.gpus_provisioned, "racks": a.racks, "power_w": a.power_w,
-                         "cost_per_hour": a.cost_per_hour,
-                         "usd_per_million_output_tokens": a.usd_per_million_output_tokens,
-                         "ttft_s": a.ttft_s, "tpot_s": a.tpot_s, "tokens_per_s_per_gpu": a.tokens_per_s_per_gpu})
-        return rows
+        chosen = AlternativeOut(layout=self.layout, feasible=self.feasible, gpus=c.gpus,
+                                gpus_provisioned=c.gpus_provisioned, racks=c.racks, power_w=c.power_w,
+                                cost_per_hour=c.cost_per_hour,
+                                usd_per_million_output_tokens=self.usd_per_million_output_tokens,
+                                ttft_s=self.ttft_s, tpot_s=self.tpot_s,
+                                tokens_per_s_per_gpu=self.tokens_per_s_per_gpu or 0.0)
+        return [{**base, "rank": rank, **a.to_row()} for rank, a in enumerate([chosen, *self.alternatives], 1)]
 
     def errors(self) -> list[VerdictOut]:
         return [v for v in self.verdicts if v.severity == "error"]
-
 
 def build_plan(d: Deployment) -> Plan:
     """The typed plan of a deployment: the numbers, the SLO results and the verdicts.

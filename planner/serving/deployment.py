@@ -18,6 +18,7 @@ then the lowest TPOT. Branch and bound: a unit with more GPUs than the best plan
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from planner import units as U
@@ -35,6 +36,7 @@ from planner.perf.phases import PhaseTimes, machine_key
 from planner.perf.unit import (
     NO_HITS,
     RESIDENT,
+    PrefillPoolUnit,
     PrefixReuse,
     UnitResult,
     evaluate_unit,
@@ -300,6 +302,22 @@ class _Option:
         return (self.cluster.gpus_provisioned, self.cluster.gpus, self.unit.tpot_s)
 
 
+def prefill_pools(m: Model, hw: Hardware, w: Workload, engine: Engine, fitting: list[Layout],
+                  reuse: PrefixReuse = RESIDENT, one: Callable[[Layout], PhaseTimes] | None = None,
+                  ) -> Iterator[tuple[Layout, PrefillPoolUnit]]:
+    """The disaggregated prefill units among `fitting` that hold one request and meet TTFT, as
+    evaluate_unit runs them (batched steps, the pool's queue); `one` gives a single request's
+    prefill when the caller caches it. The search and the frontier choose among these."""
+    ttft = w.slo.ttft_s
+    for lay in fitting:
+        lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
+        if not hbm_budget(m, hw, lay, w.final_context, min(w.isl, engine.max_num_tokens), engine).fits:
+            continue
+        pool = prefill_pool_unit(m, hw, lay, w.shape, reuse, engine, one(lay) if one else None)
+        if ttft is None or pool.ttft_s <= ttft:
+            yield lay, pool
+
+
 # Units the searches evaluated, by the identity of their inputs (see _Search.unit).
 _UNITS: dict[tuple, tuple[Model, Hardware, Engine, UnitResult]] = {}
 _UNITS_LIMIT = 8_000       # a size search settles ~2,000 units; a sweep needs no more (memory stays flat)
@@ -401,22 +419,11 @@ class _Search:
 
     def best_prefill(self, fitting: list[Layout], max_gpus: float) -> Layout | None:
         """Disaggregated prefill pool: the layout whose whole units cover the demand with the fewest
-        GPUs while meeting TTFT (its batched step and the queue, as evaluate_unit runs it) and
-        fitting one request, among units smaller than `max_gpus`. Prefill and decode pools are
-        independent given the demand, so minimising each is exact."""
+        GPUs, among units smaller than `max_gpus`. Prefill and decode pools are independent given
+        the demand, so minimising each is exact."""
         best = None
-        ttft = self.w.slo.ttft_s
-        for lay in fitting:
-            if lay.gpus >= max_gpus:
-                break
-            lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
-            budget = hbm_budget(self.m, self.hw, lay, self.w.final_context,
-                                min(self.w.isl, self.engine.max_num_tokens), self.engine)
-            if not budget.fits:
-                continue
-            pool = prefill_pool_unit(self.m, self.hw, lay, self.shape, self.reuse, self.engine, self.prefill(lay))
-            if ttft is not None and pool.ttft_s > ttft:
-                continue
+        smaller = [lay for lay in fitting if lay.gpus < max_gpus]
+        for lay, pool in prefill_pools(self.m, self.hw, self.w, self.engine, smaller, self.reuse, self.prefill):
             score = (math.ceil(self.demand / pool.requests_per_s) * lay.gpus, lay.gpus)
             if best is None or score < best[0]:
                 best = (score, lay)

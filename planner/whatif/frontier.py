@@ -34,8 +34,8 @@ from planner.inputs.workload import Workload, check_context
 from planner.machine.cluster import system_power_per_gpu_w
 from planner.machine.cost import gpu_hour_rate, usd_per_million_tokens
 from planner.perf.memory import hbm_budget, weights_fit
-from planner.perf.unit import RESIDENT, evaluate_unit, prefill_pool_unit, request_prefill
-from planner.serving.deployment import MAX_BATCH, candidate_layouts
+from planner.perf.unit import RESIDENT, evaluate_unit, request_prefill
+from planner.serving.deployment import MAX_BATCH, candidate_layouts, prefill_pools
 
 MODES = ("colocated", "disaggregated")
 
@@ -115,20 +115,9 @@ def _batches(cap: int) -> list[int]:
 
 
 def _prefill_layout(m: Model, hw: Hardware, w: Workload, e: Engine, fitting: list[Layout]) -> Layout | None:
-    """The prefill unit with the most requests/s per GPU that meets TTFT, as evaluate_unit runs it."""
-    best: tuple[float, Layout] | None = None
-    ttft = w.slo.ttft_s
-    for lay in fitting:
-        lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
-        if not hbm_budget(m, hw, lay, w.final_context, min(w.isl, e.max_num_tokens), e).fits:
-            continue
-        pool = prefill_pool_unit(m, hw, lay, w.shape, RESIDENT, e)
-        if ttft is not None and pool.ttft_s > ttft:
-            continue
-        rate = pool.requests_per_s / lay.gpus
-        if best is None or rate > best[0]:
-            best = (rate, lay)
-    return None if best is None else best[1]
+    """The prefill unit with the most requests/s per GPU that meets TTFT."""
+    pools = list(prefill_pools(m, hw, w, e, fitting))
+    return max(pools, key=lambda p: p[1].requests_per_s / p[0].gpus)[0] if pools else None
 
 
 def _variant_points(m: Model, hw: Hardware, w: Workload, e: Engine, variant: tuple[tuple[str, Any], ...],

@@ -75,7 +75,7 @@ MIXER_NAMES = {"full_attention": "full", "attention": "full", "global": "full", 
 @dataclass
 class ImportReport:
     """What an import read: fields used, fields filled from the architecture's defaults, fields
-    left out (not needed for sizing, or not recognised), and notes on what was assumed."""
+    left out (not needed for sizing, or not recognised)."""
 
     source: str
     model_type: str
@@ -83,12 +83,10 @@ class ImportReport:
     assumed: dict[str, Any] = field(default_factory=dict)
     not_needed: list[str] = field(default_factory=list)
     unrecognised: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "model_type": self.model_type, "used": self.used,
-                "assumed": self.assumed, "not_needed": self.not_needed, "unrecognised": self.unrecognised,
-                "notes": self.notes}
+                "assumed": self.assumed, "not_needed": self.not_needed, "unrecognised": self.unrecognised}
 
 
 class ConfigFields:
@@ -99,7 +97,6 @@ class ConfigFields:
         self.defaults = ARCH_DEFAULTS.get(model_type, {})
         self.used: set[str] = set()
         self.assumed: dict[str, Any] = {}
-        self.notes: list[str] = []
 
     def error(self, message: str, key: str | None = None, hint: str | None = None) -> InputError:
         return InputError(f"model_type '{self.model_type}': {message}", source=self.source, field=key, hint=hint)
@@ -210,4 +207,4 @@ def report(cfg: ConfigFields, data: dict[str, Any], source: str) -> ImportReport
     left = sorted(k for k in data if k not in cfg.used)
     return ImportReport(source=source, model_type=cfg.model_type, used=sorted(cfg.used), assumed=dict(cfg.assumed),
                         not_needed=[k for k in left if _not_needed(k)],
-                        unrecognised=[k for k in left if not _not_needed(k)], notes=list(cfg.notes))
+                        unrecognised=[k for k in left if not _not_needed(k)])
