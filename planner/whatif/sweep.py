@@ -442,9 +442,15 @@ _FIELDS = ("index", "values", *METRICS)
 
 def _pool_context() -> Any:
     import multiprocessing
-    # fork starts workers in milliseconds and shares the imported modules; elsewhere the default.
+    import threading
+    # fork starts workers in milliseconds and shares the imported modules, but it copies only the
+    # calling thread: a lock another thread holds at that moment stays locked in the child forever
+    # (a sweep from a threaded host - Jupyter, a Dask client, a test runner - could hang so). Fork a
+    # single-threaded process only; otherwise forkserver (a clean parent), else the platform default.
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
 
 
 def _chunks(plan: _Plan, mode: str, workers: int) -> Iterator[tuple[int, int]]:
