@@ -7,11 +7,11 @@ imports, preset loading, the layout search, rendering). Prints each run and the 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def _median(cmd: list[str], runs: int) -> float:
@@ -34,8 +34,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("args", nargs="*", help="arguments after `planner size` (default: none)")
     ns = parser.parse_args()
-    exe = shutil.which("planner")
-    base = [exe] if exe else [sys.executable, "-m", "cli.main"]
+    # the console script of the interpreter running this bench (a `planner` found first on PATH may
+    # be another install, or a version manager's shim that adds its own start-up)
+    exe = Path(sys.executable).parent / "planner"
+    base = [str(exe)] if exe.is_file() else [sys.executable, "-m", "cli.main"]
     _median([*base, "--help"], ns.runs)
     _median([*base, "size", *ns.args], ns.runs)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import Field, NonNegativeInt
 
@@ -45,6 +45,10 @@ class Serving(StrEnum):
 
 
 Routing = Literal["power_law", "eplb", "balanced"]
+
+
+_VARIANTS: dict[tuple, tuple[Layout, Layout]] = {}     # see Layout.with_; the entry holds its base
+_VARIANTS_LIMIT = 16_384
 
 
 class Layout(StrictModel):
@@ -104,6 +108,19 @@ class Layout(StrictModel):
     @property
     def expert_tp(self) -> int:
         return self.gpus_per_stage // self.ep
+
+    def with_(self, **changes: Any) -> Layout:
+        """`model_copy(update=changes)`, cached per layout object: the sizing search asks for the
+        same few layouts at thousands of batches, and a copy costs more than the lookup."""
+        key = (id(self), *sorted(changes.items()))
+        hit = _VARIANTS.get(key)
+        if hit is not None and hit[0] is self:
+            return hit[1]
+        variant = self.model_copy(update=changes)
+        if len(_VARIANTS) >= _VARIANTS_LIMIT:
+            _VARIANTS.clear()
+        _VARIANTS[key] = (self, variant)
+        return variant
 
     def shape_key(self) -> tuple:
         """Everything but the batch: what a prefill (which ignores the batch) depends on."""

@@ -116,6 +116,34 @@ def kv_pool_bytes(m: Model, hw: Hardware, layout: Layout, prefill_chunk: int, en
     return hw.hbm.capacity_bytes - weights - reserve - chunk_act
 
 
+# The batch-independent part of a budget, by the identity of its inputs (the entry holds them, so
+# an id is never reused while it lives): the search asks for thousands of batches of a few layouts.
+_PER_LAYOUT: dict[tuple, tuple[Model, Hardware, Engine, tuple[float, float, float, float, int]]] = {}
+_PER_LAYOUT_LIMIT = 8_192
+
+
+def _layout_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
+                   e: Engine) -> tuple[float, float, float, float, int]:
+    """(weights, reserve, the chunk's activations, one sequence's KV on this GPU, max batch)."""
+    key = (id(m), id(hw), id(e), layout.shape_key(), context, prefill_chunk)
+    hit = _PER_LAYOUT.get(key)
+    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is e:
+        return hit[3]
+    capacity = hw.hbm.capacity_bytes
+    weights, reserve, chunk_act = _pool(m, hw, layout, prefill_chunk, e)
+    # the KV cache is paged: a sequence holds whole blocks of the engine's block size
+    paged = math.ceil(context / e.kv_block_tokens) * e.kv_block_tokens if context > 0 else 0
+    kv_seq = M.kv_bytes_per_sequence(m, paged) * kv_share(m, layout)        # one sequence, this GPU's part
+    room = capacity - weights - reserve - chunk_act
+    per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
+    max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
+    value = (weights, reserve, chunk_act, kv_seq, max_batch)
+    if len(_PER_LAYOUT) >= _PER_LAYOUT_LIMIT:
+        _PER_LAYOUT.clear()
+    _PER_LAYOUT[key] = (m, hw, e, value)
+    return value
+
+
 def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
                engine: Engine | None = None) -> HbmBudget:
     """Budget at `context` tokens per sequence with `layout.batch` sequences per DP rank per
@@ -125,17 +153,10 @@ def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chu
     With pp stages a GPU holds its stage's layers of every sequence in flight: pp micro-batches of
     `batch` sequences, each 1/pp of the KV, so batch x one sequence's TP share in all. Activations
     belong to the one micro-batch a stage is working on."""
-    capacity = hw.hbm.capacity_bytes
     e = engine or default_engine()
-    weights, reserve, chunk_act = _pool(m, hw, layout, prefill_chunk, e)
-    # the KV cache is paged: a sequence holds whole blocks of the engine's block size
-    paged = math.ceil(context / e.kv_block_tokens) * e.kv_block_tokens if context > 0 else 0
-    kv_seq = M.kv_bytes_per_sequence(m, paged) * kv_share(m, layout)        # one sequence, this GPU's part
+    weights, reserve, _, kv_seq, max_batch = _layout_budget(m, hw, layout, context, prefill_chunk, e)
     in_flight = layout.batch * layout.pp                                     # sequences per DP rank
     act = activation_per_token(m) * (layout.batch + prefill_chunk) / layout.tp
-    room = capacity - weights - reserve - chunk_act
-    per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
-    max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
-    return HbmBudget(capacity_bytes=capacity, weights_bytes=weights, kv_bytes=kv_seq * in_flight,
+    return HbmBudget(capacity_bytes=hw.hbm.capacity_bytes, weights_bytes=weights, kv_bytes=kv_seq * in_flight,
                      activation_bytes=act, reserve_bytes=reserve, kv_per_sequence_bytes=kv_seq * layout.pp,
                      max_batch=max_batch)

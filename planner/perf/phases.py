@@ -129,7 +129,8 @@ def _fabric_times(hw: Hardware, t: Traffic) -> tuple[float, float]:
 
 
 def _fabric_time(hw: Hardware, t: Traffic) -> float:
-    return sum(_fabric_times(hw, t))
+    up, out = _fabric_times(hw, t)
+    return up + out
 
 
 def dense_matrices(m: Model, tp: int) -> list[tuple[float, int]] | None:
@@ -230,6 +231,82 @@ class StepWork:
         return self.decode_tokens + self.prefill_tokens
 
 
+@dataclass(frozen=True)
+class _LayoutTerms:
+    """What `phase` needs that does not depend on the step's work: one layout (batch aside) of one
+    model on one machine under one engine. Computed once per layout; a search asks for thousands
+    of steps of a few dozen layouts."""
+
+    tp: int
+    gpus: int                        # per pipeline stage
+    routed_matmul: float
+    dense_matmul: float
+    head_matmul: float
+    mtp_active: float
+    dense_cls: ComputeClass
+    expert_cls: ComputeClass
+    dense_peak: float
+    expert_peak: float
+    dense_ceiling: float
+    copies: float
+    expert_shape: tuple[int, int] | None
+    expert_weight_bytes: float
+    moe_floor_s: float
+    latent: bool
+    fp8_kv: bool
+    decode_attn_peak: float
+    dense_bytes: float               # the main model's non-expert weights per GPU
+    mtp_dense_bytes: float           # the MTP module's dense weights (whole, not per GPU)
+    act_bytes_per_token: float
+    kv_share: float
+    dense_bw: float
+    kv_bw: float
+    hbm_bw: float
+    layer_kernels: float
+
+
+_TERMS: dict[tuple, tuple[Model, Hardware, Engine, _LayoutTerms]] = {}
+_TERMS_LIMIT = 4_096
+
+
+def _layout_terms(m: Model, hw: Hardware, layout: Layout, engine: Engine) -> _LayoutTerms:
+    key = (id(m), id(hw), id(engine), layout.shape_key())
+    hit = _TERMS.get(key)
+    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is engine:
+        return hit[3]
+    f = M.facts(m)
+    p = m.precision
+    k = kernels(hw)
+    tp = layout.tp
+    routed_matmul = f.params.active_routed_experts
+    dense_cls = gemm_compute_class(p.weights, p.activations)
+    expert_cls = gemm_compute_class(p.expert_weights, p.expert_inputs)
+    hbm_peak = hw.hbm.bandwidth_bytes_per_s
+    latent = not isinstance(m.attention, GqaAttention)
+    fp8_kv = p.kv == Dtype.fp8
+    terms = _LayoutTerms(
+        tp=tp, gpus=layout.gpus_per_stage, routed_matmul=routed_matmul,
+        dense_matmul=f.params.active_matmul - routed_matmul - f.params.head_matmul,
+        head_matmul=f.params.head_matmul, mtp_active=f.params.mtp_active,
+        dense_cls=dense_cls, expert_cls=expert_cls, dense_peak=hw.peak.flops_per_s(dense_cls),
+        expert_peak=hw.peak.flops_per_s(expert_cls),
+        dense_ceiling=hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, math.inf),
+        copies=expert_copies(m, layout),
+        expert_shape=(m.hidden_size, m.moe.expert_intermediate_size) if m.moe is not None else None,
+        expert_weight_bytes=weight_bytes_per_param(p.expert_weights),
+        moe_floor_s=engine.moe_layer_floor_s * f.moe_layers, latent=latent, fp8_kv=fp8_kv,
+        decode_attn_peak=hw.peak.flops_per_s(ComputeClass.bf16) * hw.efficiency.compute,
+        dense_bytes=_dense_weight_bytes(m) / tp, mtp_dense_bytes=f.weights.mtp - f.weights.mtp_experts,
+        act_bytes_per_token=elementwise_bytes_per_token(m, layout), kv_share=kv_tp_share(m, tp),
+        dense_bw=hbm_peak * dense_stream_efficiency(m, hw, dense_cls, tp),
+        kv_bw=hbm_peak * k.kv_stream(latent, fp8_kv), hbm_bw=hbm_peak * hw.efficiency.hbm,
+        layer_kernels=fixed_kernels(m) / m.num_layers + (0 if k.data else GEMMS_PER_LAYER))
+    if len(_TERMS) >= _TERMS_LIMIT:
+        _TERMS.clear()
+    _TERMS[key] = (m, hw, engine, terms)
+    return terms
+
+
 def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Engine,
           extra_traffic: Traffic | None = None, storage_s: float = 0.0) -> PhaseTimes:
     """Times of one engine step in which each attention-DP rank does `work`. FLOPs and bytes are
@@ -244,74 +321,66 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     again, so where it costs more than the communication it hides the step runs whole (LMSYS's own
     ablation: -27% at 32 sequences per GPU, +0% at 256)."""
     f = M.facts(m)
-    p = m.precision
-    eff = hw.efficiency
-    tp, gpus = layout.tp, layout.gpus_per_stage
+    t = _layout_terms(m, hw, layout, engine)
+    tp, gpus = t.tp, t.gpus
     tokens = work.tokens
     seqs = work.decode_seqs + work.prefill_seqs
     drafts = work.draft_passes if m.mtp_layers else 0
     # -- FLOPs per GPU. Dense parts shard TP-way inside a DP rank; experts spread over all GPUs.
-    routed_matmul = f.params.active_routed_experts
-    dense_matmul = f.params.active_matmul - routed_matmul - f.params.head_matmul
-    dense_flops = (2 * dense_matmul * tokens + 2 * f.params.head_matmul * seqs) / tp
-    if drafts and f.params.mtp_active:
+    routed_matmul = t.routed_matmul
+    dense_flops = (2 * t.dense_matmul * tokens + 2 * t.head_matmul * seqs) / tp
+    if drafts and t.mtp_active:
         # each draft pass runs the MTP module once per decoding sequence, with its own top-k experts
-        dense_flops += 2 * f.params.mtp_active * work.decode_seqs * drafts / tp
+        dense_flops += 2 * t.mtp_active * work.decode_seqs * drafts / tp
     expert_flops = 2 * routed_matmul * tokens * layout.dp / gpus
     decode_attn = work.decode_attn_flops / tp
     prefill_attn = work.prefill_attn_flops / tp
     # -- Achievable rates per kernel class (planner/machine/efficiency.py).
     k = kernels(hw)
-    dense_cls = gemm_compute_class(p.weights, p.activations)
-    expert_cls = gemm_compute_class(p.expert_weights, p.expert_inputs)
-    copies = expert_copies(m, layout)
+    dense_cls, expert_cls = t.dense_cls, t.expert_cls
+    copies = t.copies
     moe_tokens = tokens * layout.dp                              # tokens entering the MoE across the EP group
     hit = _expert_hit_fraction(m, moe_tokens, copies)
-    dense_ceiling = hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, math.inf)
+    dense_ceiling = t.dense_ceiling
 
     def dense_time(rows: float) -> tuple[float, float]:
         """(at the kernel's ceiling, at the measured curve) for the dense GEMMs of `rows` of the tokens."""
         flops = dense_flops * rows / tokens if tokens else 0.0
-        return flops / dense_ceiling, flops / (hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, rows))
+        return flops / dense_ceiling, flops / (t.dense_peak * k.gemm(dense_cls, rows))
 
     def expert_time(moe: float) -> tuple[float, float]:
         """The same for the routed experts with `moe` tokens entering the MoE: the measured grouped-GEMM
         curve is evaluated per expert actually hit, the busiest GPU sets the pace, and no layer's MoE
         op is faster than the engine's floor for it (routing, permutation and the grouped GEMMs' fixed
         latency: what a batch-1 step pays per MoE layer)."""
-        if not expert_flops or m.moe is None:
+        if not expert_flops or m.moe is None or t.expert_shape is None:
             return 0.0, 0.0
         physical = m.moe.num_experts * copies
         per_hit_expert = moe * m.moe.experts_per_token / (physical * max(_expert_hit_fraction(m, moe, copies), 1e-12))
-        shape = (m.hidden_size, m.moe.expert_intermediate_size)
-        wb = weight_bytes_per_param(p.expert_weights)
-        peak = hw.peak.flops_per_s(expert_cls) / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape)
+        shape, wb = t.expert_shape, t.expert_weight_bytes
+        peak = t.expert_peak / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape)
         flops = expert_flops * moe / moe_tokens
-        floor = engine.moe_layer_floor_s * f.moe_layers
+        floor = t.moe_floor_s
         return (flops / (peak * k.moe(expert_cls, math.inf, layout.ep, shape, wb)),
                 max(floor, flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb))))
-    latent = not isinstance(m.attention, GqaAttention)
-    fp8_kv = p.kv == Dtype.fp8
-    decode_attn_peak = hw.peak.flops_per_s(ComputeClass.bf16) * eff.compute
-    pre_eff, pre_cls = k.attention_prefill(work.prefill_sequence, latent, fp8_kv)
-    prefill_attn_peak = hw.peak.flops_per_s(pre_cls) * pre_eff
+    decode_attn_peak = t.decode_attn_peak
+    if prefill_attn:
+        pre_eff, pre_cls = k.attention_prefill(work.prefill_sequence, t.latent, t.fp8_kv)
+        prefill_attn_peak = hw.peak.flops_per_s(pre_cls) * pre_eff
     # -- HBM bytes per GPU and the bandwidth each class streams at.
-    hbm_peak = hw.hbm.bandwidth_bytes_per_s
     # the MTP module's dense weights are streamed once per draft pass
-    draft_dense_bytes = (f.weights.mtp - f.weights.mtp_experts) * drafts / tp
-    dense_bytes = _dense_weight_bytes(m) / tp + draft_dense_bytes
-    act_bytes = tokens * elementwise_bytes_per_token(m, layout)
+    draft_dense_bytes = t.mtp_dense_bytes * drafts / tp
+    dense_bytes = t.dense_bytes + draft_dense_bytes
+    act_bytes = tokens * t.act_bytes_per_token
     routed = f.weights.routed_experts
     # each draft pass streams the MTP experts its sequences hit (after the main pass, not overlapped)
     draft_hit = _expert_hit_fraction(m, work.decode_seqs * layout.dp, copies) if drafts else 0.0
     draft_expert_bytes = f.weights.mtp_experts * copies * draft_hit / gpus * drafts
     expert_bytes = routed * copies * hit / gpus + draft_expert_bytes
-    share = kv_tp_share(m, layout.tp)   # per-GPU KV share across all layers of the model
+    share = t.kv_share   # per-GPU KV share across all layers of the model
     decode_kv = (work.decode_kv_read + work.kv_write * _decode_share(work)) * share
     prefill_kv = (work.prefill_kv_read + work.kv_write * (1 - _decode_share(work))) * share
-    dense_bw = hbm_peak * dense_stream_efficiency(m, hw, dense_cls, tp)
-    kv_bw = hbm_peak * k.kv_stream(latent, fp8_kv)
-    hbm_bw = hbm_peak * eff.hbm
+    dense_bw, kv_bw, hbm_bw = t.dense_bw, t.kv_bw, t.hbm_bw
     fixed = ((decode_attn / decode_attn_peak, decode_attn / decode_attn_peak, decode_kv / kv_bw),
              ((prefill_attn / prefill_attn_peak if prefill_attn else 0.0),) * 2 + (prefill_kv / hbm_bw,),
              (0.0, 0.0, act_bytes / hbm_bw))
@@ -324,8 +393,12 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
         e_ceil, e_curve = expert_time(moe_tokens / micro_batches)
         classes = ((d_ceil * micro_batches, d_curve * micro_batches, dense_stream / dense_bw),
                    (e_ceil * micro_batches, e_curve * micro_batches, expert_stream / hbm_bw), *fixed)
-        return (sum(c for c, _, _ in classes), sum(max(b, curve - c) for c, curve, b in classes),
-                sum(max(curve, b) for _, curve, b in classes))
+        compute = hbm = time = 0.0
+        for c, curve, b in classes:
+            compute += c
+            hbm += max(b, curve - c)
+            time += max(curve, b)
+        return compute, hbm, time
 
     # -- Communication.
     tp_traffic = tp_allreduce(m, hw, layout, tokens)
@@ -339,8 +412,7 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     # -- Fixed costs: a latency per non-GEMM kernel (the measured GEMM curves include their own) of
     # every layer pass, the MTP module's layers once per draft pass; routing per MoE layer; the
     # engine's per-step cost.
-    layer_kernels = fixed_kernels(m) / m.num_layers + (0 if k.data else GEMMS_PER_LAYER)
-    kernel_s = engine.kernel_latency_s * layer_kernels * (m.num_layers + m.mtp_layers * drafts)
+    kernel_s = engine.kernel_latency_s * t.layer_kernels * (m.num_layers + m.mtp_layers * drafts)
     fixed_s = (engine.step_overhead_s
                + engine.draft_overhead_us * 1e-6 * drafts)
     # -- One pass, storage reads hidden behind it layer by layer when the engine overlaps.

@@ -90,7 +90,7 @@ def prefill_layout_for(layout: Layout, prefill_layout: Layout | None) -> Layout:
     if not layout.disaggregated:
         return layout
     base = prefill_layout if prefill_layout is not None else layout
-    return base.model_copy(update={"batch": 1, "serving": Serving.disaggregated})
+    return base.with_(batch=1, serving=Serving.disaggregated)
 
 
 @dataclass(frozen=True)

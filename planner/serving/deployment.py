@@ -310,7 +310,7 @@ def prefill_pools(m: Model, hw: Hardware, w: Workload, engine: Engine, fitting: 
     prefill when the caller caches it. The search and the frontier choose among these."""
     ttft = w.slo.ttft_s
     for lay in fitting:
-        lay = lay.model_copy(update={"serving": Serving.disaggregated, "batch": 1})
+        lay = lay.with_(serving=Serving.disaggregated, batch=1)
         if not hbm_budget(m, hw, lay, w.final_context, min(w.isl, engine.max_num_tokens), engine).fits:
             continue
         pool = prefill_pool_unit(m, hw, lay, w.shape, reuse, engine, one(lay) if one else None)
@@ -351,7 +351,7 @@ class _Search:
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
         """The unit at `batch`. Cached across searches: the reuse rounds and the domain comparison
         evaluate the same units again (a unit sees the domain only up to its GPUs)."""
-        lay = layout.model_copy(update={"batch": batch})
+        lay = layout.with_(batch=batch)
         p_lay = prefill_layout_for(lay, prefill_layout)
         machine, domain = machine_key(self.hw, max(lay.gpus, p_lay.gpus))
         key = (id(self.m), id(machine), id(self.engine), domain, self.shape, lay, prefill_layout, self.reuse)
@@ -373,19 +373,20 @@ class _Search:
         times = {"tpot": u.tpot_s, "ttft": u.ttft_s}
         return max((times[name] / t for name, t in self.targets), default=0.0)
 
-    def largest_batch(self, layout: Layout, prefill_layout: Layout | None) -> UnitResult | None:
-        """The unit at the largest batch per DP rank that fits HBM and meets TPOT and TTFT, or
-        None when batch 1 already fails. Both times grow nearly linearly with the batch, so an
-        interpolation search takes a few evaluations where bisection takes ~12; it falls back to
-        the midpoint whenever the guess would not shrink the bracket."""
-        colocated = not layout.disaggregated
+    def at_cap(self, layout: Layout, prefill_layout: Layout | None) -> UnitResult | None:
+        """The unit at the largest batch per DP rank that fits HBM (None when not even one does)."""
         chunk = min(self.w.isl, self.engine.max_num_tokens)
-        probe = hbm_budget(self.m, self.hw, layout.model_copy(update={"batch": 1}), self.w.final_context,
-                           chunk if colocated else 0, self.engine)
+        probe = hbm_budget(self.m, self.hw, layout.with_(batch=1), self.w.final_context,
+                           0 if layout.disaggregated else chunk, self.engine)
         cap = min(MAX_BATCH, self.engine.max_batch, probe.max_batch)
-        if cap < 1:
-            return None
-        hi_u = self.unit(layout, prefill_layout, cap)
+        return self.unit(layout, prefill_layout, cap) if cap >= 1 else None
+
+    def largest_batch(self, layout: Layout, prefill_layout: Layout | None, hi_u: UnitResult) -> UnitResult | None:
+        """The unit at the largest batch per DP rank that fits HBM (`hi_u`, the unit at that cap)
+        and meets TPOT and TTFT, or None when batch 1 already fails. Both times grow nearly
+        linearly with the batch, so an interpolation search takes a few evaluations where
+        bisection takes ~12; it falls back to the midpoint whenever the guess would not shrink
+        the bracket."""
         e_hi = self.excess(hi_u)
         if e_hi <= 1:
             return hi_u
@@ -393,7 +394,7 @@ class _Search:
         e_lo = self.excess(lo_u)
         if e_lo > 1:
             return None
-        lo, hi = 1, cap                                   # invariant: ok(lo), not ok(hi)
+        lo, hi = 1, hi_u.layout.batch                     # invariant: ok(lo), not ok(hi)
         while hi - lo > 1:
             guess = lo + int((1 - e_lo) / (e_hi - e_lo) * (hi - lo))
             if not lo < guess < hi:
@@ -412,6 +413,11 @@ class _Search:
             else:
                 hi, e_hi = guess, e
         return lo_u
+
+    def fewest_gpus(self, unit: UnitResult) -> int:
+        """GPUs the demand needs in units like `unit` (and its prefill pool), before packing them
+        into whole nodes: a lower bound on the option's provisioned GPUs."""
+        return sum(p.units * p.layout.gpus for p in pools_for(unit, self.demand)[0])
 
     def option(self, unit: UnitResult) -> _Option:
         pools, _ = pools_for(unit, self.demand)
@@ -434,42 +440,61 @@ class _Search:
         return ranked[0] if ranked else None
 
     def ranked(self, keep: int) -> list[_Option]:
-        """The `keep` cheapest options, one per layout (and prefill layout), cheapest first. Branch
-        and bound against the keep-th best so far: a unit with more GPUs cannot enter the list."""
+        """The `keep` cheapest options, one per layout (and prefill layout), cheapest first (ties in
+        layout order, co-located first).
+
+        Best-first branch and bound: each layout's unit at its HBM cap comes first. A unit's
+        throughput never falls as its batch grows (each term of a step's time, over the batch, is
+        flat or falling: fixed costs and weight streaming are shared, expert hits saturate, kernel
+        efficiency rises with rows), so the cap unit carries the most requests any batch of the
+        layout can, and the units the demand then needs bound its GPUs from below. The batch
+        searches run in the order of that bound and stop at the first that cannot beat the
+        keep-th option found. A cap step the token budget cannot keep full bounds nothing; its
+        layout is bounded by its own GPUs."""
         fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.engine, self.w.expert_routing)
                           if weights_fit(self.m, self.hw, lay, self.engine)), key=lambda lay: lay.gpus)
-        found: list[_Option] = []
+        found: list[tuple[tuple, _Option]] = []
         ttft = self.w.slo.ttft_s
 
         def bound() -> float:
-            return found[keep - 1].cluster.gpus_provisioned if len(found) >= keep else math.inf
+            return found[keep - 1][1].cluster.gpus_provisioned if len(found) >= keep else math.inf
 
-        def add(opt: _Option) -> None:
-            found.append(opt)
-            found.sort(key=_Option.key)
+        def add(opt: _Option, order: tuple[int, int]) -> None:
+            found.append(((*opt.key(), *order), opt))
+            found.sort(key=lambda entry: entry[0])
             del found[keep:]
 
-        if "colocated" in self.modes:
-            for lay in fitting:
-                if lay.gpus > bound():
+        def search(layouts: list[Layout], prefill_layout: Layout | None, mode: int) -> None:
+            extra = prefill_layout.gpus if prefill_layout is not None else 0
+            pending = []
+            for i, lay in enumerate(layouts):
+                if lay.gpus + extra > bound():
+                    break                                  # sorted by GPUs: no later layout fits either
+                if prefill_layout is None and ttft is not None and self.prefill(lay).time_s > ttft:
+                    continue                               # not even an empty unit prefills in time
+                top = self.at_cap(lay, prefill_layout)
+                if top is None:
+                    continue
+                if self.excess(top) <= 1:
+                    add(self.option(top), (mode, i))
+                    continue
+                floor = lay.gpus + extra if top.prefill_limited else self.fewest_gpus(top)
+                pending.append((floor, i, lay, top))
+            pending.sort(key=lambda entry: entry[:2])
+            for floor, i, lay, top in pending:
+                if floor > bound():
                     break
-                if ttft is not None and self.prefill(lay).time_s > ttft:
-                    continue                       # not even an empty unit prefills in time
-                u = self.largest_batch(lay, None)
+                u = self.largest_batch(lay, prefill_layout, top)
                 if u is not None:
-                    add(self.option(u))
-        if "disaggregated" not in self.modes:
-            return found
-        p_lay = self.best_prefill(fitting, bound())
-        if p_lay is None:
-            return found
-        for lay in fitting:
-            if lay.gpus + p_lay.gpus > bound():
-                break
-            u = self.largest_batch(lay.model_copy(update={"serving": Serving.disaggregated}), p_lay)
-            if u is not None:
-                add(self.option(u))
-        return found
+                    add(self.option(u), (mode, i))
+
+        if "colocated" in self.modes:
+            search(fitting, None, 0)
+        if "disaggregated" in self.modes:
+            p_lay = self.best_prefill(fitting, bound())
+            if p_lay is not None:
+                search([lay.with_(serving=Serving.disaggregated) for lay in fitting], p_lay, 1)
+        return [opt for _, opt in found]
 
 
 def why_infeasible(m: Model, hw: Hardware, w: Workload, engine: Engine) -> tuple[Verdict, ...]:
@@ -590,12 +615,12 @@ def alternatives(m: Model, hw: Hardware, w: Workload, engine: Engine, chosen: De
     would settle it (so their numbers are what pinning them gives), cheapest first."""
     if count < 1 or chosen.unit is None:
         return ()
-    taken = (chosen.unit.layout.model_copy(update={"batch": 1}), chosen.unit.prefill_layout)
+    taken = (chosen.unit.layout.with_(batch=1), chosen.unit.prefill_layout)
     options = _Search(m, hw, w, engine, demand_requests_per_s(w), chosen.reuse, modes).ranked(count + 1)
     out = []
     for opt in options:
         u = opt.unit
-        if (u.layout.model_copy(update={"batch": 1}), u.prefill_layout) == taken:
+        if (u.layout.with_(batch=1), u.prefill_layout) == taken:
             continue
         out.append(settle(m, hw, w, u.layout, engine=engine, reuse=chosen.reuse,
                           prefill_layout=u.prefill_layout if u.layout.disaggregated else None))

@@ -140,7 +140,7 @@ def _variant_points(m: Model, hw: Hardware, w: Workload, e: Engine, variant: tup
             p_lay = prefill if mode == "disaggregated" else None
             one = request_prefill(m, hw, p_lay or lay, w.shape, RESIDENT, e)
             for batch in _batches(cap):
-                u = evaluate_unit(m, hw, w.shape, lay.model_copy(update={"batch": batch}), engine=e,
+                u = evaluate_unit(m, hw, w.shape, lay.with_(batch=batch), engine=e,
                                   prefill_layout=p_lay, prefill=one)
                 if u.prefill_limited or not u.fits or not u.tpot_s > 0:
                     continue
