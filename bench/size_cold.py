@@ -13,6 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import planner_command  # noqa: E402
+
 
 def _median(cmd: list[str], runs: int) -> float:
     subprocess.run(cmd, capture_output=True, check=False)   # warm the OS file cache once
@@ -34,10 +38,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("args", nargs="*", help="arguments after `planner size` (default: none)")
     ns = parser.parse_args()
-    # the console script of the interpreter running this bench (a `planner` found first on PATH may
-    # be another install, or a version manager's shim that adds its own start-up)
-    exe = Path(sys.executable).parent / "planner"
-    base = [str(exe)] if exe.is_file() else [sys.executable, "-m", "cli.main"]
+    base = planner_command()
     _median([*base, "--help"], ns.runs)
     _median([*base, "size", *ns.args], ns.runs)
 

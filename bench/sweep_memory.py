@@ -1,5 +1,6 @@
 """Peak memory of a streamed fixed-layout sweep: runs `planner sweep --fixed-layout ... -o FILE`
-for N points (batch × ISL on DeepSeek-V4-Pro / GB200 NVL72) and samples the resident set of the
+for N points (batch × ISL × HBM pin speed on DeepSeek-V4-Pro / GB200 NVL72, every point within
+the model's context) and samples the resident set of the
 whole process tree (the CLI and its workers) from /proc every 20 ms; prints the peak sum, the
 point rate and the output size. Linux only.
 
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import planner_command  # noqa: E402
 
 
 def _tree_rss(root: int) -> tuple[int, int]:
@@ -41,15 +45,18 @@ def _tree_rss(root: int) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=1_000_000, help="multiple of 100 (100 batches × N ISLs)")
+    parser.add_argument("--points", type=int, default=1_000_000,
+                        help="100 batches × 100 ISLs (1k..100k tokens) × points/10,000 pin speeds; "
+                             "below 10,000: 100 batches × points/100 ISLs")
     parser.add_argument("--jobs", type=int, default=None)
     ns = parser.parse_args()
-    isls = max(1, ns.points // 100)
-    exe = shutil.which("planner")
-    base = [exe] if exe else [sys.executable, "-m", "cli.main"]
+    isls = min(100, max(1, ns.points // 100))
+    pins = max(1, ns.points // 10_000)
+    base = planner_command()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sweep.csv"
         cmd = [*base, "sweep", "--hardware", "gb200-nvl72", "--fixed-layout", "tp=1,dp=8,ep=8",
+               "--vary", f"hardware.hbm.pin_speed_gbps=7:{7 + 0.05 * (pins - 1):.2f}:0.05",
                "--vary", "batch=1:100:1", "--vary", f"workload.isl=1024:{1024 * isls}:1024", "-o", str(out),
                *(["--jobs", str(ns.jobs)] if ns.jobs else [])]
         start = time.perf_counter()
@@ -63,7 +70,7 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"sweep failed: {proc.stderr.read().decode() if proc.stderr else ''}")
         size = out.stat().st_size
-    points = 100 * isls
+    points = 100 * isls * pins
     print(f"{points:,} points in {took:.1f} s = {points / took:,.0f} points/s; peak RSS {peak / 1e6:,.0f} MB "
           f"summed across processes (PSS {peak_pss / 1e6:,.0f} MB); {size / 1e6:,.0f} MB of CSV")
     print("  planner", " ".join(cmd[len(base):-2]))

@@ -44,7 +44,7 @@ class Out(BaseModel):
     """Base of the plan's parts: unknown keys are errors (a plan from another version is refused,
     not half-read), values are immutable, and numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 # 2: [tool] carries the format and content hashes of the inputs and of the results (1: neither)

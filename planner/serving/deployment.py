@@ -17,9 +17,11 @@ then the lowest TPOT. Branch and bound: a unit with more GPUs than the best plan
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from planner import units as U
 from planner.inputs.engine import Engine
@@ -334,6 +336,10 @@ class _Search:
     demand: float
     reuse: PrefixReuse
     modes: tuple[str, ...] = ("colocated", "disaggregated")
+    # (layout, prefill layout or None) choices of a related search (an earlier reuse round, another
+    # domain size, the previous sweep point), evaluated first so that the bound is tight from the
+    # start. A hint only changes how fast the search is, never what it returns.
+    hints: tuple[tuple[Layout, Layout | None], ...] = ()
     _prefill: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -383,10 +389,21 @@ class _Search:
 
     def largest_batch(self, layout: Layout, prefill_layout: Layout | None, hi_u: UnitResult) -> UnitResult | None:
         """The unit at the largest batch per DP rank that fits HBM (`hi_u`, the unit at that cap)
-        and meets TPOT and TTFT, or None when batch 1 already fails. Both times grow nearly
-        linearly with the batch, so an interpolation search takes a few evaluations where
-        bisection takes ~12; it falls back to the midpoint whenever the guess would not shrink
-        the bracket."""
+        and meets TPOT and TTFT, or None when batch 1 already fails (`batch_steps` run through)."""
+        steps = self.batch_steps(layout, prefill_layout, hi_u)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return cast(UnitResult | None, done.value)
+
+    def batch_steps(self, layout: Layout, prefill_layout: Layout | None,
+                    hi_u: UnitResult) -> Generator[UnitResult, None, UnitResult | None]:
+        """The search behind `largest_batch`, yielding the unit at each batch found too large (a
+        tighter ceiling on the layout's throughput) and returning the answer. Both times grow
+        nearly linearly with the batch, so an interpolation search takes a few evaluations where
+        bisection takes ~12; it falls back to the midpoint whenever the guess would not shrink the
+        bracket."""
         e_hi = self.excess(hi_u)
         if e_hi <= 1:
             return hi_u
@@ -412,6 +429,7 @@ class _Search:
                     lo, lo_u, e_lo = lo + 1, nxt, e_next
             else:
                 hi, e_hi = guess, e
+                yield u
         return lo_u
 
     def fewest_gpus(self, unit: UnitResult) -> int:
@@ -448,9 +466,11 @@ class _Search:
         flat or falling: fixed costs and weight streaming are shared, expert hits saturate, kernel
         efficiency rises with rows), so the cap unit carries the most requests any batch of the
         layout can, and the units the demand then needs bound its GPUs from below. The batch
-        searches run in the order of that bound and stop at the first that cannot beat the
-        keep-th option found. A cap step the token budget cannot keep full bounds nothing; its
-        layout is bounded by its own GPUs."""
+        searches advance in the order of that bound, each batch found too large tightening its
+        layout's bound, and stop when the lowest cannot beat the keep-th option found. A cap step
+        the token budget cannot keep full bounds nothing; its layout is bounded by its own GPUs.
+        Hinted layouts are searched first: any layout that
+        belongs in the result is never pruned, whatever the bound, so the result is the same."""
         fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.engine, self.w.expert_routing)
                           if weights_fit(self.m, self.hw, lay, self.engine)), key=lambda lay: lay.gpus)
         found: list[tuple[tuple, _Option]] = []
@@ -466,9 +486,14 @@ class _Search:
 
         def search(layouts: list[Layout], prefill_layout: Layout | None, mode: int) -> None:
             extra = prefill_layout.gpus if prefill_layout is not None else 0
+            index = {lay.shape_key(): i for i, lay in enumerate(layouts)}
+            hinted = [index[h.shape_key()] for h, p in self.hints
+                      if h.disaggregated == (mode == 1) and p == prefill_layout and h.shape_key() in index]
+            hinted = sorted(set(hinted), key=hinted.index)
             pending = []
-            for i, lay in enumerate(layouts):
-                if lay.gpus + extra > bound():
+            for i in (*hinted, *(i for i in range(len(layouts)) if i not in hinted)):
+                lay = layouts[i]
+                if i not in hinted and lay.gpus + extra > bound():
                     break                                  # sorted by GPUs: no later layout fits either
                 if prefill_layout is None and ttft is not None and self.prefill(lay).time_s > ttft:
                     continue                               # not even an empty unit prefills in time
@@ -478,15 +503,27 @@ class _Search:
                 if self.excess(top) <= 1:
                     add(self.option(top), (mode, i))
                     continue
+                if i in hinted:
+                    u = self.largest_batch(lay, prefill_layout, top)
+                    if u is not None:
+                        add(self.option(u), (mode, i))
+                    continue
                 floor = lay.gpus + extra if top.prefill_limited else self.fewest_gpus(top)
-                pending.append((floor, i, lay, top))
-            pending.sort(key=lambda entry: entry[:2])
-            for floor, i, lay, top in pending:
-                if floor > bound():
-                    break
-                u = self.largest_batch(lay, prefill_layout, top)
-                if u is not None:
-                    add(self.option(u), (mode, i))
+                pending.append((floor, i, self.batch_steps(lay, prefill_layout, top)))
+            # the batch searches advance one too-large batch at a time, always the one whose bound
+            # is lowest; each too-large batch it finds lowers the layout's ceiling and raises its bound
+            heapq.heapify(pending)
+            while pending and pending[0][0] <= bound():
+                floor, i, steps = heapq.heappop(pending)
+                try:
+                    ceiling = next(steps)
+                except StopIteration as done:
+                    if done.value is not None:
+                        add(self.option(done.value), (mode, i))
+                    continue
+                if not ceiling.prefill_limited:
+                    floor = max(floor, self.fewest_gpus(ceiling))
+                heapq.heappush(pending, (floor, i, steps))
 
         if "colocated" in self.modes:
             search(fitting, None, 0)
@@ -547,15 +584,22 @@ def _deployment_key(d: Deployment) -> tuple:
     return (not d.feasible, c.gpus_provisioned, c.gpus, u.tpot_s)
 
 
+def _choice(d: Deployment) -> tuple[Layout, Layout | None] | None:
+    """The (layout, prefill layout or None) a deployment chose: a hint for a related search."""
+    u = d.unit
+    return None if u is None else (u.layout, u.prefill_layout if u.layout.disaggregated else None)
+
+
 def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float,
-                   modes: tuple[str, ...] = ("colocated", "disaggregated")) -> Deployment | None:
+                   modes: tuple[str, ...] = ("colocated", "disaggregated"),
+                   hints: tuple[tuple[Layout, Layout | None], ...] = ()) -> Deployment | None:
     """Search, settle the choice, and search again with the reuse its tiers imply, until a choice
     repeats. The prefix reuse depends on the cluster the search picks (spare HBM and host memory
     grow with it), so one assumption cannot serve every candidate: the rounds start twice, once
     from prefixes always resident (the cheapest plans when hits are plentiful) and once from every
     prefix recomputed (a plan that meets its targets this way only gets faster when it settles with
     its tiers). Every settled plan is a self-consistent evaluation; the cheapest feasible one wins
-    (else the cheapest)."""
+    (else the cheapest). Each search takes the choices so far as hints."""
     tiers = w.prefix_cache == "tiers" and w.prefix > 0
     starts = (RESIDENT, NO_HITS) if tiers else (RESIDENT,)
     settled: list[Deployment] = []
@@ -563,7 +607,8 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: 
     for start in starts:
         reuse = start
         for _ in range(REUSE_ROUNDS):
-            best = _Search(m, hw, w, engine, demand, reuse, modes).run()
+            chosen = tuple(c for c in map(_choice, settled) if c is not None)
+            best = _Search(m, hw, w, engine, demand, reuse, modes, hints=chosen + hints).run()
             if best is None:
                 break
             u = best.unit
@@ -589,7 +634,8 @@ def _domain_rows(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: fl
             d: Deployment | None = own
         else:
             variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
-            d = _search_rounds(m, variant, w, engine, demand)
+            hint = _choice(own)
+            d = _search_rounds(m, variant, w, engine, demand, hints=(hint,) if hint else ())
         if d is None or d.unit is None or d.cluster is None or not d.feasible:
             rows.append(DomainRow(size, None, False, None))
             continue
@@ -629,15 +675,17 @@ def alternatives(m: Model, hw: Hardware, w: Workload, engine: Engine, chosen: De
 
 def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True,
                     engine: Engine | None = None, modes: tuple[str, ...] = ("colocated", "disaggregated"),
-                    top: int = 1) -> Deployment:
+                    top: int = 1, hints: tuple[tuple[Layout, Layout | None], ...] = ()) -> Deployment:
     """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
     and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
     every target, `problems` say why; when the tiers' reloads push the best plan past a target,
-    the plan is returned with `feasible` False and its SLO results say which."""
+    the plan is returned with `feasible` False and its SLO results say which. `hints`: (layout,
+    prefill layout or None) choices of related sizings (a sweep's previous point) to try first;
+    they make the search faster, never different."""
     check_context(model.name, model.max_context, workload.final_context)
     e = engine or default_engine()
     demand = demand_requests_per_s(workload)
-    chosen = _search_rounds(model, hardware, workload, e, demand, modes)
+    chosen = _search_rounds(model, hardware, workload, e, demand, modes, hints)
     if chosen is None:
         return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
                           unit=None, problems=why_infeasible(model, hardware, workload, e))
