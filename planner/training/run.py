@@ -11,7 +11,11 @@ Overlap rule (one step = m micro-batches per DP rank through p pipeline stages, 
 - the TP all-reduces (4 per layer: 2 forward, 2 backward; the same bytes as SP's all-gather +
   reduce-scatter) are a data dependency inside every layer and stay on the critical path;
 - EP all-to-all, CP ring exchanges and PP point-to-point sends overlap with compute (DualPipe,
-  1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately;
+  1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately, and
+  the excess is exposed;
+- the EP all-to-all kernels run on `comm_sms` of the GPU's SMs (DeepSeek-V3 §3.2.2: 20 of 132
+  on H800), so while they run compute advances at (SMs − comm SMs)/SMs of its speed
+  (`comm_sm_loss_s`);
 - the pipeline adds the 1F1B bubble: step = (m + p − 1) × micro-batch time, i.e. a bubble
   fraction (p−1)/(m+p−1) (Narayanan et al. 2021, "Efficient Large-Scale Language Model
   Training on GPU Clusters Using Megatron-LM");
@@ -32,6 +36,7 @@ from typing import Any, Literal
 
 from pydantic import (
     Field,
+    NonNegativeInt,
     PositiveInt,
     ValidationError,
     field_validator,
@@ -84,6 +89,12 @@ EP_BACKWARD_BYTES = 2.0   # backward dispatch/combine carry BF16 gradients (Deep
 # Megatron-LM DistributedDataParallel bucket_size default: max(40M params, 1M × DP size); the last
 # bucket cannot overlap with the backward pass.
 DP_BUCKET_PARAMS = 40e6
+# SMs an SM-driven EP all-to-all (DeepEP-style dispatch/combine kernels) occupies while it overlaps
+# compute. DeepSeek-V3 report §3.2.2: "20 out of the 132 SMs available in the H800 GPU" run the
+# warp-specialised IB/NVLink dispatch and combine, and §3.5.1 notes those SMs are lost to computation;
+# deepseek-ai/DeepEP deep_ep/buffer.py keeps Buffer.num_sms = 20 as its default, and Megatron-LM's
+# moe_deepep_num_sms defaults to the same 20.
+EP_COMM_SMS = 20
 DEFAULT_DAYS = 30.0
 DEFAULT_GLOBAL_BATCH_SEQUENCES = 1024
 
@@ -128,6 +139,10 @@ class TrainLayout(StrictModel):
     route_nodes: PositiveInt | None = Field(
         None, description="node-limited routing: a token's experts sit in at most this many scale-up domains "
                           "(DeepSeek-V3 §2.1.2: M = 4); None: unlimited")
+    comm_sms: NonNegativeInt | None = Field(
+        None, description="SMs per GPU that drive the EP all-to-all while it overlaps compute, taken from "
+                          "compute (DeepSeek-V3 §3.2.2: 20 of 132); None: DeepEP's default 20 when ep > 1, "
+                          "else 0")
 
     @field_validator("zero", mode="before")
     @classmethod
@@ -169,6 +184,13 @@ class TrainLayout(StrictModel):
         return self.stage_gpus * self.pp
 
     @property
+    def ep_comm_sms(self) -> int:
+        """SMs the overlapped EP all-to-all takes from compute (`comm_sms`, or its default)."""
+        if self.comm_sms is not None:
+            return self.comm_sms
+        return EP_COMM_SMS if self.ep > 1 else 0
+
+    @property
     def edp(self) -> int:
         """Expert data-parallel degree: replicas of each expert shard."""
         return self.stage_gpus // self.ep
@@ -190,7 +212,7 @@ class TrainLayout(StrictModel):
                 "global_batch_sequences": self.global_batch, "global_batch_tokens": self.global_batch * self.seq,
                 "seq": self.seq, "precision": self.precision.value, "gpus": self.gpus,
                 "micro_batches": self.micro_batches, "vp": self.vp, "schedule": self.schedule.value,
-                "activations": self.activations, "route_nodes": self.route_nodes}
+                "activations": self.activations, "route_nodes": self.route_nodes, "comm_sms": self.ep_comm_sms}
 
 
 LAYOUT_WORDS = ("tp", "pp", "dp", "ep", "cp", "vp")
@@ -549,6 +571,28 @@ class StepTime:
                 "expert_gemm": self.experts.to_dict() if self.experts else None}
 
 
+def compute_share(hw: Hardware, lay: TrainLayout) -> float:
+    """Share of the GPU's SMs left to compute while the EP all-to-all kernels run beside it:
+    (SMs − comm SMs) / SMs (DeepSeek-V3 §3.2.2: 112 of 132 on H800). 1 when the hardware preset gives
+    no SM count, which the output then cannot charge."""
+    sms, comm = hw.sms_per_gpu, lay.ep_comm_sms
+    if not sms or not comm:
+        return 1.0
+    if comm >= sms:
+        raise InputError(f"comm_sms={comm} leaves none of the {sms} SMs of {hw.name} to compute", field="--comm-sms")
+    return (sms - comm) / sms
+
+
+def comm_sm_loss_s(gpu_s: float, comm_s: float, share: float) -> float:
+    """Time added to `gpu_s` seconds of GPU work when an SM-driven collective of `comm_s` seconds
+    overlaps it and leaves `share` of the SMs: during the collective the work advances at `share`
+    speed, so it takes gpu_s + (1 − share)·comm_s while the collective ends first, and comm_s when the
+    work would finish inside it (the collective then binds, and the caller exposes the excess)."""
+    if comm_s <= 0 or share >= 1:
+        return 0.0
+    return (1 - share) * min(comm_s, gpu_s / share)
+
+
 def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None = None) -> StepTime:
     """One optimizer step, per the overlap rule in the module docstring."""
     fl = train_flops(m, lay.seq)
@@ -617,6 +661,12 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
         hidden.append(_comm(hw, "pp", sent, lay.gpus <= domain, 2 * lay.vp))
     comms += hidden
     by_fabric = {f: sum(c.seconds for c in hidden if c.fabric == f) for f in ("scale_up", "scale_out")}
+    # The EP dispatch/combine kernels forward IB traffic into NVLink on the GPU's own SMs (one kernel
+    # drives both fabrics), so while they run compute keeps only a share of the SMs.
+    ep_s = max((sum(c.seconds for c in hidden if c.name == "ep" and c.fabric == f) for f in ("scale_up", "scale_out")),
+               default=0.0)
+    sm_loss = comm_sm_loss_s(gpu_mb, ep_s, compute_share(hw, lay))
+    gpu_mb += sm_loss
     hidden_exposed = max(0.0, max(by_fabric.values(), default=0.0) - gpu_mb)
     microbatch = gpu_mb + tp_c.seconds + hidden_exposed
 
@@ -665,7 +715,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     fabric_total = {f: sum(c.seconds * (mbs if c.name not in ("dp", "edp") else 1) for c in comms if c.fabric == f)
                     for f in ("scale_up", "scale_out")}
     exposed = mbs * (tp_c.seconds + hidden_exposed) + dp_exposed
-    return StepTime(compute_s=mbs * compute_mb, hbm_s=mbs * expert_h + opt_s,
+    return StepTime(compute_s=mbs * (compute_mb + sm_loss), hbm_s=mbs * expert_h + opt_s,
                     scale_up_s=fabric_total["scale_up"], scale_out_s=fabric_total["scale_out"],
                     bubble_s=bubble, exposed_comm_s=exposed, microbatch_s=microbatch,
                     step_s=step, bubble_fraction=bubble_fraction, comms=tuple(comms), experts=xp)
