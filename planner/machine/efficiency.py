@@ -183,6 +183,28 @@ class Kernels:
         factor = _interp_log(eps_f, by_ep, float(ep)) if len(eps_f) > 1 else by_ep[0]
         return max(1.0, factor)
 
+    # -- grouped expert GEMMs in training -----------------------------------------------------------
+    def moe_train(self, cls: ComputeClass, tokens_per_expert: float) -> float | None:
+        """Share of the peak that a gated expert's training GEMMs reach at `tokens_per_expert`, from the
+        `moe_train` measurements of this table (block-scaled FP8: DeepGEMM on H800), or None when the
+        table has none. The forward and data-gradient GEMMs take the Fprop figures, the weight
+        gradient the Wgrad figures, each a third of the FLOPs (backward = 2 × forward); gate+up carry
+        2/3 of an expert's FLOPs and down 1/3. Between measured token counts the TFLOPS interpolate in
+        log(tokens), and hold at the ends."""
+        entry = self.data.get("moe_train", {}).get({ComputeClass.fp8: "fp8_block"}.get(cls, ""))
+        ref = self.data.get("reference")
+        if not entry or not ref:
+            return None
+        peak = ref["fp8_flops_per_s"] / 1e12
+
+        def gated(xs: list[float], up: list[float], down: list[float]) -> float:
+            e_up, e_down = (_interp_log(xs, ys, tokens_per_expert) / peak for ys in (up, down))
+            return 1 / ((2 / 3) / e_up + (1 / 3) / e_down)
+
+        fprop = gated(entry["tokens_per_expert"], entry["fprop_tflops_gate_up"], entry["fprop_tflops_down"])
+        wgrad = gated(entry["wgrad_tokens_per_expert"], entry["wgrad_tflops_gate_up"], entry["wgrad_tflops_down"])
+        return 3 / (2 / fprop + 1 / wgrad)
+
     # -- attention ---------------------------------------------------------------------------------
     def attention_prefill(self, sequence: float, mla: bool, fp8_kv: bool) -> tuple[float, ComputeClass]:
         """(efficiency, the peak it applies to) of prefill attention over `sequence` tokens. With an

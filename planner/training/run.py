@@ -398,9 +398,10 @@ def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
     per_expert_bytes = shape.bytes(T)
     flops = 6 * T * shape.params
     peak, bw = _expert_peak_bw(hw, lay.precision)
+    rate = _expert_peak_bw(hw, lay.precision, T)[0]
     n = layers * experts_here
     return ExpertGemm(tokens_per_expert=T, intensity=flops / per_expert_bytes, balance=peak / bw,
-                      compute_s=n * flops / peak, hbm_s=n * per_expert_bytes / bw, hbm_bytes=n * per_expert_bytes)
+                      compute_s=n * flops / rate, hbm_s=n * per_expert_bytes / bw, hbm_bytes=n * per_expert_bytes)
 
 
 @dataclass(frozen=True)
@@ -444,9 +445,16 @@ class ExpertShape:
         return balance * fixed / (6 * self.params - balance * per_token)
 
 
-def _expert_peak_bw(hw: Hardware, precision: TrainPrecision) -> tuple[float, float]:
-    """Achievable GEMM FLOP/s at the training precision and achievable HBM bytes/s."""
-    return (hw.peak.flops_per_s(GEMM_CLASS[precision]) * hw.efficiency.compute,
+def _expert_peak_bw(hw: Hardware, precision: TrainPrecision, tokens_per_expert: float = math.inf
+                    ) -> tuple[float, float]:
+    """Achievable expert-GEMM FLOP/s at the training precision and achievable HBM bytes/s. Where the
+    hardware's kernel table has measured training grouped GEMMs at this precision
+    (`Kernels.moe_train`: DeepGEMM's block-scaled FP8 on H800) they set the rate at these tokens per
+    expert; otherwise the flat compute factor. The balance point uses the rate of many tokens per
+    expert (the compute-bound kernel), so a lever that crosses it crosses at any micro-batch."""
+    cls = GEMM_CLASS[precision]
+    measured = kernels(hw).moe_train(cls, tokens_per_expert)
+    return (hw.peak.flops_per_s(cls) * (measured if measured is not None else hw.efficiency.compute),
             hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm)
 
 
