@@ -84,8 +84,10 @@ class Kernels:
         self._imbalance_tables: dict[tuple, tuple[list[float], list[float], list[list[float]]] | None] = {}
 
     # -- dense GEMMs -------------------------------------------------------------------------------
-    def _gemm_key(self, cls: ComputeClass) -> dict | None:
+    def _gemm_key(self, cls: ComputeClass, block_scaled: bool = False) -> dict | None:
         gemm = self.data.get("gemm", {})
+        if block_scaled and cls == ComputeClass.fp8 and gemm.get("fp8_block"):
+            return gemm["fp8_block"]
         return gemm.get({ComputeClass.bf16: "bf16", ComputeClass.fp8: "fp8", ComputeClass.fp4: "fp4"}[cls]) \
             or (gemm.get("fp8") if cls == ComputeClass.fp4 else None)
 
@@ -107,8 +109,10 @@ class Kernels:
         peak_ref = ref.get(f"{key}_flops_per_s") or ref["fp8_flops_per_s"]
         return (self.hw.peak.flops_per_s(cls) / peak_ref) * (ref["hbm_bytes_per_s"] / self.hw.hbm.bandwidth_bytes_per_s)
 
-    def gemm(self, cls: ComputeClass, rows: float) -> float:
-        entry = self._gemm_key(cls)
+    def gemm(self, cls: ComputeClass, rows: float, block_scaled: bool = False) -> float:
+        """Compute efficiency of a dense GEMM of `rows` rows; `block_scaled` FP8 (128-element scales,
+        DeepSeek-V3 §3.3) takes the measured fp8_block curve where the table has one."""
+        entry = self._gemm_key(cls, block_scaled)
         return Curve(entry["e_max"], entry["m_half"] * self.ridge(cls)).at(rows) if entry else self.flat_compute
 
     def weight_stream(self, cls: ComputeClass, nk: float) -> float:

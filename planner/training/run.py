@@ -611,7 +611,11 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     # curves serving uses; a preset without a table keeps its flat factor.
     k = kernels(hw)
     gemm_cls = GEMM_CLASS[lay.precision]
-    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share)
+    # FP8 training is DeepSeek-V3's recipe: 1x128 / 128x128 block scales (§3.3), so the non-expert
+    # GEMMs take the block-scaled FP8 curve. Cross-check on H800 (DeepGEMM README @a6d97a1, M = 4096,
+    # V3's six projection shapes, FLOP-weighted, with PR #95's Wgrad at K = 4096): 0.54 of the FP8
+    # peak per training FLOP, against this curve's 0.54-0.57 at 2048-4096 rows.
+    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share, block_scaled=lay.precision == TrainPrecision.fp8)
     attn_eff, attn_cls = k.attention_prefill(lay.seq / lay.cp, not isinstance(m.attention, GqaAttention), False)
     attn_peak = hw.peak.flops_per_s(attn_cls) * attn_eff
     stage = _layers_per_stage(m.num_layers, lay.pp) / m.num_layers
