@@ -343,20 +343,37 @@ def train_memory(m: Model, hw: Hardware, lay: TrainLayout) -> TrainMemory:
 
 @dataclass(frozen=True)
 class TrainFlops:
-    """Per token, at the training sequence length (3 × forward; MTP modules excluded)."""
+    """Per token, at the training sequence length (3 × forward). `per_token` is the main model's, the
+    MFU numerator (ISCA '25 Table 2 convention); the MTP modules' work is `mtp`, counted in time only."""
 
     per_token: float
     gemm: float            # 6 × activated matmul parameters
     attention: float       # causal attention core, 3 × forward
     expert_gemm: float     # the routed-expert part of `gemm`
+    head: float = 0.0      # the output projection, part of `gemm`
+    mtp: float = 0.0       # MTP modules: their block, eh_proj, the shared head again, their attention
+    mtp_expert_gemm: float = 0.0   # the routed-expert part of `mtp`
+    mtp_attention: float = 0.0     # the attention-core part of `mtp`
 
 
 def train_flops(m: Model, seq: int) -> TrainFlops:
+    """Main-model FLOPs per token, and the MTP modules' (DeepSeek-V3 §2.2: each of the D modules runs
+    one more transformer block and the projection M on every token, then the output head it shares
+    with the main model; V3 trains with D = 1). An MTP block is a layer of the model's last kind,
+    attending like an average layer."""
     f = M.facts(m)
     total = M.train_flops_per_token(m, seq)
     gemm = 6 * f.params.active_matmul
-    return TrainFlops(per_token=total, gemm=gemm, attention=total - gemm,
-                      expert_gemm=6 * f.params.active_routed_experts)
+    attention = total - gemm
+    head = 6 * f.params.head_matmul
+    d = m.mtp_layers
+    mtp_experts = 0.0
+    if d and f.moe_layers and m.moe is not None and "moe" in m.ffn_kinds()[-1]:
+        mtp_experts = 6 * d * f.params.active_routed_experts / f.moe_layers
+    mtp_attention = attention * d / m.num_layers
+    mtp = 6 * f.params.mtp_active + d * head + mtp_attention
+    return TrainFlops(per_token=total, gemm=gemm, attention=attention, expert_gemm=6 * f.params.active_routed_experts,
+                      head=head, mtp=mtp, mtp_expert_gemm=mtp_experts, mtp_attention=mtp_attention)
 
 
 # ---- step time -----------------------------------------------------------------------------------
@@ -382,6 +399,13 @@ class ExpertGemm:
                 "hbm_bytes": self.hbm_bytes, "hbm_bound": self.hbm_bound}
 
 
+def _moe_slots(m: Model) -> int:
+    """MoE layers a step runs: the main model's plus the MTP blocks when the last layer kind is MoE
+    (they split over the pipeline stages with the main layers, see step_time)."""
+    mtp = m.mtp_layers if m.moe is not None and "moe" in m.ffn_kinds()[-1] else 0
+    return M.facts(m).moe_layers + mtp
+
+
 def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
     """Each local expert sees T = b·s·k·ep / (tp·cp·E) tokens per micro-batch (uniform routing).
     Per expert parameter a micro-batch costs 6·T FLOPs (forward 2T, backward 4T) and reads the
@@ -391,7 +415,7 @@ def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
     if m.moe is None:
         return None
     e = m.moe
-    layers = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
+    layers = _layers_per_stage(_moe_slots(m), lay.pp)
     experts_here = e.num_experts / lay.ep
     T = lay.micro_batch * lay.seq * e.experts_per_token * lay.ep / (lay.tp * lay.cp * e.num_experts)
     shape = ExpertShape.of(m, lay.precision, lay.activations)
@@ -618,17 +642,25 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share, block_scaled=lay.precision == TrainPrecision.fp8)
     attn_eff, attn_cls = k.attention_prefill(lay.seq / lay.cp, not isinstance(m.attention, GqaAttention), False)
     attn_peak = hw.peak.flops_per_s(attn_cls) * attn_eff
-    stage = _layers_per_stage(m.num_layers, lay.pp) / m.num_layers
+    # The pipeline runs at the pace of its heaviest stage. The D MTP modules are pipeline layers too,
+    # placed with the output head on the last stage (DeepSeek-V3 §2.2: with DualPipe the deepest layers,
+    # the head and the MTP module share a PP rank), so the stages split L + D layer slots and the
+    # heaviest holds ceil((L + D)/pp) of them plus the output head, applied 1 + D times (the Llama 3
+    # paper §3.3.2 removes a layer from the first and last stages for this imbalance).
+    slots = m.num_layers + m.mtp_layers
+    stage = _layers_per_stage(slots, lay.pp) / slots
     # Recompute redoes forward work: full = one more forward of everything; selective = the
     # attention core again (Korthikanti et al. 2022 §5).
     extra = {Recompute.none: (0.0, 0.0), Recompute.full: (1 / 3, 1 / 3), Recompute.selective: (0.0, 1 / 3)}
     g_extra, a_extra = extra[lay.recompute]
     xp = expert_gemm(m, hw, lay)
-    # The pipeline runs at the pace of its heaviest stage: ceil(L/pp) layers plus the LM head (the
-    # Llama 3 paper §3.3.2 removes a layer from the first and last stages for this imbalance).
-    head = 6 * M.facts(m).params.lm_head if lay.pp > 1 else 0.0
-    non_expert = ((fl.gemm - fl.expert_gemm - head) * stage + head) * (1 + g_extra) * share / gemm_peak
-    attn = fl.attention * (1 + a_extra) * share * stage / attn_peak
+    # Low-precision recipes keep the output head in BF16 (DeepSeek-V3 §3.3.1: embedding, output head,
+    # MoE gating, normalisation and attention stay in BF16/FP32; FP4 assumed to keep it likewise).
+    head_peak = gemm_peak if gemm_cls == ComputeClass.bf16 else \
+        hw.peak.flops_per_s(ComputeClass.bf16) * k.gemm(ComputeClass.bf16, share)
+    body = fl.gemm - fl.expert_gemm - fl.head + fl.mtp - fl.mtp_expert_gemm - fl.mtp_attention - m.mtp_layers * fl.head
+    non_expert = (body * stage / gemm_peak + (1 + m.mtp_layers) * fl.head / head_peak) * (1 + g_extra) * share
+    attn = (fl.attention + fl.mtp_attention) * (1 + a_extra) * share * stage / attn_peak
     expert_c = xp.compute_s * (1 + g_extra) if xp else 0.0
     expert_h = xp.hbm_s if xp else 0.0
     gpu_mb = non_expert + attn + max(expert_c, expert_h)
@@ -636,7 +668,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
 
     domain = hw.scale_up.domain_size
     h = m.hidden_size
-    layers = _layers_per_stage(m.num_layers, lay.pp)
+    layers = _layers_per_stage(m.num_layers + m.mtp_layers, lay.pp)
     comms: list[Comm] = []
     # TP: 4 all-reduce-equivalents per layer (2 forward, 2 backward; +2 when the forward is
     # recomputed), ring 2(t-1)/t of a b·(s/cp)·h BF16 message (Patarasuk & Yuan 2009).
@@ -650,7 +682,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     # EP: per MoE layer, dispatch + combine forward (model precisions) and again backward with BF16
     # gradients, for the b·s/(tp·cp)·k token-expert pairs of a GPU's share of tokens.
     if m.moe and lay.ep > 1:
-        n_moe = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
+        n_moe = _layers_per_stage(_moe_slots(m), lay.pp)
         per_token = h * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine)
                          + 2 * EP_BACKWARD_BYTES)
         inside_bytes, outside_bytes = ep_traffic(m.moe.experts_per_token, lay.ep,
