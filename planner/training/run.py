@@ -639,7 +639,8 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     # GEMMs take the block-scaled FP8 curve. Cross-check on H800 (DeepGEMM README @a6d97a1, M = 4096,
     # V3's six projection shapes, FLOP-weighted, with PR #95's Wgrad at K = 4096): 0.54 of the FP8
     # peak per training FLOP, against this curve's 0.54-0.57 at 2048-4096 rows.
-    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share, block_scaled=lay.precision == TrainPrecision.fp8)
+    block_scaled = lay.precision == TrainPrecision.fp8
+    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share, block_scaled=block_scaled)
     attn_eff, attn_cls = k.attention_prefill(lay.seq / lay.cp, not isinstance(m.attention, GqaAttention), False)
     attn_peak = hw.peak.flops_per_s(attn_cls) * attn_eff
     # The pipeline runs at the pace of its heaviest stage. The D MTP modules are pipeline layers too,
