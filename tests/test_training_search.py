@@ -50,15 +50,23 @@ def test_llama_405b_searched_matches_report():
 
 
 def test_deepseek_v3_searched_is_feasible_honest_gap():
-    # Reported 2.664M GPU-hours (V3 report Table 1), i.e. ~19.5% MFU on the FP8 peak. The model
-    # predicts ~1.34M: it hides DualPipe's 1:1 EP traffic completely and does not model the 20 of
-    # 132 SMs V3 gives to communication (§3.2.2) or FP8 fine-grained-scaling overheads (§3.3.2).
-    # The acceptance target (±20%) is missed; this test pins the honest number within ±15%.
+    # Reported 2.664M GPU-hours (V3 report Table 1), i.e. ~19.5% MFU on the FP8 peak. Modelled now:
+    # the 20 of 132 SMs that drive the overlapped all-to-all (§3.2.2), DeepGEMM's measured H800
+    # grouped FP8 throughput for the experts (README @a6d97a1 tables, PR #95 Wgrad), the block-scaled
+    # FP8 curve for the other GEMMs (§3.3), the output head in BF16 (§3.3.1) and the MTP module
+    # (§2.2, D = 1): 1.34M -> ~1.75M, MFU 38.9% -> 29.8%. The acceptance target (±20%, >= 2.13M) is
+    # still missed by ~34%. Not modelled, for want of a published figure: memory-bound non-GEMM kernels
+    # (norms, SwiGLU, FP8 quantise/transpose §3.3.2-3.3.3, token permutes, router, loss), per-micro-batch
+    # expert load imbalance (the bias balancing of §2.1.2 acts over batches), a slower attention
+    # backward, and V3's activation-memory recipe (FP8 caching §3.3.3, recompute of norms and MLA
+    # up-projections §3.4), without which the published PP16/EP64 DualPipe layout does not fit and the
+    # search picks wider DP. This test pins the honest number within ±10%.
     s = deepseek_v3_searched()
     r = s.best
     assert r.feasible and r.memory.fits and len(s.alternatives) >= 3
-    assert r.gpu_hours == pytest.approx(1.34e6, rel=0.15)
-    assert r.gpu_hours < 2.664e6
+    assert r.gpu_hours == pytest.approx(1.75e6, rel=0.10)
+    assert r.gpu_hours < 2.664e6 * 0.8
+    assert r.layout.comm_sms is None and r.layout.ep_comm_sms == 20     # DeepEP's default, §3.2.2
 
 
 @settings(max_examples=8, deadline=None)
