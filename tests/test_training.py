@@ -260,3 +260,15 @@ def test_fp8_recipe_keeps_the_output_head_in_bf16():
     attn = fl.attention / (H100.peak.flops_per_s(cls) * attn_eff)
     assert r.step.compute_s / r.layout.micro_batches == pytest.approx((body + head + attn) * rows, rel=1e-9)
     assert head > fl.head / (H100.peak.fp8_tflops * 1e12 * k.gemm(C.fp8, rows, block_scaled=True))
+
+
+def test_cli_comm_sms_option():
+    argv = ["train", "--model", "deepseek-v3", "--hardware", "h800-sxm", "--tokens", "14.8T", "--gpus", "2048",
+            "--layout", "pp=16,ep=64", "--global-batch", "15360", "--precision", "fp8", "--format", "json"]
+    default, none = run(*argv), run(*argv, "--comm-sms", "0")
+    assert default.exit_code == 0 and none.exit_code == 0, default.output
+    d, n = json.loads(default.stdout), json.loads(none.stdout)
+    assert d["layout"]["comm_sms"] == 20 and n["layout"]["comm_sms"] == 0
+    assert d["gpu_hours"] == pytest.approx(deepseek_v3_run().gpu_hours) and n["gpu_hours"] < d["gpu_hours"]
+    bad = run(*argv, "--comm-sms", "132")
+    assert bad.exit_code == 2 and "comm_sms" in bad.stderr
