@@ -64,6 +64,9 @@ def train(
     activations: Annotated[str, typer.Option(help="Activation precision of the expert GEMMs: bf16 or fp8")] = "bf16",
     route_nodes: Annotated[str | None, typer.Option(
         "--route-nodes", help="Node-limited routing: scale-up domains a token may reach (DeepSeek-V3: 4)")] = None,
+    comm_sms: Annotated[str | None, typer.Option(
+        "--comm-sms", help="SMs per GPU driving the overlapped EP all-to-all, taken from compute "
+                           "(DeepSeek-V3: 20 of 132) [default: 20 when ep > 1]")] = None,
     top: Annotated[str, typer.Option(help="Alternatives shown when the layout is searched")] = "5",
     global_batch: Annotated[str | None, typer.Option(
         "--global-batch", help="Sequences per step, or tokens with a suffix: '16M tokens' "
@@ -99,6 +102,7 @@ def train(
     lay = train_layout(layout, zero=zero.strip() if zero is not None else None, recompute=recompute,
                        micro_batch=mb, schedule=schedule, activations=activations.strip().lower(),
                        route_nodes=count_option("--route-nodes", route_nodes) if route_nodes is not None else None,
+                       comm_sms=count_option("--comm-sms", comm_sms, minimum=0) if comm_sms is not None else None,
                        global_batch=_global_batch(global_batch, seq_n), seq=seq_n, precision=precision)
     m = io.load_model(model, sets)
     hw = io.load_hardware(hardware, sets)

@@ -50,15 +50,54 @@ def test_llama_405b_searched_matches_report():
 
 
 def test_deepseek_v3_searched_is_feasible_honest_gap():
-    # Reported 2.664M GPU-hours (V3 report Table 1), i.e. ~19.5% MFU on the FP8 peak. The model
-    # predicts ~1.34M: it hides DualPipe's 1:1 EP traffic completely and does not model the 20 of
-    # 132 SMs V3 gives to communication (§3.2.2) or FP8 fine-grained-scaling overheads (§3.3.2).
-    # The acceptance target (±20%) is missed; this test pins the honest number within ±15%.
+    # Reported 2.664M GPU-hours (V3 report Table 1), i.e. ~19.5% MFU on the FP8 peak. Modelled now:
+    # the 20 of 132 SMs that drive the overlapped all-to-all (§3.2.2), DeepGEMM's measured H800
+    # grouped FP8 throughput for the experts (README @a6d97a1 tables, PR #95 Wgrad), the block-scaled
+    # FP8 curve for the other GEMMs (§3.3), the output head in BF16 (§3.3.1) and the MTP module
+    # (§2.2, D = 1): 1.34M -> ~1.75M, MFU 38.9% -> 29.8%. The acceptance target (±20%, >= 2.13M) is
+    # still missed by ~34%. DeepSeek's published training profile locates it
+    # (test_deepseek_v3_chunk_against_published_profile): the GEMMs and attention the model times
+    # match the measured ones, but the other kernels (FP8 casts and transposes §3.3.2-3.3.3, norms,
+    # RoPE, SwiGLU, token permutes, reductions) and idle gaps take 34% of a measured chunk, and the
+    # model has no per-kernel byte counts for them yet. Also not modelled: V3's activation-memory recipe
+    # (FP8 caching §3.3.3, recompute of norms and MLA up-projections §3.4), without which the
+    # published PP16/EP64 DualPipe layout does not fit and the search picks wider DP; the batch-size
+    # ramp of §4.2 (first 469B tokens, ~3%). This test pins the honest number within ±10%.
     s = deepseek_v3_searched()
     r = s.best
     assert r.feasible and r.memory.fits and len(s.alternatives) >= 3
-    assert r.gpu_hours == pytest.approx(1.34e6, rel=0.15)
-    assert r.gpu_hours < 2.664e6
+    assert r.gpu_hours == pytest.approx(1.75e6, rel=0.10)
+    assert r.gpu_hours < 2.664e6 * 0.8
+    assert r.layout.comm_sms is None and r.layout.ep_comm_sms == 20     # DeepEP's default, §3.2.2
+
+
+# deepseek-ai/profile-data train.json @4496024 (2025-03-21): PyTorch profile of one DualPipe
+# forward + backward chunk pair of 4 MoE layers on H800, "EP64, TP1 with 4K sequence length",
+# balanced routing, PP sends left out. Compute stream, ms: GEMMs (grouped and dense FP8, Fprop, Dgrad,
+# Wgrad), attention (FlashAttention forward 4.9 and backward), the other kernels (FP8 casts and
+# transposes, norms, RoPE, SwiGLU, permutes, reductions, top-k) and idle gaps; 11.36 ms more of Wgrad
+# ran on a side stream beside them.
+V3_CHUNK_MS = {"span": 128.54, "gemm": 63.16, "attention": 21.96, "other_kernels": 33.03, "idle": 10.37}
+
+
+def test_deepseek_v3_chunk_against_published_profile():
+    from planner.machine.efficiency import kernels
+    from planner.precision import ComputeClass
+    from planner.training.run import step_time, train_flops
+    measured = V3_CHUNK_MS
+    assert sum(v for k, v in measured.items() if k != "span") == pytest.approx(measured["span"], abs=0.05)
+    m = V3.model_copy(update={"mtp_layers": 0})
+    lay = train_layout("pp=16,ep=64,dp=128", zero=1, seq=4096, global_batch=15360, precision="fp8",
+                       schedule="dualpipe", route_nodes=4)
+    st = step_time(m, H800, lay)                      # a stage of ceil(61/16) = 4 layers plus the head
+    head_s = train_flops(m, 4096).head * 4096 / (H800.peak.bf16_tflops * 1e12
+                                                  * kernels(H800).gemm(ComputeClass.bf16, 4096))
+    chunk_ms = (st.microbatch_s - head_s) * 1e3
+    # What the model times (GEMMs and attention, 20 SMs lost to the all-to-all) matches what the
+    # profile measures for them; the other kernels and the idle gaps, 34% of the span, are not
+    # modelled, and they are the gap to the reported GPU-hours (test above).
+    assert chunk_ms == pytest.approx(measured["gemm"] + measured["attention"], rel=0.10)
+    assert chunk_ms / measured["span"] == pytest.approx(0.65, abs=0.05)
 
 
 @settings(max_examples=8, deadline=None)

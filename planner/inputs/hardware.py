@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     Field,
+    PositiveInt,
     model_validator,
 )
 
@@ -294,6 +295,9 @@ class Hardware(StrictModel):
     status: Status
     gpus_per_node: Gpus = Field(description="GPUs per node or compute tray")
     gpus_per_rack: Gpus
+    sms_per_gpu: PositiveInt | None = Field(
+        None, description="streaming multiprocessors (compute units) per GPU package: the share that "
+                          "SM-driven communication kernels take from compute is counted in them")
     hbm: HbmSpec
     peak: PeakFlops
     scale_up: ScaleUp

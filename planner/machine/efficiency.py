@@ -84,8 +84,10 @@ class Kernels:
         self._imbalance_tables: dict[tuple, tuple[list[float], list[float], list[list[float]]] | None] = {}
 
     # -- dense GEMMs -------------------------------------------------------------------------------
-    def _gemm_key(self, cls: ComputeClass) -> dict | None:
+    def _gemm_key(self, cls: ComputeClass, block_scaled: bool = False) -> dict | None:
         gemm = self.data.get("gemm", {})
+        if block_scaled and cls == ComputeClass.fp8 and gemm.get("fp8_block"):
+            return gemm["fp8_block"]
         return gemm.get({ComputeClass.bf16: "bf16", ComputeClass.fp8: "fp8", ComputeClass.fp4: "fp4"}[cls]) \
             or (gemm.get("fp8") if cls == ComputeClass.fp4 else None)
 
@@ -107,8 +109,10 @@ class Kernels:
         peak_ref = ref.get(f"{key}_flops_per_s") or ref["fp8_flops_per_s"]
         return (self.hw.peak.flops_per_s(cls) / peak_ref) * (ref["hbm_bytes_per_s"] / self.hw.hbm.bandwidth_bytes_per_s)
 
-    def gemm(self, cls: ComputeClass, rows: float) -> float:
-        entry = self._gemm_key(cls)
+    def gemm(self, cls: ComputeClass, rows: float, block_scaled: bool = False) -> float:
+        """Compute efficiency of a dense GEMM of `rows` rows; `block_scaled` FP8 (128-element scales,
+        DeepSeek-V3 §3.3) takes the measured fp8_block curve where the table has one."""
+        entry = self._gemm_key(cls, block_scaled)
         return Curve(entry["e_max"], entry["m_half"] * self.ridge(cls)).at(rows) if entry else self.flat_compute
 
     def weight_stream(self, cls: ComputeClass, nk: float) -> float:
@@ -182,6 +186,28 @@ class Kernels:
         by_ep = [_interp_log(xs, c, tokens) for c in curves]
         factor = _interp_log(eps_f, by_ep, float(ep)) if len(eps_f) > 1 else by_ep[0]
         return max(1.0, factor)
+
+    # -- grouped expert GEMMs in training -----------------------------------------------------------
+    def moe_train(self, cls: ComputeClass, tokens_per_expert: float) -> float | None:
+        """Share of the peak that a gated expert's training GEMMs reach at `tokens_per_expert`, from the
+        `moe_train` measurements of this table (block-scaled FP8: DeepGEMM on H800), or None when the
+        table has none. The forward and data-gradient GEMMs take the Fprop figures, the weight
+        gradient the Wgrad figures, each a third of the FLOPs (backward = 2 × forward); gate+up carry
+        2/3 of an expert's FLOPs and down 1/3. Between measured token counts the TFLOPS interpolate in
+        log(tokens), and hold at the ends."""
+        entry = self.data.get("moe_train", {}).get({ComputeClass.fp8: "fp8_block"}.get(cls, ""))
+        ref = self.data.get("reference")
+        if not entry or not ref:
+            return None
+        peak = ref["fp8_flops_per_s"] / 1e12
+
+        def gated(xs: list[float], up: list[float], down: list[float]) -> float:
+            e_up, e_down = (_interp_log(xs, ys, tokens_per_expert) / peak for ys in (up, down))
+            return 1 / ((2 / 3) / e_up + (1 / 3) / e_down)
+
+        fprop = gated(entry["tokens_per_expert"], entry["fprop_tflops_gate_up"], entry["fprop_tflops_down"])
+        wgrad = gated(entry["wgrad_tokens_per_expert"], entry["wgrad_tflops_gate_up"], entry["wgrad_tflops_down"])
+        return 3 / (2 / fprop + 1 / wgrad)
 
     # -- attention ---------------------------------------------------------------------------------
     def attention_prefill(self, sequence: float, mla: bool, fp8_kv: bool) -> tuple[float, ComputeClass]:

@@ -11,7 +11,11 @@ Overlap rule (one step = m micro-batches per DP rank through p pipeline stages, 
 - the TP all-reduces (4 per layer: 2 forward, 2 backward; the same bytes as SP's all-gather +
   reduce-scatter) are a data dependency inside every layer and stay on the critical path;
 - EP all-to-all, CP ring exchanges and PP point-to-point sends overlap with compute (DualPipe,
-  1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately;
+  1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately, and
+  the excess is exposed;
+- the EP all-to-all kernels run on `comm_sms` of the GPU's SMs (DeepSeek-V3 §3.2.2: 20 of 132
+  on H800), so while they run compute advances at (SMs − comm SMs)/SMs of its speed
+  (`comm_sm_loss_s`);
 - the pipeline adds the 1F1B bubble: step = (m + p − 1) × micro-batch time, i.e. a bubble
   fraction (p−1)/(m+p−1) (Narayanan et al. 2021, "Efficient Large-Scale Language Model
   Training on GPU Clusters Using Megatron-LM");
@@ -32,6 +36,7 @@ from typing import Any, Literal
 
 from pydantic import (
     Field,
+    NonNegativeInt,
     PositiveInt,
     ValidationError,
     field_validator,
@@ -84,6 +89,12 @@ EP_BACKWARD_BYTES = 2.0   # backward dispatch/combine carry BF16 gradients (Deep
 # Megatron-LM DistributedDataParallel bucket_size default: max(40M params, 1M × DP size); the last
 # bucket cannot overlap with the backward pass.
 DP_BUCKET_PARAMS = 40e6
+# SMs an SM-driven EP all-to-all (DeepEP-style dispatch/combine kernels) occupies while it overlaps
+# compute. DeepSeek-V3 report §3.2.2: "20 out of the 132 SMs available in the H800 GPU" run the
+# warp-specialised IB/NVLink dispatch and combine, and §3.5.1 notes those SMs are lost to computation;
+# deepseek-ai/DeepEP deep_ep/buffer.py keeps Buffer.num_sms = 20 as its default, and Megatron-LM's
+# moe_deepep_num_sms defaults to the same 20.
+EP_COMM_SMS = 20
 DEFAULT_DAYS = 30.0
 DEFAULT_GLOBAL_BATCH_SEQUENCES = 1024
 
@@ -128,6 +139,10 @@ class TrainLayout(StrictModel):
     route_nodes: PositiveInt | None = Field(
         None, description="node-limited routing: a token's experts sit in at most this many scale-up domains "
                           "(DeepSeek-V3 §2.1.2: M = 4); None: unlimited")
+    comm_sms: NonNegativeInt | None = Field(
+        None, description="SMs per GPU that drive the EP all-to-all while it overlaps compute, taken from "
+                          "compute (DeepSeek-V3 §3.2.2: 20 of 132); None: DeepEP's default 20 when ep > 1, "
+                          "else 0")
 
     @field_validator("zero", mode="before")
     @classmethod
@@ -169,6 +184,13 @@ class TrainLayout(StrictModel):
         return self.stage_gpus * self.pp
 
     @property
+    def ep_comm_sms(self) -> int:
+        """SMs the overlapped EP all-to-all takes from compute (`comm_sms`, or its default)."""
+        if self.comm_sms is not None:
+            return self.comm_sms
+        return EP_COMM_SMS if self.ep > 1 else 0
+
+    @property
     def edp(self) -> int:
         """Expert data-parallel degree: replicas of each expert shard."""
         return self.stage_gpus // self.ep
@@ -190,7 +212,7 @@ class TrainLayout(StrictModel):
                 "global_batch_sequences": self.global_batch, "global_batch_tokens": self.global_batch * self.seq,
                 "seq": self.seq, "precision": self.precision.value, "gpus": self.gpus,
                 "micro_batches": self.micro_batches, "vp": self.vp, "schedule": self.schedule.value,
-                "activations": self.activations, "route_nodes": self.route_nodes}
+                "activations": self.activations, "route_nodes": self.route_nodes, "comm_sms": self.ep_comm_sms}
 
 
 LAYOUT_WORDS = ("tp", "pp", "dp", "ep", "cp", "vp")
@@ -321,20 +343,37 @@ def train_memory(m: Model, hw: Hardware, lay: TrainLayout) -> TrainMemory:
 
 @dataclass(frozen=True)
 class TrainFlops:
-    """Per token, at the training sequence length (3 × forward; MTP modules excluded)."""
+    """Per token, at the training sequence length (3 × forward). `per_token` is the main model's, the
+    MFU numerator (ISCA '25 Table 2 convention); the MTP modules' work is `mtp`, counted in time only."""
 
     per_token: float
     gemm: float            # 6 × activated matmul parameters
     attention: float       # causal attention core, 3 × forward
     expert_gemm: float     # the routed-expert part of `gemm`
+    head: float = 0.0      # the output projection, part of `gemm`
+    mtp: float = 0.0       # MTP modules: their block, eh_proj, the shared head again, their attention
+    mtp_expert_gemm: float = 0.0   # the routed-expert part of `mtp`
+    mtp_attention: float = 0.0     # the attention-core part of `mtp`
 
 
 def train_flops(m: Model, seq: int) -> TrainFlops:
+    """Main-model FLOPs per token, and the MTP modules' (DeepSeek-V3 §2.2: each of the D modules runs
+    one more transformer block and the projection M on every token, then the output head it shares
+    with the main model; V3 trains with D = 1). An MTP block is a layer of the model's last kind,
+    attending like an average layer."""
     f = M.facts(m)
     total = M.train_flops_per_token(m, seq)
     gemm = 6 * f.params.active_matmul
-    return TrainFlops(per_token=total, gemm=gemm, attention=total - gemm,
-                      expert_gemm=6 * f.params.active_routed_experts)
+    attention = total - gemm
+    head = 6 * f.params.head_matmul
+    d = m.mtp_layers
+    mtp_experts = 0.0
+    if d and f.moe_layers and m.moe is not None and "moe" in m.ffn_kinds()[-1]:
+        mtp_experts = 6 * d * f.params.active_routed_experts / f.moe_layers
+    mtp_attention = attention * d / m.num_layers
+    mtp = 6 * f.params.mtp_active + d * head + mtp_attention
+    return TrainFlops(per_token=total, gemm=gemm, attention=attention, expert_gemm=6 * f.params.active_routed_experts,
+                      head=head, mtp=mtp, mtp_expert_gemm=mtp_experts, mtp_attention=mtp_attention)
 
 
 # ---- step time -----------------------------------------------------------------------------------
@@ -360,6 +399,13 @@ class ExpertGemm:
                 "hbm_bytes": self.hbm_bytes, "hbm_bound": self.hbm_bound}
 
 
+def _moe_slots(m: Model) -> int:
+    """MoE layers a step runs: the main model's plus the MTP blocks when the last layer kind is MoE
+    (they split over the pipeline stages with the main layers, see step_time)."""
+    mtp = m.mtp_layers if m.moe is not None and "moe" in m.ffn_kinds()[-1] else 0
+    return M.facts(m).moe_layers + mtp
+
+
 def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
     """Each local expert sees T = b·s·k·ep / (tp·cp·E) tokens per micro-batch (uniform routing).
     Per expert parameter a micro-batch costs 6·T FLOPs (forward 2T, backward 4T) and reads the
@@ -369,16 +415,17 @@ def expert_gemm(m: Model, hw: Hardware, lay: TrainLayout) -> ExpertGemm | None:
     if m.moe is None:
         return None
     e = m.moe
-    layers = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
+    layers = _layers_per_stage(_moe_slots(m), lay.pp)
     experts_here = e.num_experts / lay.ep
     T = lay.micro_batch * lay.seq * e.experts_per_token * lay.ep / (lay.tp * lay.cp * e.num_experts)
     shape = ExpertShape.of(m, lay.precision, lay.activations)
     per_expert_bytes = shape.bytes(T)
     flops = 6 * T * shape.params
     peak, bw = _expert_peak_bw(hw, lay.precision)
+    rate = _expert_peak_bw(hw, lay.precision, T)[0]
     n = layers * experts_here
     return ExpertGemm(tokens_per_expert=T, intensity=flops / per_expert_bytes, balance=peak / bw,
-                      compute_s=n * flops / peak, hbm_s=n * per_expert_bytes / bw, hbm_bytes=n * per_expert_bytes)
+                      compute_s=n * flops / rate, hbm_s=n * per_expert_bytes / bw, hbm_bytes=n * per_expert_bytes)
 
 
 @dataclass(frozen=True)
@@ -422,9 +469,16 @@ class ExpertShape:
         return balance * fixed / (6 * self.params - balance * per_token)
 
 
-def _expert_peak_bw(hw: Hardware, precision: TrainPrecision) -> tuple[float, float]:
-    """Achievable GEMM FLOP/s at the training precision and achievable HBM bytes/s."""
-    return (hw.peak.flops_per_s(GEMM_CLASS[precision]) * hw.efficiency.compute,
+def _expert_peak_bw(hw: Hardware, precision: TrainPrecision, tokens_per_expert: float = math.inf
+                    ) -> tuple[float, float]:
+    """Achievable expert-GEMM FLOP/s at the training precision and achievable HBM bytes/s. Where the
+    hardware's kernel table has measured training grouped GEMMs at this precision
+    (`Kernels.moe_train`: DeepGEMM's block-scaled FP8 on H800) they set the rate at these tokens per
+    expert; otherwise the flat compute factor. The balance point uses the rate of many tokens per
+    expert (the compute-bound kernel), so a lever that crosses it crosses at any micro-batch."""
+    cls = GEMM_CLASS[precision]
+    measured = kernels(hw).moe_train(cls, tokens_per_expert)
+    return (hw.peak.flops_per_s(cls) * (measured if measured is not None else hw.efficiency.compute),
             hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm)
 
 
@@ -549,6 +603,28 @@ class StepTime:
                 "expert_gemm": self.experts.to_dict() if self.experts else None}
 
 
+def compute_share(hw: Hardware, lay: TrainLayout) -> float:
+    """Share of the GPU's SMs left to compute while the EP all-to-all kernels run beside it:
+    (SMs − comm SMs) / SMs (DeepSeek-V3 §3.2.2: 112 of 132 on H800). 1 when the hardware preset gives
+    no SM count, which the output then cannot charge."""
+    sms, comm = hw.sms_per_gpu, lay.ep_comm_sms
+    if not sms or not comm:
+        return 1.0
+    if comm >= sms:
+        raise InputError(f"comm_sms={comm} leaves none of the {sms} SMs of {hw.name} to compute", field="--comm-sms")
+    return (sms - comm) / sms
+
+
+def comm_sm_loss_s(gpu_s: float, comm_s: float, share: float) -> float:
+    """Time added to `gpu_s` seconds of GPU work when an SM-driven collective of `comm_s` seconds
+    overlaps it and leaves `share` of the SMs: during the collective the work advances at `share`
+    speed, so it takes gpu_s + (1 − share)·comm_s while the collective ends first, and comm_s when the
+    work would finish inside it (the collective then binds, and the caller exposes the excess)."""
+    if comm_s <= 0 or share >= 1:
+        return 0.0
+    return (1 - share) * min(comm_s, gpu_s / share)
+
+
 def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None = None) -> StepTime:
     """One optimizer step, per the overlap rule in the module docstring."""
     fl = train_flops(m, lay.seq)
@@ -559,20 +635,33 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     # curves serving uses; a preset without a table keeps its flat factor.
     k = kernels(hw)
     gemm_cls = GEMM_CLASS[lay.precision]
-    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share)
+    # FP8 training is DeepSeek-V3's recipe: 1x128 / 128x128 block scales (§3.3), so the non-expert
+    # GEMMs take the block-scaled FP8 curve. Cross-check on H800 (DeepGEMM README @a6d97a1, M = 4096,
+    # V3's six projection shapes, FLOP-weighted, with PR #95's Wgrad at K = 4096): 0.54 of the FP8
+    # peak per training FLOP, against this curve's 0.54-0.57 at 2048-4096 rows.
+    block_scaled = lay.precision == TrainPrecision.fp8
+    gemm_peak = hw.peak.flops_per_s(gemm_cls) * k.gemm(gemm_cls, share, block_scaled=block_scaled)
     attn_eff, attn_cls = k.attention_prefill(lay.seq / lay.cp, not isinstance(m.attention, GqaAttention), False)
     attn_peak = hw.peak.flops_per_s(attn_cls) * attn_eff
-    stage = _layers_per_stage(m.num_layers, lay.pp) / m.num_layers
+    # The pipeline runs at the pace of its heaviest stage. The D MTP modules are pipeline layers too,
+    # placed with the output head on the last stage (DeepSeek-V3 §2.2: with DualPipe the deepest layers,
+    # the head and the MTP module share a PP rank), so the stages split L + D layer slots and the
+    # heaviest holds ceil((L + D)/pp) of them plus the output head, applied 1 + D times (the Llama 3
+    # paper §3.3.2 removes a layer from the first and last stages for this imbalance).
+    slots = m.num_layers + m.mtp_layers
+    stage = _layers_per_stage(slots, lay.pp) / slots
     # Recompute redoes forward work: full = one more forward of everything; selective = the
     # attention core again (Korthikanti et al. 2022 §5).
     extra = {Recompute.none: (0.0, 0.0), Recompute.full: (1 / 3, 1 / 3), Recompute.selective: (0.0, 1 / 3)}
     g_extra, a_extra = extra[lay.recompute]
     xp = expert_gemm(m, hw, lay)
-    # The pipeline runs at the pace of its heaviest stage: ceil(L/pp) layers plus the LM head (the
-    # Llama 3 paper §3.3.2 removes a layer from the first and last stages for this imbalance).
-    head = 6 * M.facts(m).params.lm_head if lay.pp > 1 else 0.0
-    non_expert = ((fl.gemm - fl.expert_gemm - head) * stage + head) * (1 + g_extra) * share / gemm_peak
-    attn = fl.attention * (1 + a_extra) * share * stage / attn_peak
+    # Low-precision recipes keep the output head in BF16 (DeepSeek-V3 §3.3.1: embedding, output head,
+    # MoE gating, normalisation and attention stay in BF16/FP32; FP4 assumed to keep it likewise).
+    head_peak = gemm_peak if gemm_cls == ComputeClass.bf16 else \
+        hw.peak.flops_per_s(ComputeClass.bf16) * k.gemm(ComputeClass.bf16, share)
+    body = fl.gemm - fl.expert_gemm - fl.head + fl.mtp - fl.mtp_expert_gemm - fl.mtp_attention - m.mtp_layers * fl.head
+    non_expert = (body * stage / gemm_peak + (1 + m.mtp_layers) * fl.head / head_peak) * (1 + g_extra) * share
+    attn = (fl.attention + fl.mtp_attention) * (1 + a_extra) * share * stage / attn_peak
     expert_c = xp.compute_s * (1 + g_extra) if xp else 0.0
     expert_h = xp.hbm_s if xp else 0.0
     gpu_mb = non_expert + attn + max(expert_c, expert_h)
@@ -580,7 +669,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
 
     domain = hw.scale_up.domain_size
     h = m.hidden_size
-    layers = _layers_per_stage(m.num_layers, lay.pp)
+    layers = _layers_per_stage(m.num_layers + m.mtp_layers, lay.pp)
     comms: list[Comm] = []
     # TP: 4 all-reduce-equivalents per layer (2 forward, 2 backward; +2 when the forward is
     # recomputed), ring 2(t-1)/t of a b·(s/cp)·h BF16 message (Patarasuk & Yuan 2009).
@@ -594,7 +683,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     # EP: per MoE layer, dispatch + combine forward (model precisions) and again backward with BF16
     # gradients, for the b·s/(tp·cp)·k token-expert pairs of a GPU's share of tokens.
     if m.moe and lay.ep > 1:
-        n_moe = _layers_per_stage(M.facts(m).moe_layers, lay.pp)
+        n_moe = _layers_per_stage(_moe_slots(m), lay.pp)
         per_token = h * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine)
                          + 2 * EP_BACKWARD_BYTES)
         inside_bytes, outside_bytes = ep_traffic(m.moe.experts_per_token, lay.ep,
@@ -617,6 +706,12 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
         hidden.append(_comm(hw, "pp", sent, lay.gpus <= domain, 2 * lay.vp))
     comms += hidden
     by_fabric = {f: sum(c.seconds for c in hidden if c.fabric == f) for f in ("scale_up", "scale_out")}
+    # The EP dispatch/combine kernels forward IB traffic into NVLink on the GPU's own SMs (one kernel
+    # drives both fabrics), so while they run compute keeps only a share of the SMs.
+    ep_s = max((sum(c.seconds for c in hidden if c.name == "ep" and c.fabric == f) for f in ("scale_up", "scale_out")),
+               default=0.0)
+    sm_loss = comm_sm_loss_s(gpu_mb, ep_s, compute_share(hw, lay))
+    gpu_mb += sm_loss
     hidden_exposed = max(0.0, max(by_fabric.values(), default=0.0) - gpu_mb)
     microbatch = gpu_mb + tp_c.seconds + hidden_exposed
 
@@ -665,7 +760,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     fabric_total = {f: sum(c.seconds * (mbs if c.name not in ("dp", "edp") else 1) for c in comms if c.fabric == f)
                     for f in ("scale_up", "scale_out")}
     exposed = mbs * (tp_c.seconds + hidden_exposed) + dp_exposed
-    return StepTime(compute_s=mbs * compute_mb, hbm_s=mbs * expert_h + opt_s,
+    return StepTime(compute_s=mbs * (compute_mb + sm_loss), hbm_s=mbs * expert_h + opt_s,
                     scale_up_s=fabric_total["scale_up"], scale_out_s=fabric_total["scale_out"],
                     bubble_s=bubble, exposed_comm_s=exposed, microbatch_s=microbatch,
                     step_s=step, bubble_fraction=bubble_fraction, comms=tuple(comms), experts=xp)
