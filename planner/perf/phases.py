@@ -415,11 +415,13 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
     kernel_s = engine.kernel_latency_s * t.layer_kernels * (m.num_layers + m.mtp_layers * drafts)
     fixed_s = (engine.step_overhead_s
                + engine.draft_overhead_us * 1e-6 * drafts)
-    # -- One pass, storage reads hidden behind it layer by layer when the engine overlaps.
+    # -- One pass, storage reads hidden behind it layer by layer when the engine overlaps. Only the
+    # storage reads: the pass's own EP traffic waits on its compute (hiding that takes the two
+    # micro-batches below), so a prefix load never makes a step faster than a resident prefix.
     streams = (dense_bytes, expert_bytes)
     compute_s, hbm_s, gpu_s = gpu_time(1, *streams)
     if layout.dual_microbatch and storage_s:
-        body = gpu_s + tp_s + max(0.0, other_s - gpu_s, storage_s - gpu_s)
+        body = gpu_s + tp_s + other_s + max(0.0, storage_s - gpu_s)
     else:
         body = gpu_s + tp_s + other_s + storage_s
     launches = kernel_s

@@ -341,6 +341,7 @@ class _Search:
     # start. A hint only changes how fast the search is, never what it returns.
     hints: tuple[tuple[Layout, Layout | None], ...] = ()
     _prefill: dict = field(default_factory=dict)
+    _resident: _Search | None = None
 
     def __post_init__(self) -> None:
         self.shape = self.w.shape
@@ -378,6 +379,13 @@ class _Search:
             return float("inf")
         times = {"tpot": u.tpot_s, "ttft": u.ttft_s}
         return max((times[name] / t for name, t in self.targets), default=0.0)
+
+    def resident(self) -> _Search:
+        """This search with every reused prefix resident in HBM: the most requests any reuse lets
+        a unit carry."""
+        if self._resident is None:
+            self._resident = _Search(self.m, self.hw, self.w, self.engine, self.demand, RESIDENT, self.modes)
+        return self._resident
 
     def at_cap(self, layout: Layout, prefill_layout: Layout | None) -> UnitResult | None:
         """The unit at the largest batch per DP rank that fits HBM (None when not even one does)."""
@@ -490,31 +498,50 @@ class _Search:
             hinted = [index[h.shape_key()] for h, p in self.hints
                       if h.disaggregated == (mode == 1) and p == prefill_layout and h.shape_key() in index]
             hinted = sorted(set(hinted), key=hinted.index)
-            pending = []
+            # (lower bound on GPUs, layout index, its batch search or None before its cap unit)
+            pending: list[tuple[float, int, Generator[UnitResult, None, UnitResult | None] | None]] = []
+
+            def bounded(i: int, top: UnitResult, floor: float = 0.0) -> None:
+                """Add the layout's cap unit if it meets the targets, else queue its batch search."""
+                if self.excess(top) <= 1:
+                    add(self.option(top), (mode, i))
+                    return
+                least = layouts[i].gpus + extra if top.prefill_limited else self.fewest_gpus(top)
+                heapq.heappush(pending, (max(floor, least), i, self.batch_steps(layouts[i], prefill_layout, top)))
+
             for i in (*hinted, *(i for i in range(len(layouts)) if i not in hinted)):
                 lay = layouts[i]
                 if i not in hinted and lay.gpus + extra > bound():
                     break                                  # sorted by GPUs: no later layout fits either
                 if prefill_layout is None and ttft is not None and self.prefill(lay).time_s > ttft:
                     continue                               # not even an empty unit prefills in time
-                top = self.at_cap(lay, prefill_layout)
-                if top is None:
-                    continue
-                if self.excess(top) <= 1:
-                    add(self.option(top), (mode, i))
-                    continue
                 if i in hinted:
-                    u = self.largest_batch(lay, prefill_layout, top)
+                    top = self.at_cap(lay, prefill_layout)
+                    u = self.largest_batch(lay, prefill_layout, top) if top is not None else None
                     if u is not None:
                         add(self.option(u), (mode, i))
                     continue
-                floor = lay.gpus + extra if top.prefill_limited else self.fewest_gpus(top)
-                pending.append((floor, i, self.batch_steps(lay, prefill_layout, top)))
+                if self.reuse == RESIDENT:
+                    top = self.at_cap(lay, prefill_layout)
+                    if top is not None:
+                        bounded(i, top)
+                    continue
+                # Under any other reuse, the layout's cap unit with every prefix resident (shared by
+                # every round, domain size and sweep point) bounds it first: hits and loads only
+                # ever shorten prefills, so no reuse carries more requests than resident prefixes.
+                resident = self.resident().at_cap(lay, prefill_layout)
+                if resident is not None:
+                    heapq.heappush(pending, (lay.gpus + extra if resident.prefill_limited
+                                             else self.fewest_gpus(resident), i, None))
             # the batch searches advance one too-large batch at a time, always the one whose bound
             # is lowest; each too-large batch it finds lowers the layout's ceiling and raises its bound
-            heapq.heapify(pending)
             while pending and pending[0][0] <= bound():
                 floor, i, steps = heapq.heappop(pending)
+                if steps is None:                        # its own cap unit, now that it may win
+                    top = self.at_cap(layouts[i], prefill_layout)
+                    assert top is not None               # the cap does not depend on the reuse
+                    bounded(i, top, floor)
+                    continue
                 try:
                     ceiling = next(steps)
                 except StopIteration as done:
