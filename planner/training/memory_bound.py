@@ -13,9 +13,10 @@ kernel (`MEMORY_KERNEL_LATENCY_S`).
 
 Checked against DeepSeek's published training profile (deepseek-ai/profile-data train.json
 @4496024, tests/test_training_search.py). Not modelled: the idle gaps on the compute stream
-(10.4 ms of the profile's 128.5 ms chunk pair), which no source here derives; and the kernels'
-own shortfall from the HBM efficiency (the profile's norm, RoPE and cast kernels run at ~1.1-1.7 of
-the 2.7 TB/s the efficiency gives).
+(10.4 ms of the profile's 128.5 ms chunk pair), which no source here derives; MLA's copies that
+concatenate q and k for the attention kernel (2.7 ms there); and the kernels' own shortfall from the
+HBM efficiency (the profile's norm, RoPE and FP8 cast kernels stream at ~1.1-1.7 TB/s, not the
+2.7 TB/s that H800's 3.35 TB/s × 0.8 gives), so the bytes here give 19.8 of its 33.0 ms.
 """
 
 from __future__ import annotations
