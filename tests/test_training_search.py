@@ -53,51 +53,77 @@ def test_deepseek_v3_searched_is_feasible_honest_gap():
     # Reported 2.664M GPU-hours (V3 report Table 1), i.e. ~19.5% MFU on the FP8 peak. Modelled now:
     # the 20 of 132 SMs that drive the overlapped all-to-all (§3.2.2), DeepGEMM's measured H800
     # grouped FP8 throughput for the experts (README @a6d97a1 tables, PR #95 Wgrad), the block-scaled
-    # FP8 curve for the other GEMMs (§3.3), the output head in BF16 (§3.3.1) and the MTP module
-    # (§2.2, D = 1): 1.34M -> ~1.75M, MFU 38.9% -> 29.8%. The acceptance target (±20%, >= 2.13M) is
-    # still missed by ~34%. DeepSeek's published training profile locates it
-    # (test_deepseek_v3_chunk_against_published_profile): the GEMMs and attention the model times
-    # match the measured ones, but the other kernels (FP8 casts and transposes §3.3.2-3.3.3, norms,
-    # RoPE, SwiGLU, token permutes, reductions) and idle gaps take 34% of a measured chunk, and the
-    # model has no per-kernel byte counts for them yet. Also not modelled: V3's activation-memory recipe
+    # FP8 curve for the other GEMMs (§3.3), the output head in BF16 (§3.3.1), the MTP module
+    # (§2.2, D = 1), and the non-GEMM kernels by their HBM bytes (planner.training.memory_bound: norms,
+    # RoPE, SwiGLU and adds forward and backward, routing, token permutes, FP8 casts and transposes
+    # §3.3): 1.34M -> 1.75M -> ~2.06M, MFU 38.9% -> 29.8% -> 25.3%. The acceptance target (±20%,
+    # >= 2.131M) is still missed by ~23%. DeepSeek's published training profile locates the rest
+    # (test_deepseek_v3_chunk_against_published_profile): of the 33.0 ms of non-GEMM kernels in a chunk
+    # pair the byte model gives 19.8 (the casts, norms and RoPE kernels run at 1.1-1.7 TB/s, below
+    # the 2.7 TB/s of the HBM efficiency; MLA's q/k copies are not counted), and the 10.4 ms of idle
+    # gaps on the compute stream are not modelled. Also not modelled: V3's activation-memory recipe
     # (FP8 caching §3.3.3, recompute of norms and MLA up-projections §3.4), without which the
-    # published PP16/EP64 DualPipe layout does not fit and the search picks wider DP; the batch-size
-    # ramp of §4.2 (first 469B tokens, ~3%). This test pins the honest number within ±10%.
+    # published PP16/EP64 DualPipe layout does not fit and the search picks TP2/PP2; the batch-size
+    # ramp of §4.2 (first 469B tokens, ~3%). This test pins the honest number within ±5%.
     s = deepseek_v3_searched()
     r = s.best
     assert r.feasible and r.memory.fits and len(s.alternatives) >= 3
-    assert r.gpu_hours == pytest.approx(1.75e6, rel=0.10)
+    assert r.gpu_hours == pytest.approx(2.06e6, rel=0.05)
     assert r.gpu_hours < 2.664e6 * 0.8
     assert r.layout.comm_sms is None and r.layout.ep_comm_sms == 20     # DeepEP's default, §3.2.2
 
 
 # deepseek-ai/profile-data train.json @4496024 (2025-03-21): PyTorch profile of one DualPipe
 # forward + backward chunk pair of 4 MoE layers on H800, "EP64, TP1 with 4K sequence length",
-# balanced routing, PP sends left out. Compute stream, ms: GEMMs (grouped and dense FP8, Fprop, Dgrad,
-# Wgrad), attention (FlashAttention forward 4.9 and backward), the other kernels (FP8 casts and
-# transposes, norms, RoPE, SwiGLU, permutes, reductions, top-k) and idle gaps; 11.36 ms more of Wgrad
-# ran on a side stream beside them.
+# balanced routing, PP sends left out. Compute stream (stream 7), ms: GEMMs (grouped and dense FP8,
+# Fprop, Dgrad, Wgrad), attention (FlashAttention forward 4.9 and backward, with its pre- and
+# post-processing), the other kernels and idle gaps; 11.36 ms more of Wgrad ran on a side stream.
+# The other kernels by class (kernel names): FP8 casts and transposes (per_token_cast_to_fp8*,
+# per_channel_cast_and_transpose, batched_transpose, cast_back*: 14.83), token permute / unpermute
+# (expand_to_fused_with_scales, reduce_fused, get_fused_mapping, clean_and_count_expert: 5.07),
+# norms (layer_norm fwd/bwd: 3.45), SwiGLU (swiglu_*: 2.61), RoPE (rotary_kernel: 1.51), residual
+# adds (0.62), copies (2.70), routing (top-k, sigmoid, scatter: 0.75), the BF16 gate GEMM (0.54)
+# and 191 small kernels (0.98).
 V3_CHUNK_MS = {"span": 128.54, "gemm": 63.16, "attention": 21.96, "other_kernels": 33.03, "idle": 10.37}
+V3_CHUNK_OTHER_MS = {"quantise": 14.83, "permute": 5.07, "elementwise": 3.45 + 2.61 + 1.51 + 0.62,
+                     "copies": 2.70, "routing": 0.75 + 0.54, "small": 0.98}
 
 
-def test_deepseek_v3_chunk_against_published_profile():
+def v3_profile_chunk():
     from planner.machine.efficiency import kernels
     from planner.precision import ComputeClass
     from planner.training.run import step_time, train_flops
-    measured = V3_CHUNK_MS
-    assert sum(v for k, v in measured.items() if k != "span") == pytest.approx(measured["span"], abs=0.05)
     m = V3.model_copy(update={"mtp_layers": 0})
     lay = train_layout("pp=16,ep=64,dp=128", zero=1, seq=4096, global_batch=15360, precision="fp8",
                        schedule="dualpipe", route_nodes=4)
     st = step_time(m, H800, lay)                      # a stage of ceil(61/16) = 4 layers plus the head
     head_s = train_flops(m, 4096).head * 4096 / (H800.peak.bf16_tflops * 1e12
                                                   * kernels(H800).gemm(ComputeClass.bf16, 4096))
-    chunk_ms = (st.microbatch_s - head_s) * 1e3
-    # What the model times (GEMMs and attention, 20 SMs lost to the all-to-all) matches what the
-    # profile measures for them; the other kernels and the idle gaps, 34% of the span, are not
-    # modelled, and they are the gap to the reported GPU-hours (test above).
-    assert chunk_ms == pytest.approx(measured["gemm"] + measured["attention"], rel=0.10)
-    assert chunk_ms / measured["span"] == pytest.approx(0.65, abs=0.05)
+    return st, (st.microbatch_s - head_s) * 1e3
+
+
+def test_deepseek_v3_chunk_against_published_profile():
+    measured, other = V3_CHUNK_MS, V3_CHUNK_OTHER_MS
+    assert sum(v for k, v in measured.items() if k != "span") == pytest.approx(measured["span"], abs=0.05)
+    assert sum(other.values()) == pytest.approx(measured["other_kernels"], abs=0.05)
+    st, chunk_ms = v3_profile_chunk()
+    mb = st.memory_bound
+    # What the model times as GEMMs and attention (20 SMs lost to the all-to-all) matches the profile's.
+    assert chunk_ms - mb.seconds * 1e3 == pytest.approx(measured["gemm"] + measured["attention"], rel=0.10)
+    # The non-GEMM kernels, by bytes at the HBM bandwidth x efficiency (0.8) plus 3 µs per kernel:
+    # 19.8 ms against 33.0 measured. The token permutes match (4.9 vs 5.1: they stream at the
+    # efficiency); the elementwise kernels come to 6.3 ms against 8.2 (the norms run at ~1.1 TB/s,
+    # and V3 recomputes them, §3.4); the FP8 casts and transposes to 7.9 against 14.8 (they reach
+    # ~1.7 TB/s); copies (2.7, MLA's q/k concatenation for the attention kernel) are not counted.
+    assert mb.permute_s * 1e3 == pytest.approx(other["permute"], rel=0.10)
+    assert mb.elementwise_s * 1e3 == pytest.approx(other["elementwise"], rel=0.30)
+    assert mb.quantise_s * 1e3 == pytest.approx(other["quantise"] * 0.53, rel=0.10)
+    assert mb.seconds * 1e3 == pytest.approx(measured["other_kernels"] * 0.60, rel=0.10)
+    # The modelled chunk, 104 ms, against the compute stream's busy time (118.2 ms: -12%) and the span
+    # with its idle gaps (128.5 ms: -19%), which no source here lets the model derive.
+    busy = measured["span"] - measured["idle"]
+    assert chunk_ms == pytest.approx(busy, rel=0.15)
+    assert chunk_ms / measured["span"] == pytest.approx(0.81, abs=0.05)
 
 
 @settings(max_examples=8, deadline=None)

@@ -470,14 +470,39 @@ def _decode_share(work: StepWork) -> float:
     return work.decode_tokens / work.tokens if work.tokens else 0.0
 
 
-def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
-    """HBM bytes one token moves per GPU through the elementwise kernels of all layers (BF16
-    activations; unfused reference kernels):
-    - two RMSNorms (read + write h each), two residual adds (read 2h, write h each): 10 h,
-    - RoPE on Q and K (read + write): 2 (q + k) dims,
+@dataclass(frozen=True)
+class ElementwiseBytes:
+    """HBM bytes one token moves through the forward elementwise kernels of all main layers, by
+    kernel kind (BF16 activations; unfused reference kernels):
+    - two RMSNorms (read + write h each): 4 h per layer,
+    - two residual adds (read 2h, write h each): 6 h per layer,
+    - RoPE on Q and K (read + write): 2 (q + k) dims per layer,
     - SwiGLU: write gate and up (2I), read them (2I), write the product (I), read it (I): 6 I,
       with I the dense width or, for MoE, the top-k experts' plus the shared experts' width.
-    Hidden-size tensors are replicated across the TP group; head and MLP widths are sharded."""
+    Norms and residual adds are hidden-size (replicated across a TP group unless the sequence is
+    split, as Megatron's sequence parallelism does); RoPE and SwiGLU widths shard by heads."""
+
+    norms: float
+    residual: float
+    rope: float
+    swiglu_dense: float      # the dense-MLP layers' SwiGLU
+    swiglu_moe: float        # the MoE layers' (routed top-k + shared)
+
+    @property
+    def hidden(self) -> float:
+        return self.norms + self.residual
+
+    @property
+    def sharded(self) -> float:
+        return self.rope + self.swiglu_dense + self.swiglu_moe
+
+    def per_gpu(self, tp: int) -> float:
+        """Per token on one GPU of a TP group, hidden-size tensors replicated."""
+        return self.hidden + self.sharded / tp
+
+
+def elementwise_bytes(m: Model) -> ElementwiseBytes:
+    """The forward elementwise traffic per token by kernel kind (see `ElementwiseBytes`)."""
     a = m.attention
     heads = a.num_heads
     if isinstance(a, MlaAttention):
@@ -488,10 +513,17 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
     f = M.facts(m)
     width_moe = (m.moe.experts_per_token * m.moe.expert_intermediate_size + m.moe.shared_width) if m.moe else 0
     width_dense = m.mlp.intermediate_size if m.mlp else 0
-    mlp = (f.moe_layers * width_moe + f.dense_layers * width_dense) * 6
-    replicated = 10 * m.hidden_size * m.num_layers
-    sharded = 2 * (heads * head_dim + kv_dim) * m.num_layers + mlp
-    return (replicated + sharded / layout.tp) * ACTIVATION_BYTES
+    h, L, b = m.hidden_size, m.num_layers, ACTIVATION_BYTES
+    return ElementwiseBytes(norms=4 * h * L * b, residual=6 * h * L * b,
+                            rope=2 * (heads * head_dim + kv_dim) * L * b,
+                            swiglu_dense=6 * f.dense_layers * width_dense * b,
+                            swiglu_moe=6 * f.moe_layers * width_moe * b)
+
+
+def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
+    """HBM bytes one token moves per GPU through the elementwise kernels of all layers
+    (`elementwise_bytes`; hidden-size tensors replicated across the TP group)."""
+    return elementwise_bytes(m).per_gpu(layout.tp)
 
 
 # Phase times are pure functions of (model, machine, layout, tokens); sweeps, the search and the

@@ -19,6 +19,9 @@ Overlap rule (one step = m micro-batches per DP rank through p pipeline stages, 
 - the pipeline adds the 1F1B bubble: step = (m + p − 1) × micro-batch time, i.e. a bubble
   fraction (p−1)/(m+p−1) (Narayanan et al. 2021, "Efficient Large-Scale Language Model
   Training on GPU Clusters Using Megatron-LM");
+- the non-GEMM kernels (norms, RoPE, SwiGLU, residual adds, MoE routing and token permutes, FP8/FP4
+  casts and transposes) run between the GEMMs on the compute stream, HBM-bound, and add to the GPU
+  time (`planner.training.memory_bound`); their forward share is F, the rest B;
 - the DP gradient reduce-scatter / all-reduce (and ZeRO parameter all-gathers) runs bucketed
   under the backward pass of the last micro-batch: what exceeds that backward time is exposed,
   and the last bucket always is;
@@ -53,6 +56,7 @@ from planner.machine.cluster import system_power_per_gpu_w
 from planner.machine.efficiency import kernels
 from planner.model import facts as M
 from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_per_param
+from planner.training.memory_bound import MemoryBound, memory_bound
 from planner.training.schedule import (
     Chunks,
     Schedule,
@@ -579,7 +583,7 @@ def ep_traffic(k: int, ep: int, per_domain: int, route_nodes: int | None) -> tup
 @dataclass(frozen=True)
 class StepTime:
     compute_s: float          # per step: Σ micro-batches × stage compute (non-expert + expert compute)
-    hbm_s: float              # per step: expert-GEMM HBM time + optimizer step
+    hbm_s: float              # per step: expert-GEMM HBM time + the non-GEMM kernels + optimizer step
     scale_up_s: float         # per step, all collectives on the scale-up fabric
     scale_out_s: float
     bubble_s: float
@@ -589,6 +593,7 @@ class StepTime:
     bubble_fraction: float
     comms: tuple[Comm, ...]
     experts: ExpertGemm | None
+    memory_bound: MemoryBound | None = None   # per micro-batch: the non-GEMM kernels
 
     def resources(self) -> dict[str, float]:
         return {"compute": self.compute_s, "hbm": self.hbm_s, "scale_up": self.scale_up_s,
@@ -600,7 +605,8 @@ class StepTime:
                 "bubble_fraction": self.bubble_fraction, "exposed_comm_s": self.exposed_comm_s,
                 "microbatch_s": self.microbatch_s, "step_s": self.step_s,
                 "comms": [c.to_dict() for c in self.comms],
-                "expert_gemm": self.experts.to_dict() if self.experts else None}
+                "expert_gemm": self.experts.to_dict() if self.experts else None,
+                "memory_bound": self.memory_bound.to_dict() if self.memory_bound else None}
 
 
 def compute_share(hw: Hardware, lay: TrainLayout) -> float:
@@ -664,7 +670,17 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     attn = (fl.attention + fl.mtp_attention) * (1 + a_extra) * share * stage / attn_peak
     expert_c = xp.compute_s * (1 + g_extra) if xp else 0.0
     expert_h = xp.hbm_s if xp else 0.0
-    gpu_mb = non_expert + attn + max(expert_c, expert_h)
+    # The non-GEMM kernels (norms, RoPE, SwiGLU, routing, token permutes, FP8 casts and transposes)
+    # run between the GEMMs on the same stream, HBM-bound (planner.training.memory_bound).
+    slots_here = _layers_per_stage(slots, lay.pp)
+    moe_here = _layers_per_stage(_moe_slots(m), lay.pp)
+    pc = M.facts(m).params
+    gemm_weights = ((pc.attention + pc.dense_mlp + pc.shared_experts) / m.num_layers * slots_here / lay.tp
+                    + (pc.routed_experts / M.facts(m).moe_layers * moe_here / lay.ep if moe_here else 0.0))
+    mb = memory_bound(m, hw, tokens=tokens / lay.cp, tp=lay.tp, layers=slots_here, moe_layers=moe_here,
+                      precision=lay.precision.value, full_recompute=lay.recompute == Recompute.full,
+                      weights_params=gemm_weights)
+    gpu_mb = non_expert + attn + max(expert_c, expert_h) + mb.seconds
     compute_mb = non_expert + attn + expert_c
 
     domain = hw.scale_up.domain_size
@@ -723,8 +739,9 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     gemm_base = (non_expert + max(expert_c, expert_h)) / (1 + g_extra)
     attn_base = attn / (1 + a_extra)
     scale = microbatch / gpu_mb if gpu_mb else 0.0
-    chunks = Chunks(f=scale * (gemm_base + attn_base) / 3,
-                    b=scale * (gemm_base / 3 + g_extra * gemm_base + 2 * attn_base / 3 + a_extra * attn_base),
+    chunks = Chunks(f=scale * ((gemm_base + attn_base) / 3 + mb.forward_s),
+                    b=scale * (gemm_base / 3 + g_extra * gemm_base + 2 * attn_base / 3 + a_extra * attn_base
+                               + mb.backward_s),
                     w=scale * gemm_base / 3)
     bubble = bubble_s(lay.schedule, p, lay.vp, chunks)
     pipeline = mbs * microbatch + bubble
@@ -760,10 +777,11 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     fabric_total = {f: sum(c.seconds * (mbs if c.name not in ("dp", "edp") else 1) for c in comms if c.fabric == f)
                     for f in ("scale_up", "scale_out")}
     exposed = mbs * (tp_c.seconds + hidden_exposed) + dp_exposed
-    return StepTime(compute_s=mbs * (compute_mb + sm_loss), hbm_s=mbs * expert_h + opt_s,
+    return StepTime(compute_s=mbs * (compute_mb + sm_loss), hbm_s=mbs * (expert_h + mb.seconds) + opt_s,
                     scale_up_s=fabric_total["scale_up"], scale_out_s=fabric_total["scale_out"],
                     bubble_s=bubble, exposed_comm_s=exposed, microbatch_s=microbatch,
-                    step_s=step, bubble_fraction=bubble_fraction, comms=tuple(comms), experts=xp)
+                    step_s=step, bubble_fraction=bubble_fraction, comms=tuple(comms), experts=xp,
+                    memory_bound=mb)
 
 
 # ---- the whole job ---------------------------------------------------------------------------------
