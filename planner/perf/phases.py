@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from planner.inputs.engine import Engine
@@ -105,16 +105,17 @@ class PhaseTimes:
                 "scale_out_bytes_per_gpu": self.traffic.scale_out_bytes}
 
 
+_MIXED = ("compute_s", "hbm_s", "scale_up_s", "scale_out_s", "storage_s", "overhead_s", "gpu_s", "time_s",
+          "flops", "hbm_bytes")
+
+
 def mix(parts: list[tuple[float, PhaseTimes]]) -> PhaseTimes:
     """The expected phase over outcomes with these probabilities (every field is linear)."""
-    def total(get) -> float:
-        return sum(p * get(t) for p, t in parts)
-    traffic = Traffic(*(total(lambda t, i=i: t.traffic.astuple()[i]) for i in range(len(Traffic().astuple()))))
-    return PhaseTimes(compute_s=total(lambda t: t.compute_s), hbm_s=total(lambda t: t.hbm_s),
-                      scale_up_s=total(lambda t: t.scale_up_s), scale_out_s=total(lambda t: t.scale_out_s),
-                      storage_s=total(lambda t: t.storage_s), overhead_s=total(lambda t: t.overhead_s),
-                      gpu_s=total(lambda t: t.gpu_s), time_s=total(lambda t: t.time_s), traffic=traffic,
-                      flops=total(lambda t: t.flops), hbm_bytes=total(lambda t: t.hbm_bytes))
+    def total(values: Iterable[float]) -> float:
+        return sum(p * v for (p, _), v in zip(parts, values, strict=True))
+    traffic = Traffic(*(total(column) for column in zip(*(t.traffic.astuple() for _, t in parts), strict=True)))
+    fields = {name: total([getattr(t, name) for _, t in parts]) for name in _MIXED}
+    return PhaseTimes(traffic=traffic, **fields)
 
 
 def _fabric_times(hw: Hardware, t: Traffic) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 from planner import units as U
@@ -323,6 +323,7 @@ def prefill_pools(m: Model, hw: Hardware, w: Workload, engine: Engine, fitting: 
 # Units the searches evaluated, by the identity of their inputs (see _Search.unit).
 _UNITS: dict[tuple, tuple[Model, Hardware, Engine, UnitResult]] = {}
 _UNITS_LIMIT = 8_000       # a size search settles ~2,000 units; a sweep needs no more (memory stays flat)
+_PREFILLS: dict[tuple, tuple[Model, Hardware, Engine, PhaseTimes]] = {}    # see _Search.prefill
 
 
 @dataclass
@@ -340,7 +341,6 @@ class _Search:
     # domain size, the previous sweep point), evaluated first so that the bound is tight from the
     # start. A hint only changes how fast the search is, never what it returns.
     hints: tuple[tuple[Layout, Layout | None], ...] = ()
-    _prefill: dict = field(default_factory=dict)
     _resident: _Search | None = None
 
     def __post_init__(self) -> None:
@@ -349,11 +349,18 @@ class _Search:
         self.targets = tuple((name, t) for name, t in (("tpot", slo.tpot_s), ("ttft", slo.ttft_s)) if t is not None)
 
     def prefill(self, layout: Layout) -> PhaseTimes:
-        key = layout.shape_key()
-        hit = self._prefill.get(key)
-        if hit is None:
-            hit = self._prefill[key] = request_prefill(self.m, self.hw, layout, self.shape, self.reuse, self.engine)
-        return hit
+        """One request's expected prefill on `layout`, cached across searches as units are (the
+        rounds and the domain comparison ask for the same ones)."""
+        machine, domain = machine_key(self.hw, layout.gpus)
+        key = (id(self.m), id(machine), id(self.engine), domain, self.shape, layout.shape_key(), self.reuse)
+        hit = _PREFILLS.get(key)
+        if hit is not None and hit[0] is self.m and hit[1] is machine and hit[2] is self.engine:
+            return hit[3]
+        value = request_prefill(self.m, self.hw, layout, self.shape, self.reuse, self.engine)
+        if len(_PREFILLS) >= _UNITS_LIMIT:
+            _PREFILLS.clear()
+        _PREFILLS[key] = (self.m, machine, self.engine, value)
+        return value
 
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
         """The unit at `batch`. Cached across searches: the reuse rounds and the domain comparison
