@@ -12,7 +12,9 @@ Search: for every candidate layout (TP x attention-DP x PP; EP = TP x DP for MoE
 experts when EP does not divide the experts; co-located or disaggregated) the largest batch that
 fits HBM and meets TPOT and TTFT is found by interpolation search (both grow almost linearly
 with the batch). The cheapest candidate wins: fewest provisioned GPUs, then fewest GPUs in use,
-then the lowest TPOT. Branch and bound: a unit with more GPUs than the best plan so far cannot win.
+then the lowest TPOT. Branch and bound (`_Search.ranked`): a lower bound on each layout's GPUs
+from its unit at the HBM cap orders the batch searches and ends them when none can beat the best
+plan so far.
 """
 
 from __future__ import annotations
@@ -337,9 +339,9 @@ class _Search:
     demand: float
     reuse: PrefixReuse
     modes: tuple[str, ...] = ("colocated", "disaggregated")
-    # (layout, prefill layout or None) choices of a related search (an earlier reuse round, another
-    # domain size, the previous sweep point), evaluated first so that the bound is tight from the
-    # start. A hint only changes how fast the search is, never what it returns.
+    # (layout, prefill layout or None) choices of a related search (an earlier reuse round, the
+    # main domain size), evaluated first so that the bound is tight from the start. A hint only
+    # changes how fast the search is, never what it returns.
     hints: tuple[tuple[Layout, Layout | None], ...] = ()
     _resident: _Search | None = None
 
@@ -484,8 +486,8 @@ class _Search:
         searches advance in the order of that bound, each batch found too large tightening its
         layout's bound, and stop when the lowest cannot beat the keep-th option found. A cap step
         the token budget cannot keep full bounds nothing; its layout is bounded by its own GPUs.
-        Hinted layouts are searched first: any layout that
-        belongs in the result is never pruned, whatever the bound, so the result is the same."""
+        Hinted layouts are searched first: a layout that belongs in the result is never pruned,
+        whatever the bound, so hints change the speed, not the result."""
         fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.engine, self.w.expert_routing)
                           if weights_fit(self.m, self.hw, lay, self.engine)), key=lambda lay: lay.gpus)
         found: list[tuple[tuple, _Option]] = []
@@ -502,9 +504,8 @@ class _Search:
         def search(layouts: list[Layout], prefill_layout: Layout | None, mode: int) -> None:
             extra = prefill_layout.gpus if prefill_layout is not None else 0
             index = {lay.shape_key(): i for i, lay in enumerate(layouts)}
-            hinted = [index[h.shape_key()] for h, p in self.hints
-                      if h.disaggregated == (mode == 1) and p == prefill_layout and h.shape_key() in index]
-            hinted = sorted(set(hinted), key=hinted.index)
+            hinted = list(dict.fromkeys(index[h.shape_key()] for h, p in self.hints
+                                        if p == prefill_layout and h.shape_key() in index))
             # (lower bound on GPUs, layout index, its batch search or None before its cap unit)
             pending: list[tuple[float, int, Generator[UnitResult, None, UnitResult | None] | None]] = []
 
@@ -709,17 +710,15 @@ def alternatives(m: Model, hw: Hardware, w: Workload, engine: Engine, chosen: De
 
 def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True,
                     engine: Engine | None = None, modes: tuple[str, ...] = ("colocated", "disaggregated"),
-                    top: int = 1, hints: tuple[tuple[Layout, Layout | None], ...] = ()) -> Deployment:
+                    top: int = 1) -> Deployment:
     """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
     and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
     every target, `problems` say why; when the tiers' reloads push the best plan past a target,
-    the plan is returned with `feasible` False and its SLO results say which. `hints`: (layout,
-    prefill layout or None) choices of related sizings (a sweep's previous point) to try first;
-    they make the search faster, never different."""
+    the plan is returned with `feasible` False and its SLO results say which."""
     check_context(model.name, model.max_context, workload.final_context)
     e = engine or default_engine()
     demand = demand_requests_per_s(workload)
-    chosen = _search_rounds(model, hardware, workload, e, demand, modes, hints)
+    chosen = _search_rounds(model, hardware, workload, e, demand, modes)
     if chosen is None:
         return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
                           unit=None, problems=why_infeasible(model, hardware, workload, e))
