@@ -190,3 +190,20 @@ def test_pin_speed_override_moves_bandwidth():
     bumped = Hardware.model_validate(data)
     assert bumped.hbm.bandwidth_bytes_per_s == pytest.approx(8 * 2048 * 12e9 / 8)
     assert hw.hbm.pin_speed_for(22e12) == pytest.approx(10.7421875)
+
+
+@pytest.mark.parametrize("kind", ["models", "hardware", "workloads", "engines", "validation"])
+def test_no_alias_is_a_file_name(kind):
+    """A preset name that is a file's stem is read without the folder index (start-up), so no alias
+    may equal another preset's file name; and every alias finds its own file through the index."""
+    from planner.inputs import presets
+    folder = PRESET_DIR.parent / kind
+    stems = {f.stem for f in folder.glob("*.toml")}
+    for f in sorted(folder.glob("*.toml")):
+        with open(f, "rb") as fh:
+            aliases = tomllib.load(fh).get("aliases", ())
+        for alias in aliases:
+            assert alias.lower() not in stems, f"{f.name}: alias {alias} is also a file name"
+            assert presets.source_label(kind, alias) == f"presets/{kind}/{f.name}"
+        assert presets.source_label(kind, f.stem) == f"presets/{kind}/{f.name}"
+    assert not presets.exists(kind, "../models/deepseek-v3")        # never a path

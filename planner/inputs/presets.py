@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -19,6 +20,8 @@ DEFAULT_MODEL = "deepseek-v4-pro"
 DEFAULT_HARDWARE = "gb300-nvl72"
 DEFAULT_WORKLOAD = "agentic"
 DEFAULT_ENGINE = "trtllm"
+
+_FILE_STEM = re.compile(r"[a-z0-9][a-z0-9._-]*")     # a name that can only mean a file of the folder
 
 
 @lru_cache(maxsize=8)
@@ -42,28 +45,40 @@ def _raw(kind: Kind, file_name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _file(kind: Kind, name: str) -> str | None:
+    """The preset file a name or alias refers to. A file name is found without reading the folder
+    (start-up: `planner size` with preset names parses three files, not every preset); an alias
+    needs the index (aliases never equal a file name: tests/test_hardware_presets.py)."""
+    key = name.lower()
+    direct = f"{key}.toml"
+    if _FILE_STEM.fullmatch(key) and (resources.files("presets") / kind / direct).is_file():
+        return direct
+    return _index(kind).get(key)
+
+
 def names(kind: Kind) -> list[str]:
     """Canonical preset names (file stems), sorted."""
     return sorted({file[:-5] for file in _index(kind).values()})
 
 
 def exists(kind: Kind, name: str) -> bool:
-    return name.lower() in _index(kind)
+    return _file(kind, name) is not None
 
 
 def raw(kind: Kind, name: str) -> dict[str, Any]:
     """The preset's TOML as a dict (a fresh copy), or an InputError with suggestions."""
-    index = _index(kind)
-    key = name.lower()
-    if key not in index:
-        close = difflib.get_close_matches(key, index.keys(), n=3, cutoff=0.5)
+    file = _file(kind, name)
+    if file is None:
+        close = difflib.get_close_matches(name.lower(), _index(kind).keys(), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"see `planner {_command(kind)} list`"
         raise InputError(f"unknown {_singular(kind)} '{name}'", hint=hint)
-    return copy.deepcopy(_raw(kind, index[key]))
+    return copy.deepcopy(_raw(kind, file))
 
 
 def source_label(kind: Kind, name: str) -> str:
-    return f"presets/{kind}/{_index(kind)[name.lower()]}"
+    file = _file(kind, name)
+    assert file is not None, name
+    return f"presets/{kind}/{file}"
 
 
 def _singular(kind: Kind) -> str:
