@@ -296,6 +296,25 @@ def candidate_layouts(m: Model, hw: Hardware, engine: Engine, routing: str = "po
     return out
 
 
+_FITTING: dict[tuple, tuple[Model, Hardware, Engine, tuple[Layout, ...]]] = {}
+
+
+def fitting_layouts(m: Model, hw: Hardware, engine: Engine, routing: str = "power_law") -> tuple[Layout, ...]:
+    """The candidate layouts whose weights fit, fewest GPUs first. The same objects every time for
+    the same inputs (by identity, as units are cached): every search round, sweep point and domain
+    size asks again, and caches keyed by a layout object then hit."""
+    key = (id(m), id(hw), id(engine), routing)
+    hit = _FITTING.get(key)
+    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is engine:
+        return hit[3]
+    fit = (lay for lay in candidate_layouts(m, hw, engine, routing) if weights_fit(m, hw, lay, engine))
+    layouts = tuple(sorted(fit, key=lambda lay: lay.gpus))
+    if len(_FITTING) >= 256:
+        _FITTING.clear()
+    _FITTING[key] = (m, hw, engine, layouts)
+    return layouts
+
+
 @dataclass
 class _Option:
     unit: UnitResult
@@ -488,8 +507,7 @@ class _Search:
         the token budget cannot keep full bounds nothing; its layout is bounded by its own GPUs.
         Hinted layouts are searched first: a layout that belongs in the result is never pruned,
         whatever the bound, so hints change the speed, not the result."""
-        fitting = sorted((lay for lay in candidate_layouts(self.m, self.hw, self.engine, self.w.expert_routing)
-                          if weights_fit(self.m, self.hw, lay, self.engine)), key=lambda lay: lay.gpus)
+        fitting = list(fitting_layouts(self.m, self.hw, self.engine, self.w.expert_routing))
         found: list[tuple[tuple, _Option]] = []
         ttft = self.w.slo.ttft_s
 

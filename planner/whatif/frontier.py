@@ -33,9 +33,9 @@ from planner.inputs.model import Model
 from planner.inputs.workload import Workload, check_context
 from planner.machine.cluster import system_power_per_gpu_w
 from planner.machine.cost import gpu_hour_rate, usd_per_million_tokens
-from planner.perf.memory import hbm_budget, weights_fit
+from planner.perf.memory import hbm_budget
 from planner.perf.unit import RESIDENT, evaluate_unit, request_prefill
-from planner.serving.deployment import MAX_BATCH, candidate_layouts, prefill_pools
+from planner.serving.deployment import MAX_BATCH, fitting_layouts, prefill_pools
 
 MODES = ("colocated", "disaggregated")
 
@@ -123,8 +123,7 @@ def _prefill_layout(m: Model, hw: Hardware, w: Workload, e: Engine, fitting: lis
 def _variant_points(m: Model, hw: Hardware, w: Workload, e: Engine, variant: tuple[tuple[str, Any], ...],
                     modes: Sequence[str], price: float | None) -> list[FrontierPoint]:
     check_context(m.name, m.max_context, w.final_context, "workload.context")
-    fitting = sorted((lay for lay in candidate_layouts(m, hw, e, w.expert_routing) if weights_fit(m, hw, lay, e)),
-                     key=lambda lay: lay.gpus)
+    fitting = list(fitting_layouts(m, hw, e, w.expert_routing))
     prefill = _prefill_layout(m, hw, w, e, fitting) if "disaggregated" in modes else None
     slo = w.slo
     out = []
