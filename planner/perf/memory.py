@@ -144,6 +144,13 @@ def _layout_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill
     return value
 
 
+def max_batch(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
+              engine: Engine | None = None) -> int:
+    """Sequences per DP rank per micro-batch that fit at `context` tokens beside a `prefill_chunk`
+    (`hbm_budget(...).max_batch`, without building the budget)."""
+    return _layout_budget(m, hw, layout, context, prefill_chunk, engine or default_engine())[4]
+
+
 def hbm_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
                engine: Engine | None = None) -> HbmBudget:
     """Budget at `context` tokens per sequence with `layout.batch` sequences per DP rank per

@@ -35,7 +35,7 @@ from planner.inputs.workload import Workload, check_context
 from planner.kv.tiers import KvTiers, plan_tiers
 from planner.machine.cluster import Cluster, PoolUnits, cluster
 from planner.machine.cost import usd_per_million_tokens
-from planner.perf.memory import hbm_budget, weights_fit, weights_per_gpu
+from planner.perf.memory import hbm_budget, max_batch, weights_fit, weights_per_gpu
 from planner.perf.phases import PhaseTimes, machine_key
 from planner.perf.unit import (
     NO_HITS,
@@ -417,10 +417,9 @@ class _Search:
 
     def at_cap(self, layout: Layout, prefill_layout: Layout | None) -> UnitResult | None:
         """The unit at the largest batch per DP rank that fits HBM (None when not even one does)."""
-        chunk = min(self.w.isl, self.engine.max_num_tokens)
-        probe = hbm_budget(self.m, self.hw, layout.with_(batch=1), self.w.final_context,
-                           0 if layout.disaggregated else chunk, self.engine)
-        cap = min(MAX_BATCH, self.engine.max_batch, probe.max_batch)
+        chunk = 0 if layout.disaggregated else min(self.w.isl, self.engine.max_num_tokens)
+        fits = max_batch(self.m, self.hw, layout, self.w.final_context, chunk, self.engine)
+        cap = min(MAX_BATCH, self.engine.max_batch, fits)
         return self.unit(layout, prefill_layout, cap) if cap >= 1 else None
 
     def largest_batch(self, layout: Layout, prefill_layout: Layout | None, hi_u: UnitResult) -> UnitResult | None:
