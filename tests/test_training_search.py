@@ -53,22 +53,23 @@ def test_deepseek_v3_searched_is_feasible_honest_gap():
     # Reported 2.664M GPU-hours (V3 report Table 1), i.e. ~19.5% MFU on the FP8 peak. Modelled now:
     # the 20 of 132 SMs that drive the overlapped all-to-all (§3.2.2), DeepGEMM's measured H800
     # grouped FP8 throughput for the experts (README @a6d97a1 tables, PR #95 Wgrad), the block-scaled
-    # FP8 curve for the other GEMMs (§3.3), the output head in BF16 (§3.3.1), the MTP module
-    # (§2.2, D = 1), and the non-GEMM kernels by their HBM bytes (planner.training.memory_bound: norms,
-    # RoPE, SwiGLU and adds forward and backward, routing, token permutes, FP8 casts and transposes
-    # §3.3): 1.34M -> 1.75M -> ~2.06M, MFU 38.9% -> 29.8% -> 25.3%. The acceptance target (±20%,
-    # >= 2.131M) is still missed by ~23%. DeepSeek's published training profile locates the rest
-    # (test_deepseek_v3_chunk_against_published_profile): of the 33.0 ms of non-GEMM kernels in a chunk
-    # pair the byte model gives 19.8 (the casts, norms and RoPE kernels run at 1.1-1.7 TB/s, below
-    # the 2.7 TB/s of the HBM efficiency; MLA's q/k copies are not counted), and the 10.4 ms of idle
-    # gaps on the compute stream are not modelled. Also not modelled: V3's activation-memory recipe
-    # (FP8 caching §3.3.3, recompute of norms and MLA up-projections §3.4), without which the
-    # published PP16/EP64 DualPipe layout does not fit and the search picks TP2/PP2; the batch-size
-    # ramp of §4.2 (first 469B tokens, ~3%). This test pins the honest number within ±5%.
+    # FP8 curve for the other GEMMs (§3.3), the output head and the router in BF16 (§3.3.1), the MTP
+    # module (§2.2, D = 1), and the non-GEMM kernels by their HBM bytes (planner.training.memory_bound:
+    # norms, RoPE, SwiGLU and adds forward and backward, the gate's kernels, token permutes, MLA's
+    # q/k/v copies, FP8 casts and transposes §3.3; norms and casts at published H100 bandwidths):
+    # 1.34M -> 1.75M -> 2.06M -> ~2.12M, MFU 38.9% -> 29.8% -> 25.3% -> 24.6%. The acceptance target
+    # (±20%, >= 2.131M) is still missed, by ~1%. DeepSeek's published training profile locates the
+    # rest (test_deepseek_v3_chunk_against_published_profile): of the 33.0 ms of non-GEMM kernels in a
+    # chunk pair the byte model gives 23.4 (DeepSeek's casts and norms run at 1.1-1.7 TB/s, below the
+    # published H100 measurements the model uses), and the 10.4 ms of idle gaps on the compute stream
+    # are not modelled. Also not modelled: V3's activation-memory recipe (FP8 caching §3.3.3,
+    # recompute of norms and MLA up-projections §3.4), without which the published PP16/EP64
+    # DualPipe layout does not fit and the search picks TP2/PP2; the batch-size ramp of §4.2 (first
+    # 469B tokens, ~3%); group-limited routing's kernels. This test pins the honest number within ±5%.
     s = deepseek_v3_searched()
     r = s.best
     assert r.feasible and r.memory.fits and len(s.alternatives) >= 3
-    assert r.gpu_hours == pytest.approx(2.06e6, rel=0.05)
+    assert r.gpu_hours == pytest.approx(2.12e6, rel=0.05)
     assert r.gpu_hours < 2.664e6 * 0.8
     assert r.layout.comm_sms is None and r.layout.ep_comm_sms == 20     # DeepEP's default, §3.2.2
 
@@ -110,20 +111,28 @@ def test_deepseek_v3_chunk_against_published_profile():
     mb = st.memory_bound
     # What the model times as GEMMs and attention (20 SMs lost to the all-to-all) matches the profile's.
     assert chunk_ms - mb.seconds * 1e3 == pytest.approx(measured["gemm"] + measured["attention"], rel=0.10)
-    # The non-GEMM kernels, by bytes at the HBM bandwidth x efficiency (0.8) plus 3 µs per kernel:
-    # 19.8 ms against 33.0 measured. The token permutes match (4.9 vs 5.1: they stream at the
-    # efficiency); the elementwise kernels come to 6.3 ms against 8.2 (the norms run at ~1.1 TB/s,
-    # and V3 recomputes them, §3.4); the FP8 casts and transposes to 7.9 against 14.8 (they reach
-    # ~1.7 TB/s); copies (2.7, MLA's q/k concatenation for the attention kernel) are not counted.
+    # The non-GEMM kernels by their bytes (norms and FP8 casts at the published H100 measurements,
+    # the rest at the HBM efficiency 0.8) plus 3 µs per kernel: 23.4 ms against 33.0 measured.
+    # - token permutes: 4.9 vs 5.1 (they stream at the efficiency);
+    # - MLA's q/k/v copies, counted from the reference implementations: 3.0 vs 2.7 (+12%);
+    # - elementwise: 6.3 vs 8.2 (DeepSeek's norm kernels run at ~1.1 TB/s, below the 1.8-2.6 TB/s
+    #   published for H100 RMSNorm; V3 also recomputes its norms, §3.4, not modelled);
+    # - FP8 casts and transposes: 7.9 vs 14.8 (they reach ~1.7 TB/s; torchao's published casts 2.7);
+    # - routing (gate kernels and the BF16 router GEMM): 0.36 vs 1.29 (group-limited selection and the
+    #   balance loss are not counted);
+    # - kernel latency: 0.90 ms of small kernels vs 0.98 ms of the profile's 191 small ones.
     assert mb.permute_s * 1e3 == pytest.approx(other["permute"], rel=0.10)
+    assert mb.copies_s * 1e3 == pytest.approx(other["copies"], rel=0.15)
     assert mb.elementwise_s * 1e3 == pytest.approx(other["elementwise"], rel=0.30)
     assert mb.quantise_s * 1e3 == pytest.approx(other["quantise"] * 0.53, rel=0.10)
-    assert mb.seconds * 1e3 == pytest.approx(measured["other_kernels"] * 0.60, rel=0.10)
-    # The modelled chunk, 104 ms, against the compute stream's busy time (118.2 ms: -12%) and the span
-    # with its idle gaps (128.5 ms: -19%), which no source here lets the model derive.
+    assert mb.routing_s * 1e3 == pytest.approx(other["routing"] * 0.28, rel=0.25)
+    assert mb.latency_s * 1e3 == pytest.approx(other["small"], rel=0.15)
+    assert mb.seconds * 1e3 == pytest.approx(measured["other_kernels"] * 0.71, rel=0.05)
+    # The modelled chunk, 107 ms, against the compute stream's busy time (118.2 ms: -9%) and the span
+    # with its idle gaps (128.5 ms: -16%), which no source here lets the model derive.
     busy = measured["span"] - measured["idle"]
-    assert chunk_ms == pytest.approx(busy, rel=0.15)
-    assert chunk_ms / measured["span"] == pytest.approx(0.81, abs=0.05)
+    assert chunk_ms == pytest.approx(busy, rel=0.12)
+    assert chunk_ms / measured["span"] == pytest.approx(0.835, abs=0.03)
 
 
 @settings(max_examples=8, deadline=None)

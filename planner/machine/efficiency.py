@@ -209,6 +209,16 @@ class Kernels:
         wgrad = gated(entry["wgrad_tokens_per_expert"], entry["wgrad_tflops_gate_up"], entry["wgrad_tflops_down"])
         return 3 / (2 / fprop + 1 / wgrad)
 
+    # -- memory-bound kernels -----------------------------------------------------------------------
+    def memory_kernel(self, kind: str, call_bytes: float) -> float:
+        """Share of the HBM bandwidth one call of a memory-bound kernel of `kind` ("rmsnorm",
+        "fp8_quant") reaches when it moves `call_bytes`, from the table's published `memory_kernel`
+        measurements (interpolated in log(bytes), held at the ends); the flat HBM factor without them."""
+        entry = self.data.get("memory_kernel", {}).get(kind)
+        if not entry:
+            return self.flat_hbm
+        return _interp_log(entry["call_bytes"], entry["hbm_efficiency"], call_bytes)
+
     # -- attention ---------------------------------------------------------------------------------
     def attention_prefill(self, sequence: float, mla: bool, fp8_kv: bool) -> tuple[float, ComputeClass]:
         """(efficiency, the peak it applies to) of prefill attention over `sequence` tokens. With an

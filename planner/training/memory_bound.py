@@ -5,18 +5,23 @@ the GEMMs' rather than hiding under them.
 Classes (bytes per token of one GPU's share, per layer pass; see each function for the count):
 - elementwise: the serving engine's forward count (`planner.perf.phases.elementwise_bytes`: norms,
   residual adds, RoPE, SwiGLU), its backward by kernel kind, and again when the forward is recomputed;
-- MoE routing (scores, top-k) and the token permute / unpermute around the experts;
+- MoE routing: the router GEMM (BF16, a roofline of its FLOPs and bytes) and the gate's kernels
+  after it (score function, selection bias, top-k, weights), and the token permute / unpermute
+  around the experts;
+- MLA's copies that assemble the attention kernel's contiguous q, k and v (`mla_copy_bytes`);
 - FP8 / FP4 block-scaled quantisation: the casts in front of every low-precision GEMM operand and the
   transposed copies the backward needs (DeepSeek-V3 report §3.3).
-Each class runs at the HBM bandwidth × the hardware's HBM efficiency, plus a fixed latency per
-kernel (`MEMORY_KERNEL_LATENCY_S`).
+The norms and the FP8 casts stream at the published H100 measurements of the hardware's kernel
+table (`planner.machine.efficiency.Kernels.memory_kernel`, by the bytes of one call), the other
+classes at the HBM bandwidth × the hardware's HBM efficiency; each kernel adds a fixed latency
+(`MEMORY_KERNEL_LATENCY_S`).
 
 Checked against DeepSeek's published training profile (deepseek-ai/profile-data train.json
-@4496024, tests/test_training_search.py). Not modelled: the idle gaps on the compute stream
-(10.4 ms of the profile's 128.5 ms chunk pair), which no source here derives; MLA's copies that
-concatenate q and k for the attention kernel (2.7 ms there); and the kernels' own shortfall from the
-HBM efficiency (the profile's norm, RoPE and FP8 cast kernels stream at ~1.1-1.7 TB/s, not the
-2.7 TB/s that H800's 3.35 TB/s × 0.8 gives), so the bytes here give 19.8 of its 33.0 ms.
+@4496024, tests/test_training_search.py): the bytes here give 23.4 of its 33.0 ms. Not modelled:
+the idle gaps on the compute stream (10.4 ms of the profile's 128.5 ms chunk pair), which no source
+here derives; and the shortfall of DeepSeek's own kernels from the published bandwidths (its norm
+and FP8 cast kernels stream at ~1.1-1.7 TB/s; the published H100 measurements of such kernels reach
+1.8-2.6 TB/s for norms and 2.6-2.9 TB/s for casts, ~3 TB/s for tuned reductions).
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from dataclasses import dataclass
 
 from planner.inputs.hardware import Hardware
 from planner.inputs.model import CompressedAttention, GqaAttention, MlaAttention, Model
+from planner.machine.efficiency import kernels
 from planner.model import facts as M
 from planner.perf.phases import ACTIVATION_BYTES, elementwise_bytes, fixed_kernels
-from planner.precision import Dtype, element_bytes, weight_bytes_per_param
+from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_per_param
 
 # aiconfigurator systems/h100_sxm.yaml@095f58a (and every other system file): a memory-bound
 # operation takes bytes / (mem_bw × mem_bw_empirical_scaling_factor 0.8) + mem_empirical_constant_latency
@@ -126,6 +132,84 @@ def gemm_widths(m: Model) -> GemmWidths:
     return out
 
 
+def mla_copy_bytes(m: Model) -> tuple[float, float]:
+    """(forward, backward) HBM bytes per token per MLA layer of the copies that assemble the attention
+    kernel's contiguous operands (BF16; 0 for other attention kinds). MLA's q and k heads are
+    [nope | rope] with the rope part of k one head broadcast to all, so the up-projections' split
+    outputs are concatenated before the attention kernel: deepseek-ai/DeepSeek-V3 inference/model.py
+    @1ea5a1a (MLA.forward: `q = torch.cat([q_nope, q_pe])`, `k = torch.cat([k_nope,
+    k_pe.expand(...)])`), NVIDIA/Megatron-LM megatron/core/transformer/multi_latent_attention.py
+    @13f8f52 (the same two concatenations, then `value.contiguous()` on v, a slice of kv_up's output).
+    With n heads, d_n / d_r / d_v the nope, rope and value head widths and c the KV latent:
+    - forward: q read and written (2 n (d_n + d_r)); k reads n d_n and the one shared rope head d_r,
+      writes n (d_n + d_r); v read and written (2 n d_v);
+    - backward (autograd of those views): the broadcast's gradient sums n rope heads into one
+      (n d_r + d_r); the gradients of the three splits (q into nope|rope, kv_up's output into k_nope|v,
+      kv_down's into latent|rope) are concatenations, each read and written: 2 n (d_n + d_r),
+      2 n (d_n + d_v), 2 (c + d_r)."""
+    a = m.attention
+    if not isinstance(a, MlaAttention):
+        return 0.0, 0.0
+    n, dn, dr, dv, c = a.num_heads, a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim, a.kv_lora_rank
+    b = ACTIVATION_BYTES
+    forward = b * (2 * n * (dn + dr) + (n * dn + dr + n * (dn + dr)) + 2 * n * dv)
+    backward = b * ((n * dr + dr) + 2 * n * (dn + dr) + 2 * n * (dn + dv) + 2 * (c + dr))
+    return forward, backward
+
+
+MLA_COPY_KERNELS = (3, 4)     # forward: q, k, v; backward: the broadcast's sum and three concatenations
+
+
+@dataclass(frozen=True)
+class RoutingBytes:
+    """HBM bytes per token of one MoE layer's routing kernels (the router GEMM aside), and their count."""
+
+    forward: float
+    backward: float
+    forward_kernels: int
+    backward_kernels: int
+
+
+def routing_bytes(experts: int, k: int, selection_bias: bool) -> RoutingBytes:
+    """The gate's kernels after its GEMM, as deepseek-ai/DeepSeek-V3 inference/model.py @1ea5a1a
+    `Gate.forward` runs them, on FP32 scores (E experts, top-k): the score function (sigmoid or
+    softmax: read E, write E); with an auxiliary-loss-free selection bias (V3 §2.1.2) the bias add
+    (read E, write E); top-k (read E, write k values and k int64 indices); with the bias, the
+    gather of the unbiased scores at the indices (read k indices and k scores, write k); the
+    weights' sum and division (read k, write 1; read k + 1, write k), the route scale (read k, write
+    k) and the cast to the activations' BF16 (read k, write k at 2 B). Backward (autograd): the
+    cast, scale and division again (k-wide, as forward), a zero E-wide gradient with the k weights'
+    gradients scattered into it (write E, read k, write k), and the score function's backward
+    (read the gradient and the scores, write E). Not counted: group-limited selection (V3's 8 groups,
+    top 4: the schema has no group fields) and the sequence-wise balance loss (V3 §2.1.2, a
+    per-sequence reduction of the normalised scores)."""
+    e, f = 4.0 * experts, 4.0 * k
+    bias = 1 if selection_bias else 0
+    tail = (f + 4) + (f + 4 + f) + 2 * f + (f + 2 * k)        # sum, divide, scale, cast
+    forward = 2 * e + bias * 2 * e + (e + k * (4 + 8)) + bias * (k * 8 + f + f) + tail
+    backward = tail + (e + f + f) + 3 * e
+    return RoutingBytes(forward, backward, 6 + 2 * bias, 6)
+
+
+# The router GEMM (h x E, BF16 by V3 §3.3.1) in its three passes: forward, data gradient, weight
+# gradient. At E = 256 its output is too narrow to reuse the token's h-wide input much: V3's 6·h·E
+# FLOPs per token against ~2·(3h + 3E·2) bytes of activations and gradients sit below the H800 BF16
+# ridge, so each pass takes the longer of its FLOPs at the BF16 GEMM curve and its bytes at the HBM
+# rate (a roofline; aiconfigurator applies the same max() to every op).
+ROUTER_GEMM_PASSES = 3
+
+
+def router_gemm_s(hw: Hardware, tokens: float, h: int, experts: int) -> float:
+    """Seconds of one MoE layer's router GEMM, three passes, on `tokens` tokens: forward reads x (h
+    BF16) and writes the FP32 scores (E); the data gradient reads their gradient (E, FP32) and writes
+    dx (h, BF16); the weight gradient reads x and the scores' gradient. The weight (h·E BF16) is read
+    once a pass."""
+    flops = 3 * 2 * tokens * h * experts
+    compute = flops / (hw.peak.flops_per_s(ComputeClass.bf16) * kernels(hw).gemm(ComputeClass.bf16, tokens))
+    act = tokens * (3 * h * ACTIVATION_BYTES + 3 * experts * 4.0) + 3 * h * experts * ACTIVATION_BYTES
+    return max(compute, act / (hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm))
+
+
 @dataclass(frozen=True)
 class MemoryBound:
     """Seconds of one micro-batch's non-GEMM kernels on one GPU of the heaviest stage, by class,
@@ -136,6 +220,7 @@ class MemoryBound:
     routing_s: float
     permute_s: float
     quantise_s: float
+    copies_s: float
     latency_s: float
     forward_s: float
     backward_s: float
@@ -148,7 +233,8 @@ class MemoryBound:
 
     def to_dict(self) -> dict:
         return {"elementwise_s": self.elementwise_s, "routing_s": self.routing_s, "permute_s": self.permute_s,
-                "quantise_s": self.quantise_s, "latency_s": self.latency_s, "time_s": self.seconds,
+                "quantise_s": self.quantise_s, "copies_s": self.copies_s,
+                "latency_s": self.latency_s, "time_s": self.seconds,
                 "hbm_bytes": self.hbm_bytes, "kernels": self.kernels}
 
 
@@ -165,9 +251,9 @@ def memory_bound(m: Model, hw: Hardware, *, tokens: float, tp: int, layers: int,
     Counts, per token and layer pass (h hidden, k experts per token, q bytes per quantised element):
     - elementwise forward: `elementwise_bytes` per layer; backward per kind (BACKWARD_*); the
       forward again under full recompute;
-    - routing, per MoE layer: the gate's FP32 scores written and read by the sigmoid/softmax and
-      top-k, which write k weights (FP32) and indices (int64); backward: the scores' gradient
-      written, read with the scores, written again (E scores, 4 B each);
+    - routing, per MoE layer: the router GEMM (`router_gemm_s`) and the gate's kernels
+      (`routing_bytes`);
+    - MLA copies, per layer: `mla_copy_bytes`;
     - permute / unpermute, per token-expert pair: a gather of one h-wide row (read + write) into the
       experts' order before the expert GEMMs and a weighted scatter-add back after them, forward at
       the dispatch / combine precisions, backward (the same two, reversed) in BF16 gradients;
@@ -195,14 +281,19 @@ def memory_bound(m: Model, hw: Hardware, *, tokens: float, tp: int, layers: int,
     bwd_ew = ((ew.norms * BACKWARD_NORM + ew.residual * BACKWARD_RESIDUAL + ew.rope * BACKWARD_ROPE) * per_main
               + sw * BACKWARD_SWIGLU)
     h = m.hidden_size
-    routing_f = routing_b = permute_f = permute_b = 0.0
+    routing_f = routing_b = permute_f = permute_b = router_s = 0.0
+    routing_kernels = (0.0, 0.0)
     if m.moe is not None and moe_layers:
         E, k = m.moe.num_experts, m.moe.experts_per_token
-        routing_f = moe_layers * (2 * E * 4 + k * (4 + 8))
-        routing_b = moe_layers * 3 * E * 4
+        r = routing_bytes(E, k, m.moe.router_bias)
+        routing_f, routing_b = moe_layers * r.forward, moe_layers * r.backward
+        routing_kernels = (moe_layers * r.forward_kernels, moe_layers * r.backward_kernels)
+        router_s = moe_layers * router_gemm_s(hw, t, h, E)
         pairs = moe_layers * k
         permute_f = pairs * 2 * h * (element_bytes(m.precision.dispatch) + element_bytes(m.precision.combine))
         permute_b = pairs * 2 * 2 * h * b
+    copy_f, copy_b = (layers * x for x in mla_copy_bytes(m))
+    copy_kernels = tuple(layers * n for n in MLA_COPY_KERNELS) if copy_f else (0, 0)
     q = quantised_bytes(precision)
     quant_f = quant_b = weight_q = 0.0
     gemms = 0.0
@@ -221,21 +312,39 @@ def memory_bound(m: Model, hw: Hardware, *, tokens: float, tp: int, layers: int,
         quant_f = (ins + up_per_token) * (b + q)
         quant_b = (ins + expert_in) * 2 * q + (outs + expert_out) * (b + 2 * q)
         weight_q = 2 * q * weights_params
-    rate = hw.hbm.bandwidth_bytes_per_s * hw.efficiency.hbm
-    ew_bytes = t * (fwd_ew * (2 if full_recompute else 1) + bwd_ew)
-    routing_bytes = t * (routing_f * (2 if full_recompute else 1) + routing_b)
-    permute_bytes = t * (permute_f * (2 if full_recompute else 1) + permute_b)
-    quant_bytes = t * (quant_f * (2 if full_recompute else 1) + quant_b) + weight_q
+    # Each class streams at the share of the HBM bandwidth its kernels reach: the norms and the FP8
+    # casts at the published measurements of the hardware's kernel table, by the bytes one call
+    # moves (an h-wide activation: read + write for a norm, read BF16 + write q and its scales for a
+    # cast); the rest, and any GPU without measurements, at the preset's HBM efficiency.
+    bw = hw.hbm.bandwidth_bytes_per_s
+    kt = kernels(hw)
+    rate = bw * hw.efficiency.hbm
+    norm_rate = bw * kt.memory_kernel("rmsnorm", t * h * 2 * b)
+    quant_rate = bw * kt.memory_kernel("fp8_quant", t * h * (b + q)) if precision == "fp8" else rate
+    again = 2 if full_recompute else 1
+    norm_f, norm_b = ew.norms * per_main, ew.norms * BACKWARD_NORM * per_main
+    classes = {   # class: (forward bytes, all bytes, bytes/s)
+        "norms": (t * norm_f, t * (norm_f * again + norm_b), norm_rate),
+        "elementwise": (t * (fwd_ew - norm_f), t * ((fwd_ew - norm_f) * again + bwd_ew - norm_b), rate),
+        "routing": (t * routing_f, t * (routing_f * again + routing_b), rate),
+        "permute": (t * permute_f, t * (permute_f * again + permute_b), rate),
+        "copies": (t * copy_f, t * (copy_f * again + copy_b), rate),
+        "quantise": (t * quant_f, t * (quant_f * again + quant_b) + weight_q, quant_rate),
+    }
+    secs = {c: total / r for c, (_, total, r) in classes.items()}
     # kernels: the forward's non-GEMM kernels (the serving table), as many in the backward, again
-    # when recomputed; per quantised GEMM a forward cast, two backward casts and a weight transpose
-    forward_kernels = fixed_kernels(m) / (L + 0.0) * layers
-    count = forward_kernels * (3 if full_recompute else 2) + 4 * gemms
+    # when recomputed; per quantised GEMM a forward cast, two backward casts and a weight transpose;
+    # the routing kernels beyond the serving table's one fused top-k, and MLA's copies
+    forward_kernels = fixed_kernels(m) / (L + 0.0) * layers + routing_kernels[0] - moe_layers + copy_kernels[0]
+    backward_kernels = fixed_kernels(m) / (L + 0.0) * layers - moe_layers + routing_kernels[1] + copy_kernels[1]
+    count = forward_kernels * again + backward_kernels + 4 * gemms
     latency = count * MEMORY_KERNEL_LATENCY_S
-    fwd_bytes = t * (fwd_ew + routing_f + permute_f + quant_f)
-    total = ew_bytes + routing_bytes + permute_bytes + quant_bytes
-    forward_s = fwd_bytes / rate + (forward_kernels + gemms) * MEMORY_KERNEL_LATENCY_S
-    all_s = total / rate + latency
-    return MemoryBound(elementwise_s=ew_bytes / rate, routing_s=routing_bytes / rate,
-                       permute_s=permute_bytes / rate, quantise_s=quant_bytes / rate, latency_s=latency,
-                       forward_s=forward_s, backward_s=max(0.0, all_s - forward_s), hbm_bytes=total,
-                       kernels=count)
+    forward_router = router_s / ROUTER_GEMM_PASSES
+    forward_s = (sum(fwd / r for fwd, _, r in classes.values()) + forward_router
+                 + (forward_kernels + gemms) * MEMORY_KERNEL_LATENCY_S)
+    all_s = sum(secs.values()) + router_s * (again + 2) / ROUTER_GEMM_PASSES + latency
+    return MemoryBound(elementwise_s=secs["norms"] + secs["elementwise"],
+                       routing_s=secs["routing"] + router_s * (again + 2) / ROUTER_GEMM_PASSES,
+                       permute_s=secs["permute"], quantise_s=secs["quantise"], copies_s=secs["copies"],
+                       latency_s=latency, forward_s=forward_s, backward_s=max(0.0, all_s - forward_s),
+                       hbm_bytes=sum(total for _, total, _ in classes.values()), kernels=count)

@@ -666,6 +666,10 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     head_peak = gemm_peak if gemm_cls == ComputeClass.bf16 else \
         hw.peak.flops_per_s(ComputeClass.bf16) * k.gemm(ComputeClass.bf16, share)
     body = fl.gemm - fl.expert_gemm - fl.head + fl.mtp - fl.mtp_expert_gemm - fl.mtp_attention - m.mtp_layers * fl.head
+    # the router GEMMs run with the routing kernels, in BF16 (planner.training.memory_bound.router_gemm_s)
+    f_m = M.facts(m)
+    if f_m.moe_layers:
+        body -= 6 * f_m.params.active_router / f_m.moe_layers * _moe_slots(m)
     non_expert = (body * stage / gemm_peak + (1 + m.mtp_layers) * fl.head / head_peak) * (1 + g_extra) * share
     attn = (fl.attention + fl.mtp_attention) * (1 + a_extra) * share * stage / attn_peak
     expert_c = xp.compute_s * (1 + g_extra) if xp else 0.0
