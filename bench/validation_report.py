@@ -199,69 +199,77 @@ def published_section() -> list[str]:
 # ---- training (issue 8) ---------------------------------------------------------------------------
 
 TRAINING_RUNS = (
-    # (label, model, hardware, tokens, gpus, layout, options, reported GPU-hours, reported MFU range, sources)
+    # (label, model, hardware, tokens, gpus, layout, options, schedule the run used, reported
+    # GPU-hours, reported MFU range, sources)
     ("DeepSeek-V3 pre-training", "deepseek-v3", "h800-sxm", 14.8e12, 2048, "pp=16,ep=64",
-     {"zero": 1, "seq": 4096, "global_batch": 15360, "precision": "fp8"}, 2.664e6, None,
+     {"zero": 1, "seq": 4096, "global_batch": 15360, "precision": "fp8", "route_nodes": 4}, "dualpipe",
+     2.664e6, None,
      "DeepSeek-V3 report (arXiv:2412.19437) Table 1 and §3.2-3.3, §4.2: 2.664M H800 GPU-hours for 14.8T tokens; "
-     "PP16, EP64 over 8 nodes, ZeRO-1, FP8 GEMMs, sequence 4096, batch 15,360 sequences"),
+     "PP16 with DualPipe, EP64 over 8 nodes, ZeRO-1, FP8 GEMMs, node-limited routing (4 nodes), sequence 4096, "
+     "batch 15,360 sequences"),
     ("Llama-3.1-405B pre-training", "llama-3.1-405b", "h100-sxm", 15.6e12, 16384, "tp=8,pp=16",
-     {"zero": 2, "seq": 8192, "global_batch": 2048, "precision": "bf16"}, 30.84e6, (0.38, 0.43),
+     {"zero": 2, "seq": 8192, "global_batch": 2048, "precision": "bf16"}, "interleaved", 30.84e6, (0.38, 0.43),
      "Llama 3.1 model card: 30.84M H100 GPU-hours; Llama 3 paper (arXiv:2407.21783) §3.3.2 and Table 4: "
-     "TP8, PP16, DP128, sequence 8192, 16M tokens per batch, 38-43% BF16 MFU; FSDP shards optimizer and "
-     "gradients, weights are not resharded after forward (= ZeRO-2)"),
+     "TP8, PP16 with an interleaved schedule, DP128, sequence 8192, 16M tokens per batch, 38-43% BF16 MFU; "
+     "FSDP shards optimizer and gradients, weights are not resharded after forward (= ZeRO-2)"),
 )
 
 
 def training_section() -> list[str]:
-    """The "## Training" section: the two published runs predicted with the presets' efficiency
-    factors as shipped (no fitting), with the commands that reproduce them."""
+    """The "## Training" section: the two published runs predicted without fitting, once with the
+    published layout pinned on the plain 1F1B schedule and once searched on the schedule each run
+    used (issue 18's acceptance), with the commands that reproduce them."""
     from planner.inputs.io import load_hardware, load_model
     from planner.training.run import train, train_flops, train_layout
+    from planner.training.schedule import Schedule
+    from planner.training.search import search_layout
 
     out = ["", "## Training", "",
-           "`planner train` predicts published pre-training runs from their published layouts and the hardware",
-           "presets' default efficiency factors (compute 0.75, HBM 0.8, scale-up/out 0.8), without fitting. The",
-           "step model and its overlap rule are in `planner/training/run.py`: GPU time per micro-batch and stage,",
-           "TP all-reduce on the critical path, EP/PP/CP traffic hidden under GPU time up to it, the 1F1B bubble",
-           "(p−1)/(m+p−1), DP reduce-scatter hidden under the last micro-batch's backward except the last bucket.",
-           "Acceptance: GPU-hours within ±25% of the reported ones, MFU within 10 points.", "",
-           "| run | FLOPs/token (seq 4096) | ISCA '25 Table 2 | GPU-hours predicted | reported | error | "
-           "MFU predicted | reported | step | bound by |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "`planner train` predicts published pre-training runs without fitting: the presets' efficiency",
+           "factors, the measured GEMM curves (DeepGEMM's FP8 tables for block-scaled FP8), the non-GEMM kernels",
+           "by their bytes (norms and FP8 casts at published H100 bandwidths), the communication SMs of an",
+           "overlapped all-to-all, and each schedule's bubble (`planner/training/`). Each run is predicted twice:",
+           "with the published layout pinned on the plain 1F1B schedule, and searched (`planner train` without",
+           "`--layout`) on the schedule the run used. Acceptance (issue 18): the searched run's GPU-hours within",
+           "±20% of the reported ones, Llama's MFU within 38-43% ± 5 points.", "",
+           "| run | FLOPs/token (seq 4096) | ISCA '25 Table 2 | how | layout | GPU-hours predicted | reported | "
+           "error | MFU predicted | reported |",
+           "|---|---:|---:|---|---|---:|---:|---:|---:|---:|"]
     published = {"deepseek-v3": 250e9, "llama-3.1-405b": 2448e9}
     commands, sources = [], []
-    for label, model, hw, tokens, gpus, layout, opts, hours, mfu, source in TRAINING_RUNS:
+    for label, model, hw, tokens, gpus, layout, opts, schedule, hours, mfu, source in TRAINING_RUNS:
         m, h = load_model(model), load_hardware(hw)
-        r = train(m, h, train_layout(layout, **opts), tokens, gpus=gpus)
+        pinned = train(m, h, train_layout(layout, **opts), tokens, gpus=gpus)
+        base = train_layout(**{k: v for k, v in opts.items() if k != "zero"})
+        searched = search_layout(m, h, base, tokens, gpus, pinned={"schedule": Schedule(schedule)}).best
         fpt = train_flops(m, 4096).per_token
-        bound = next(v.resource for v in r.verdicts if v.phase == "train" and v.severity.value == "info")
         reported_mfu = f"{mfu[0]:.0%}–{mfu[1]:.0%}" if mfu else "not published"
-        out.append(f"| {label} | {fpt / 1e9:,.0f} G ({fpt / published[model] - 1:+.1%}) | "
-                   f"{published[model] / 1e9:,.0f} G | "
-                   f"{r.gpu_hours / 1e6:,.2f}M | {hours / 1e6:,.3f}M | {r.gpu_hours / hours - 1:+.0%} | {r.mfu:.1%} | "
-                   f"{reported_mfu} | {r.step.step_s:,.1f} s | {bound.replace('_', '-')} |")
+        for how, r in (("published layout, 1F1B", pinned), (f"searched, {schedule}", searched)):
+            out.append(f"| {label} | {fpt / 1e9:,.0f} G ({fpt / published[model] - 1:+.1%}) | "
+                       f"{published[model] / 1e9:,.0f} G | {how} | `{r.layout.label()}` | "
+                       f"{r.gpu_hours / 1e6:,.2f}M | {hours / 1e6:,.3f}M | {r.gpu_hours / hours - 1:+.1%} | "
+                       f"{r.mfu:.1%} | {reported_mfu} |")
         zero = "fsdp" if opts["zero"] == 3 else str(opts["zero"])
-        commands.append(f"- `planner train --model {model} --hardware {hw} --tokens {tokens / 1e12:g}T --gpus {gpus} "
-                        f"--layout {layout} --zero {zero} --seq {opts['seq']} --global-batch {opts['global_batch']} "
-                        f"--precision {opts['precision']} --format json`")
+        extra = f" --route-nodes {opts['route_nodes']}" if "route_nodes" in opts else ""
+        common = (f"--model {model} --hardware {hw} --tokens {tokens / 1e12:g}T --gpus {gpus} --seq {opts['seq']} "
+                  f"--global-batch {opts['global_batch']} --precision {opts['precision']}{extra}")
+        commands.append(f"- `planner train {common} --layout {layout} --zero {zero} --format json`")
+        commands.append(f"- `planner train {common} --schedule {schedule} --format json`")
         sources.append(f"- {label}: {source}.")
-    out += ["", "Both land inside the band, but read the reasons before trusting the agreement:", "",
-            "- **DeepSeek-V3**: the predicted step is bound by EP all-to-all over InfiniBand (56 of 63 EP peers sit",
-            "  outside the 8-GPU NVLink domain; forward FP8 dispatch + BF16 combine, backward BF16 both ways),",
-            "  about 2.6× the FP8 GEMM time, so DualPipe-style overlap cannot hide it. The agreement is partly",
-            "  cancellation: planner does not model V3's node-limited routing (each token reaches at most 4 nodes",
-            "  and crosses IB once per node, ISCA '25 §4.3), which would roughly halve the IB bytes and move the",
-            "  prediction to about −50% (hand estimate); "
-            "nor does it model what makes the real step slower than FP8 peak × 0.75",
-            "  (20 of 132 SMs reserved for communication, fine-grained FP8 scaling, routing imbalance, the MTP",
-            "  module, BF16 MLA attention at low efficiency). DeepSeek does not publish MFU; the predicted 19% is",
-            "  of the FP8 dense peak (39% of BF16 peak).",
-            "- **Llama-3.1-405B**: the prediction is slow by ~16% and the MFU ~7 points below the reported range,",
-            "  mostly because the model uses the plain 1F1B bubble (16 micro-batches through 16 stages: 48% of the",
-            "  step) where Meta ran an interleaved schedule with fewer bubbles, and keeps the TP all-reduce fully",
-            "  exposed. The 30.84M GPU-hours also cover the long-context and annealing stages, which this single",
-            "  sequence-8192 layout does not separate. The published layout fits with 6.6 GB to spare per GPU",
-            "  (selective recompute, ZeRO-2).", "",
+    out += ["", "Read the reasons before trusting the agreement:", "",
+            "- **DeepSeek-V3** (searched) is about 21% fast, just outside the acceptance. Against DeepSeek's",
+            "  published profile of one DualPipe chunk pair (deepseek-ai/profile-data `train.json`, 4 MoE layers,",
+            "  EP64 on H800) the modelled GEMMs and attention match (84 vs 85 ms); what is missing is in the other",
+            "  kernels, 22.6 ms modelled against 33.0 ms measured (DeepSeek's FP8 casts and norms stream at",
+            "  1.1-1.7 TB/s where published H100 kernels reach 1.8-2.8 TB/s), and 10.4 ms of idle gaps on the",
+            "  compute stream that nothing here derives (`tests/test_training_search.py` holds the per-class",
+            "  comparison). Its published layout does not fit with DualPipe without V3's activation recipe (FP8",
+            "  activation caching §3.3.3, norm and up-projection recompute §3.4), which is not modelled, so the",
+            "  pinned row runs plain 1F1B. DeepSeek does not publish MFU; the figures are of the FP8 dense peak.",
+            "- **Llama-3.1-405B** (searched, interleaved) lands within the band on GPU-hours and MFU. The pinned",
+            "  row is slow because plain 1F1B leaves a 48% bubble (16 micro-batches through 16 stages) where Meta",
+            "  ran an interleaved schedule. The 30.84M GPU-hours also cover the long-context and annealing stages,",
+            "  which a single sequence-8192 run does not separate.", "",
             "Commands:", ""] + commands + ["", "Sources:", ""] + sources
     return out
 

@@ -112,27 +112,28 @@ def test_deepseek_v3_chunk_against_published_profile():
     # What the model times as GEMMs and attention (20 SMs lost to the all-to-all) matches the profile's.
     assert chunk_ms - mb.seconds * 1e3 == pytest.approx(measured["gemm"] + measured["attention"], rel=0.10)
     # The non-GEMM kernels by their bytes (norms and FP8 casts at the published H100 measurements,
-    # the rest at the HBM efficiency 0.8) plus 3 µs per kernel: 23.4 ms against 33.0 measured.
+    # the rest at the HBM efficiency 0.8) plus 3 µs per kernel: 22.6 ms against 33.0 measured.
     # - token permutes: 4.9 vs 5.1 (they stream at the efficiency);
     # - MLA's q/k/v copies, counted from the reference implementations: 3.0 vs 2.7 (+12%);
-    # - elementwise: 6.3 vs 8.2 (DeepSeek's norm kernels run at ~1.1 TB/s, below the 1.8-2.6 TB/s
-    #   published for H100 RMSNorm; V3 also recomputes its norms, §3.4, not modelled);
+    # - elementwise: 5.5 vs 8.2 (DeepSeek's norm kernels run at ~1.1 TB/s, below the 1.8-2.6 TB/s
+    #   published for H100 RMSNorm; V3 also recomputes its norms, §3.4, not modelled; its rotary
+    #   kernel takes 1.51 ms where the bytes MLA's RoPE must move, q_pe and k_pe only, take ~0.4);
     # - FP8 casts and transposes: 7.9 vs 14.8 (they reach ~1.7 TB/s; torchao's published casts 2.7);
     # - routing (gate kernels and the BF16 router GEMM): 0.36 vs 1.29 (group-limited selection and the
     #   balance loss are not counted);
     # - kernel latency: 0.90 ms of small kernels vs 0.98 ms of the profile's 191 small ones.
     assert mb.permute_s * 1e3 == pytest.approx(other["permute"], rel=0.10)
     assert mb.copies_s * 1e3 == pytest.approx(other["copies"], rel=0.15)
-    assert mb.elementwise_s * 1e3 == pytest.approx(other["elementwise"], rel=0.30)
+    assert mb.elementwise_s * 1e3 == pytest.approx(other["elementwise"] * 0.68, rel=0.10)
     assert mb.quantise_s * 1e3 == pytest.approx(other["quantise"] * 0.53, rel=0.10)
     assert mb.routing_s * 1e3 == pytest.approx(other["routing"] * 0.28, rel=0.25)
     assert mb.latency_s * 1e3 == pytest.approx(other["small"], rel=0.15)
-    assert mb.seconds * 1e3 == pytest.approx(measured["other_kernels"] * 0.71, rel=0.05)
-    # The modelled chunk, 107 ms, against the compute stream's busy time (118.2 ms: -9%) and the span
-    # with its idle gaps (128.5 ms: -16%), which no source here lets the model derive.
+    assert mb.seconds * 1e3 == pytest.approx(measured["other_kernels"] * 0.68, rel=0.05)
+    # The modelled chunk, 106.5 ms, against the compute stream's busy time (118.2 ms: -10%) and the span
+    # with its idle gaps (128.5 ms: -17%), which no source here lets the model derive.
     busy = measured["span"] - measured["idle"]
     assert chunk_ms == pytest.approx(busy, rel=0.12)
-    assert chunk_ms / measured["span"] == pytest.approx(0.835, abs=0.03)
+    assert chunk_ms / measured["span"] == pytest.approx(0.83, abs=0.03)
 
 
 @settings(max_examples=8, deadline=None)

@@ -477,7 +477,8 @@ class ElementwiseBytes:
     kernel kind (BF16 activations; unfused reference kernels):
     - two RMSNorms (read + write h each): 4 h per layer,
     - two residual adds (read 2h, write h each): 6 h per layer,
-    - RoPE on Q and K (read + write): 2 (q + k) dims per layer,
+    - RoPE on Q and K (read + write): 2 (q + k) rotated dims per layer (MLA and V4 rotate only their
+      RoPE part),
     - SwiGLU: write gate and up (2I), read them (2I), write the product (I), read it (I): 6 I,
       with I the dense width or, for MoE, the top-k experts' plus the shared experts' width.
     Norms and residual adds are hidden-size (replicated across a TP group unless the sequence is
@@ -507,16 +508,21 @@ def elementwise_bytes(m: Model) -> ElementwiseBytes:
     a = m.attention
     heads = a.num_heads
     if isinstance(a, MlaAttention):
-        head_dim = a.qk_nope_head_dim + a.qk_rope_head_dim
+        # MLA rotates only the decoupled RoPE part: qk_rope_head_dim of every query head and the one
+        # shared key of that width (DeepSeek-V2 §2.1.3, `apply_rotary_emb` on q_pe and k_pe in
+        # DeepSeek-V3 inference/model.py); the nope part never passes through RoPE
+        q_rope, k_rope = heads * a.qk_rope_head_dim, a.qk_rope_head_dim
+    elif isinstance(a, GqaAttention):
+        q_rope, k_rope = heads * a.head_dim, a.num_kv_heads * a.head_dim
     else:
-        head_dim = a.head_dim
-    kv_dim = a.num_kv_heads * a.head_dim if isinstance(a, GqaAttention) else head_dim
+        # V4: partial RoPE on rope_dim of each query head and of the one shared key (V4 report §2.3)
+        q_rope, k_rope = heads * a.rope_dim, a.rope_dim
     f = M.facts(m)
     width_moe = (m.moe.experts_per_token * m.moe.expert_intermediate_size + m.moe.shared_width) if m.moe else 0
     width_dense = m.mlp.intermediate_size if m.mlp else 0
     h, L, b = m.hidden_size, m.num_layers, ACTIVATION_BYTES
     return ElementwiseBytes(norms=4 * h * L * b, residual=6 * h * L * b,
-                            rope=2 * (heads * head_dim + kv_dim) * L * b,
+                            rope=2 * (q_rope + k_rope) * L * b,
                             swiglu_dense=6 * f.dense_layers * width_dense * b,
                             swiglu_moe=6 * f.moe_layers * width_moe * b)
 
