@@ -40,6 +40,8 @@ CASES = [
     ("wrong-type", ["size", "--set", "hardware.hbm.pin_speed_gbps=fast"],
      "hbm.pin_speed_gbps: Input should be a valid number"),
     ("not-finite", ["size", "--set", "workload.requests_per_s=inf"], "requests_per_s: Input should be a finite number"),
+    ("number-for-section", ["size", "--set", "workload=1e400"],
+     "--set workload= takes a preset name, a file or an inline table, not a number"),
     ("wrong-unit", ["models", "show", "llama-3.1-8b", "--context", "12q"], "--context: not a count: '12q'"),
     ("bad-override-key", ["size", "--set", "foo=1"],
      "--set foo: keys start with model., hardware., workload. or engine."),

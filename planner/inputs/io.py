@@ -174,8 +174,12 @@ def _table_data(kind: presets.Kind, spec: str) -> tuple[dict[str, Any], str]:
 
 def _load(section: str, spec: str | dict[str, Any], overrides: dict[str, Any]) -> tuple[BaseModel, str]:
     whole, sub = _section_overrides(overrides, section)
-    if whole is not None:
-        spec = str(whole)
+    if isinstance(whole, str | dict):
+        spec = whole                               # a preset name or file, or an inline table
+    elif whole is not None:
+        # a number is no preset name (str(1e400) would look one up as 'inf')
+        what = "a boolean" if isinstance(whole, bool) else "a number" if isinstance(whole, int | float) else "a list"
+        raise InputError(f"--set {section}= takes a preset name, a file or an inline table, not {what}")
     kind = {"model": "models", "hardware": "hardware", "workload": "workloads", "engine": "engines"}[section]
     classes: dict[str, type[BaseModel]] = {"model": Model, "hardware": Hardware, "workload": Workload,
                                            "engine": Engine}
