@@ -12,7 +12,10 @@ Overlap rule (one step = m micro-batches per DP rank through p pipeline stages, 
   reduce-scatter) are a data dependency inside every layer and stay on the critical path;
 - EP all-to-all, CP ring exchanges and PP point-to-point sends overlap with compute (DualPipe,
   1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately, and
-  the excess is exposed;
+  the excess is exposed; under DualPipe the EP all-to-all hides per component instead
+  (DeepSeek-V3 §3.2.1, Figure 4: each dispatch and combine under the computation of the paired
+  chunk its data dependencies leave free, `schedule.dualpipe_segments`), and the warm-up and
+  cool-down chunks that run unpaired expose theirs (`schedule.dualpipe_unpaired`);
 - the EP all-to-all kernels run on `comm_sms` of the GPU's SMs (DeepSeek-V3 §3.2.2: 20 of 132
   on H800), so while they run compute advances at (SMs − comm SMs)/SMs of its speed
   (`comm_sm_loss_s`);
@@ -786,7 +789,8 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
             loss = comm_sm_loss_s(work, ep_comm, comm_share)
             sm_loss += loss
             pair += max(work + loss, ep_comm, other)
-        rest = {f: sum(c.seconds for c in hidden if c.name == "cp" and c.fabric == f) for f in ("scale_up", "scale_out")}
+        rest = {f: sum(c.seconds for c in hidden if c.name == "cp" and c.fabric == f)
+                for f in ("scale_up", "scale_out")}
         hidden_exposed = pair - gpu_mb - sm_loss + max(0.0, max(rest.values(), default=0.0) - pair)
         gpu_mb += sm_loss
         # Warm-up and cool-down chunks run unpaired (schedule.dualpipe_unpaired): a forward chunk's

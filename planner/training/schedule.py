@@ -13,8 +13,9 @@ backward for weights; p pipeline stages, m micro-batches per step, v virtual sta
 
 F&B is a forward and a backward chunk run together; DualPipe overlaps their communication, not
 their compute, so F&B = F + B here (assumption), plus whatever communication the pair cannot hide
-(`dualpipe_segments`). DualPipe's warm-up and cool-down chunks run unpaired (`dualpipe_unpaired`). The activation column is what the first stage
-holds at its peak, in units of one micro-batch through that stage's layers.
+(`dualpipe_segments`). DualPipe's warm-up and cool-down chunks run unpaired (`dualpipe_unpaired`).
+The activation column is what the first stage holds at its peak, in units of one micro-batch
+through that stage's layers.
 """
 
 from __future__ import annotations
