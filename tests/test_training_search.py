@@ -11,16 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.inputs.io import load_hardware, load_model
+from planner.training import schedule as sched
 from planner.training.run import ExpertShape, TrainPrecision, expert_levers, train, train_layout
-from planner.training.schedule import (
-    Chunks,
-    PairParts,
-    Schedule,
-    activation_microbatches,
-    bubble_s,
-    dualpipe_segments,
-    dualpipe_unpaired,
-)
+from planner.training.schedule import Chunks, PairParts, Schedule, activation_microbatches, bubble_s
 from planner.training.search import KNOBS, candidate, knob_values, knobs_of, objective, search_layout
 
 V3, L405 = load_model("deepseek-v3"), load_model("llama-3.1-405b")
@@ -86,7 +79,7 @@ def test_dualpipe_pairs_components_not_chunks():
     # computation; here the backward combine outlasts ATTN(F) by 1 and stays exposed.
     p = PairParts(attn_f=1.0, attn_b=2.0, attn_w=1.0, mlp_f=1.0, mlp_b=2.0, mlp_w=2.0,
                   dispatch_f=0.5, combine_f=1.0, dispatch_b=0.5, combine_b=2.0, pp=0.25)
-    segments = dualpipe_segments(p)
+    segments = sched.dualpipe_segments(p)
     assert segments == ((2.0, 0.5, 0.0), (3.0, 0.5, 0.0), (2.0, 1.0, 0.0), (1.0, 0.0, 0.25), (1.0, 2.0, 0.0))
     assert sum(w for w, _, _ in segments) == p.computation
     assert sum(max(seg) for seg in segments) == pytest.approx(p.computation + 1.0)
@@ -99,8 +92,8 @@ def test_dualpipe_pairs_components_not_chunks():
     (16, 23),
 ])
 def test_dualpipe_unpaired_chunks(p, expected):
-    assert dualpipe_unpaired(p, 100) == expected
-    assert dualpipe_unpaired(p, 2) == 2                          # never more than the chunks there are
+    assert sched.dualpipe_unpaired(p, 100) == expected
+    assert sched.dualpipe_unpaired(p, 2) == 2                          # never more than the chunks there are
 
 
 # deepseek-ai/profile-data train.json @4496024 (2025-03-21): PyTorch profile of one DualPipe
