@@ -12,7 +12,10 @@ Overlap rule (one step = m micro-batches per DP rank through p pipeline stages, 
   reduce-scatter) are a data dependency inside every layer and stay on the critical path;
 - EP all-to-all, CP ring exchanges and PP point-to-point sends overlap with compute (DualPipe,
   1F1B with asynchronous sends): they hide under GPU time up to it, each fabric separately, and
-  the excess is exposed;
+  the excess is exposed; under DualPipe the EP all-to-all hides per component instead
+  (DeepSeek-V3 §3.2.1, Figure 4: each dispatch and combine under the computation of the paired
+  chunk its data dependencies leave free, `schedule.dualpipe_segments`), and the warm-up and
+  cool-down chunks that run unpaired expose theirs (`schedule.dualpipe_unpaired`);
 - the EP all-to-all kernels run on `comm_sms` of the GPU's SMs (DeepSeek-V3 §3.2.2: 20 of 132
   on H800), so while they run compute advances at (SMs − comm SMs)/SMs of its speed
   (`comm_sm_loss_s`);
@@ -59,9 +62,12 @@ from planner.precision import ComputeClass, Dtype, element_bytes, weight_bytes_p
 from planner.training.memory_bound import MemoryBound, memory_bound
 from planner.training.schedule import (
     Chunks,
+    PairParts,
     Schedule,
     activation_microbatches,
     bubble_s,
+    dualpipe_segments,
+    dualpipe_unpaired,
     parameter_copies,
     schedule_problem,
 )
@@ -631,6 +637,36 @@ def comm_sm_loss_s(gpu_s: float, comm_s: float, share: float) -> float:
     return (1 - share) * min(comm_s, gpu_s / share)
 
 
+def pair_parts(m: Model, non_expert: float, attn: float, expert: float, mb: MemoryBound, g_extra: float,
+               a_extra: float, ep: dict[str, float], pp: float) -> PairParts:
+    """One micro-batch's computation split into DualPipe's components (V3 §3.2.1): ATTN holds the
+    attention core and the attention projections' share of the non-expert GEMMs (by parameters; the
+    output head and MTP projections split with them, an assumption); MLP holds the routed experts
+    (max of compute and HBM) and the dense MLPs and shared experts. Each GEMM's work is a third F, B
+    and W (Qi et al. 2023 §2), the attention core's forward F and backward (twice) B, recompute in B.
+    The non-GEMM kernels: token permutes and routing go with the MLP, MLA's copies with attention,
+    the rest (norms, casts, kernel latency) in proportion to each side's GEMM time; their forward
+    share is F, the rest B."""
+    p = M.facts(m).params
+    dense = p.attention + p.dense_mlp + p.shared_experts
+    attn_share = p.attention / dense if dense else 1.0
+    ga = attn_share * non_expert / (1 + g_extra)
+    gm = ((1 - attn_share) * non_expert + expert) / (1 + g_extra)
+    core = attn / (1 + a_extra)
+    gemm_a, gemm_m = ga * (1 + g_extra) + attn, gm * (1 + g_extra)
+    shared = mb.seconds - mb.permute_s - mb.routing_s - mb.copies_s
+    to_attn = gemm_a / (gemm_a + gemm_m) if gemm_a + gemm_m else 0.5
+    mem_a = mb.copies_s + shared * to_attn
+    mem_m = mb.permute_s + mb.routing_s + shared * (1 - to_attn)
+    fwd = mb.forward_s / mb.seconds if mb.seconds else 0.0
+    return PairParts(attn_f=ga / 3 + core / 3 + fwd * mem_a,
+                     attn_b=ga / 3 + g_extra * ga + 2 * core / 3 + a_extra * core + (1 - fwd) * mem_a,
+                     attn_w=ga / 3,
+                     mlp_f=gm / 3 + fwd * mem_m, mlp_b=gm / 3 + g_extra * gm + (1 - fwd) * mem_m, mlp_w=gm / 3,
+                     dispatch_f=ep["dispatch_f"], combine_f=ep["combine_f"], dispatch_b=ep["dispatch_b"],
+                     combine_b=ep["combine_b"], pp=pp)
+
+
 def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None = None) -> StepTime:
     """One optimizer step, per the overlap rule in the module docstring."""
     fl = train_flops(m, lay.seq)
@@ -700,6 +736,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
         tp_c = _comm(hw, "tp", n * 2 * (lay.tp - 1) / lay.tp * msg, lay.tp <= domain, n)
         comms.append(tp_c)
     hidden: list[Comm] = []
+    ep_parts: dict[str, float] = {}
     # EP: per MoE layer, dispatch + combine forward (model precisions) and again backward with BF16
     # gradients, for the b·s/(tp·cp)·k token-expert pairs of a GPU's share of tokens.
     if m.moe and lay.ep > 1:
@@ -713,6 +750,14 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
             hidden.append(_comm(hw, "ep", n_moe * share * per_token * inside_bytes, True, 4 * n_moe))
         if outside_bytes > 0:
             hidden.append(_comm(hw, "ep", n_moe * share * per_token * outside_bytes, False, 4 * n_moe))
+        # Each of the four all-to-alls on its own (DualPipe pairs them with different computation):
+        # one kernel drives both fabrics at once (IB sends forwarded into NVLink, §3.2.2), so each
+        # takes its slower fabric's time, one launch per MoE layer.
+        for name, width in (("dispatch_f", element_bytes(m.precision.dispatch)),
+                            ("combine_f", element_bytes(m.precision.combine)),
+                            ("dispatch_b", EP_BACKWARD_BYTES), ("combine_b", EP_BACKWARD_BYTES)):
+            ep_parts[name] = max(_comm(hw, "ep", n_moe * share * h * width * copies, inside, n_moe).seconds
+                                 for copies, inside in ((inside_bytes, True), (outside_bytes, False)))
     # CP: ring attention passes K and V of each chunk to the cp-1 others, forward and twice backward.
     if lay.cp > 1:
         kv_width = (2 * m.attention.num_kv_heads * m.attention.head_dim if isinstance(m.attention, GqaAttention)
@@ -730,9 +775,33 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     # drives both fabrics), so while they run compute keeps only a share of the SMs.
     ep_s = max((sum(c.seconds for c in hidden if c.name == "ep" and c.fabric == f) for f in ("scale_up", "scale_out")),
                default=0.0)
-    sm_loss = comm_sm_loss_s(gpu_mb, ep_s, compute_share(hw, lay))
-    gpu_mb += sm_loss
-    hidden_exposed = max(0.0, max(by_fabric.values(), default=0.0) - gpu_mb)
+    comm_share = compute_share(hw, lay)
+    unpaired_s = 0.0
+    if lay.schedule == Schedule.dualpipe and ep_parts:
+        # DualPipe overlaps per component, not per chunk (planner.training.schedule.dualpipe_segments):
+        # each segment of a forward + backward chunk pair takes max(its computation slowed by the
+        # all-to-all's SMs, the communication beside it); the CP ring hides under the whole pair.
+        parts = pair_parts(m, non_expert, attn, max(expert_c, expert_h), mb, g_extra, a_extra, ep_parts,
+                           sum(c.seconds for c in hidden if c.name == "pp"))
+        pair = 0.0
+        sm_loss = 0.0
+        for work, ep_comm, other in dualpipe_segments(parts):
+            loss = comm_sm_loss_s(work, ep_comm, comm_share)
+            sm_loss += loss
+            pair += max(work + loss, ep_comm, other)
+        rest = {f: sum(c.seconds for c in hidden if c.name == "cp" and c.fabric == f)
+                for f in ("scale_up", "scale_out")}
+        hidden_exposed = pair - gpu_mb - sm_loss + max(0.0, max(rest.values(), default=0.0) - pair)
+        gpu_mb += sm_loss
+        # Warm-up and cool-down chunks run unpaired (schedule.dualpipe_unpaired): a forward chunk's
+        # dispatch and combine, and a backward's, sit between its own computations with nothing to
+        # overlap them, so such a chunk takes its computation plus its all-to-all.
+        unpaired_s = dualpipe_unpaired(lay.pp, lay.micro_batches) * max(
+            0.0, parts.computation + parts.forward_comm + parts.backward_comm - pair)
+    else:
+        sm_loss = comm_sm_loss_s(gpu_mb, ep_s, comm_share)
+        gpu_mb += sm_loss
+        hidden_exposed = max(0.0, max(by_fabric.values(), default=0.0) - gpu_mb)
     microbatch = gpu_mb + tp_c.seconds + hidden_exposed
 
     mbs, p = lay.micro_batches, lay.pp
@@ -748,7 +817,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
                                + mb.backward_s),
                     w=scale * gemm_base / 3)
     bubble = bubble_s(lay.schedule, p, lay.vp, chunks)
-    pipeline = mbs * microbatch + bubble
+    pipeline = mbs * microbatch + bubble + unpaired_s
     bubble_fraction = bubble / pipeline if pipeline else 0.0
 
     # DP: gradient reduce-scatter + parameter all-gather (ZeRO 1/2, the same bytes as a ring
@@ -780,7 +849,7 @@ def step_time(m: Model, hw: Hardware, lay: TrainLayout, mem: TrainMemory | None 
     step = pipeline + dp_exposed + opt_s
     fabric_total = {f: sum(c.seconds * (mbs if c.name not in ("dp", "edp") else 1) for c in comms if c.fabric == f)
                     for f in ("scale_up", "scale_out")}
-    exposed = mbs * (tp_c.seconds + hidden_exposed) + dp_exposed
+    exposed = mbs * (tp_c.seconds + hidden_exposed) + unpaired_s + dp_exposed
     return StepTime(compute_s=mbs * (compute_mb + sm_loss), hbm_s=mbs * (expert_h + mb.seconds) + opt_s,
                     scale_up_s=fabric_total["scale_up"], scale_out_s=fabric_total["scale_out"],
                     bubble_s=bubble, exposed_comm_s=exposed, microbatch_s=microbatch,
