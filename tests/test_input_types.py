@@ -90,3 +90,20 @@ def test_unit_strings_still_parse(tmp_path):
     folder.mkdir()
     shutil.copy(HF, folder / "config.json")
     assert run("models", "show", str(folder), "--context", "128k").exit_code == 0
+
+
+def test_whole_section_set_takes_a_name_or_inline_table_not_a_number():
+    """`--set workload=1e400` once looked up a preset named 'inf' (fuzzer, seed 1721346889)."""
+    res = run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--set", "workload=1e400")
+    assert res.exit_code == 2
+    assert stderr_of(res).strip() == ("error: --set workload= takes a preset name, a file or an inline table, "
+                                      "not a number")
+    res = run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--set", "workload=true")
+    assert res.exit_code == 2 and "not a boolean" in stderr_of(res)
+    res = run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--format", "json",
+              "--set", "workload={isl=4000, osl=500, requests_per_s=2}")
+    assert res.exit_code in (0, 1), res.output
+    w = json.loads(res.stdout)["inputs"]["workload"]
+    assert (w["isl"], w["osl"], w["requests_per_s"]) == (4000, 500, 2)
+    res = run("size", "-m", "llama-3.1-8b", "-H", "h100-sxm", "--set", "workload=chat")
+    assert res.exit_code in (0, 1) and "for chat:" in res.stdout
