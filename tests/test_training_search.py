@@ -215,3 +215,12 @@ def test_cli_bad_schedule_exit_2():
     res = run("train", "--model", "llama-3.1-8b", "--hardware", "h100-sxm", "--tokens", "1T", "--gpus", "64",
               "--layout", "pp=4,vp=2", "--schedule", "1f1b")
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_dualpipe_needs_twice_as_many_micro_batches_as_stages():
+    # deepseek-ai/DualPipe dualpipe.py step() @3da1bbe: num_chunks % 2 == 0 and num_chunks >= num_ranks * 2
+    from planner.training.schedule import schedule_problem
+    assert schedule_problem(Schedule.dualpipe, 8, 16, 1, 61) is None
+    assert "≥ 2×pp" in schedule_problem(Schedule.dualpipe, 8, 8, 1, 61)
+    assert "≥ 2×pp" in schedule_problem(Schedule.dualpipe, 8, 15, 1, 61)
+    assert schedule_problem(Schedule.dualpipe, 3, 12, 1, 61) is not None

@@ -48,8 +48,10 @@ def schedule_problem(schedule: Schedule, p: int, m: int, v: int, layers: int) ->
     """Why the schedule cannot run this pipeline, or None.
 
     Interleaving needs v·p ≤ layers and m ≥ p (Megatron-LM's interleaved schedule runs micro-batches in
-    groups of p); DualPipe needs an even p and an even m ≥ p (DeepSeek-V3 §3.2.1: "the pipeline stages
-    and micro-batches be divisible by 2"; m ≥ p so that both directions fill); v > 1 only interleaves."""
+    groups of p); DualPipe needs an even p and an even m ≥ 2p (DeepSeek-V3 §3.2.1: "the pipeline stages
+    and micro-batches be divisible by 2"; deepseek-ai/DualPipe dualpipe.py step() @3da1bbe asserts
+    num_chunks >= num_ranks * 2: each direction carries half the micro-batches and must fill all p
+    ranks); v > 1 only interleaves."""
     if v > 1 and schedule != Schedule.interleaved:
         return f"vp={v} needs the interleaved schedule"
     if schedule == Schedule.interleaved:
@@ -59,8 +61,9 @@ def schedule_problem(schedule: Schedule, p: int, m: int, v: int, layers: int) ->
             return f"pp×vp = {p * v} exceeds the {layers} layers"
         if m < p:
             return f"the interleaved schedule needs at least pp={p} micro-batches per step, has {m}"
-    if schedule == Schedule.dualpipe and (p < 2 or p % 2 or m % 2 or m < p):
-        return f"DualPipe needs an even pp ≥ 2 and an even number of micro-batches ≥ pp (pp={p}, {m} micro-batches)"
+    if schedule == Schedule.dualpipe and (p < 2 or p % 2 or m % 2 or m < 2 * p):
+        return (f"DualPipe needs an even pp ≥ 2 and an even number of micro-batches ≥ 2×pp "
+                f"(pp={p}, {m} micro-batches)")
     if schedule == Schedule.zb_h1 and p < 2:
         return "zb-h1 needs pp ≥ 2"
     return None
