@@ -10,6 +10,7 @@ from planner.inputs.hardware import Hardware
 from planner.inputs.io import default_engine
 from planner.inputs.layout import Layout
 from planner.inputs.model import Model
+from planner.memo import IdentityMemo
 from planner.model import facts as M
 from planner.precision import element_bytes
 
@@ -116,19 +117,19 @@ def kv_pool_bytes(m: Model, hw: Hardware, layout: Layout, prefill_chunk: int, en
     return hw.hbm.capacity_bytes - weights - reserve - chunk_act
 
 
-# The batch-independent part of a budget, by the identity of its inputs (the entry holds them, so
-# an id is never reused while it lives): the search asks for thousands of batches of a few layouts.
-_PER_LAYOUT: dict[tuple, tuple[Model, Hardware, Engine, tuple[float, float, float, float, int]]] = {}
-_PER_LAYOUT_LIMIT = 8_192
+# The batch-independent part of a budget: the search asks for thousands of batches of a few layouts.
+_PER_LAYOUT: IdentityMemo[tuple[float, float, float, float, int]] = IdentityMemo(8_192)
 
 
 def _layout_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
                    e: Engine) -> tuple[float, float, float, float, int]:
     """(weights, reserve, the chunk's activations, one sequence's KV on this GPU, max batch)."""
-    key = (id(m), id(hw), id(e), layout.shape_key(), context, prefill_chunk)
-    hit = _PER_LAYOUT.get(key)
-    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is e:
-        return hit[3]
+    return _PER_LAYOUT.get(m, hw, e, (layout.shape_key(), context, prefill_chunk),
+                           lambda: _compute_layout_budget(m, hw, layout, context, prefill_chunk, e))
+
+
+def _compute_layout_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,
+                           e: Engine) -> tuple[float, float, float, float, int]:
     capacity = hw.hbm.capacity_bytes
     weights, reserve, chunk_act = _pool(m, hw, layout, prefill_chunk, e)
     # the KV cache is paged: a sequence holds whole blocks of the engine's block size
@@ -137,11 +138,7 @@ def _layout_budget(m: Model, hw: Hardware, layout: Layout, context: int, prefill
     room = capacity - weights - reserve - chunk_act
     per_batch = kv_seq * layout.pp + activation_per_token(m) / layout.tp    # one more sequence per micro-batch
     max_batch = max(0, int(room // per_batch)) if per_batch > 0 else 0
-    value = (weights, reserve, chunk_act, kv_seq, max_batch)
-    if len(_PER_LAYOUT) >= _PER_LAYOUT_LIMIT:
-        _PER_LAYOUT.clear()
-    _PER_LAYOUT[key] = (m, hw, e, value)
-    return value
+    return weights, reserve, chunk_act, kv_seq, max_batch
 
 
 def max_batch(m: Model, hw: Hardware, layout: Layout, context: int, prefill_chunk: int,

@@ -30,6 +30,7 @@ from planner.inputs.io import default_engine
 from planner.inputs.layout import Layout
 from planner.inputs.model import GqaAttention, MlaAttention, Model
 from planner.machine.efficiency import kernels
+from planner.memo import IdentityMemo
 from planner.model import facts as M
 from planner.perf.comm import (
     Traffic,
@@ -266,15 +267,14 @@ class _LayoutTerms:
     layer_kernels: float
 
 
-_TERMS: dict[tuple, tuple[Model, Hardware, Engine, _LayoutTerms]] = {}
-_TERMS_LIMIT = 4_096
+_TERMS: IdentityMemo[_LayoutTerms] = IdentityMemo(4_096)
 
 
 def _layout_terms(m: Model, hw: Hardware, layout: Layout, engine: Engine) -> _LayoutTerms:
-    key = (id(m), id(hw), id(engine), layout.shape_key())
-    hit = _TERMS.get(key)
-    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is engine:
-        return hit[3]
+    return _TERMS.get(m, hw, engine, layout.shape_key(), lambda: _compute_layout_terms(m, hw, layout, engine))
+
+
+def _compute_layout_terms(m: Model, hw: Hardware, layout: Layout, engine: Engine) -> _LayoutTerms:
     f = M.facts(m)
     p = m.precision
     k = kernels(hw)
@@ -285,7 +285,7 @@ def _layout_terms(m: Model, hw: Hardware, layout: Layout, engine: Engine) -> _La
     hbm_peak = hw.hbm.bandwidth_bytes_per_s
     latent = not isinstance(m.attention, GqaAttention)
     fp8_kv = p.kv == Dtype.fp8
-    terms = _LayoutTerms(
+    return _LayoutTerms(
         tp=tp, gpus=layout.gpus_per_stage, routed_matmul=routed_matmul,
         dense_matmul=f.params.active_matmul - routed_matmul - f.params.head_matmul,
         head_matmul=f.params.head_matmul, mtp_active=f.params.mtp_active,
@@ -302,10 +302,6 @@ def _layout_terms(m: Model, hw: Hardware, layout: Layout, engine: Engine) -> _La
         dense_bw=hbm_peak * dense_stream_efficiency(m, hw, dense_cls, tp),
         kv_bw=hbm_peak * k.kv_stream(latent, fp8_kv), hbm_bw=hbm_peak * hw.efficiency.hbm,
         layer_kernels=fixed_kernels(m) / m.num_layers + (0 if k.data else GEMMS_PER_LAYER))
-    if len(_TERMS) >= _TERMS_LIMIT:
-        _TERMS.clear()
-    _TERMS[key] = (m, hw, engine, terms)
-    return terms
 
 
 def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Engine,
@@ -539,10 +535,10 @@ def elementwise_bytes_per_token(m: Model, layout: Layout) -> float:
 # hashing a model costs more than computing a phase). A step depends on the scale-up domain only
 # through min(domain, the layout's GPUs), so machines that differ only in domain size (the
 # domain comparison of `size`) share one identity and the entries of layouts that fit both.
-_PHASES: dict[tuple, tuple[Model, Hardware, Engine, PhaseTimes]] = {}
-_PHASES_LIMIT = 20_000    # a size search uses ~5,000; more only grows a long sweep's workers
+_PHASES: IdentityMemo[PhaseTimes] = IdentityMemo(20_000)   # a size search uses ~5,000
 _SIBLINGS: dict[int, tuple[Hardware, Hardware]] = {}    # id(hw) -> (hw, the first machine equal but for domain)
 _BY_CONTENT: dict[str, Hardware] = {}
+_SIBLINGS_LIMIT = 4_096
 
 
 def machine_key(hw: Hardware, gpus: int) -> tuple[Hardware, int]:
@@ -550,6 +546,9 @@ def machine_key(hw: Hardware, gpus: int) -> tuple[Hardware, int]:
     a unit of `gpus` GPUs sees): what times on `hw` depend on, for caches keyed by identity."""
     hit = _SIBLINGS.get(id(hw))
     if hit is None or hit[0] is not hw:
+        if len(_SIBLINGS) >= _SIBLINGS_LIMIT:      # a sweep over machines: start over (entries keyed by
+            _SIBLINGS.clear()                     # an earlier first machine only stop hitting)
+            _BY_CONTENT.clear()
         data = hw.model_dump(mode="json")
         data["scale_up"]["domain_size"] = None
         hit = _SIBLINGS[id(hw)] = (hw, _BY_CONTENT.setdefault(json.dumps(data, sort_keys=True), hw))
@@ -559,17 +558,7 @@ def machine_key(hw: Hardware, gpus: int) -> tuple[Hardware, int]:
 def _memo(m: Model, hw: Hardware, engine: Engine, layout: Layout, key: tuple,
           compute: Callable[[], PhaseTimes]) -> PhaseTimes:
     machine, domain = machine_key(hw, layout.gpus)
-    full = (id(m), id(machine), id(engine), domain, *key)
-    hit = _PHASES.get(full)
-    if hit is not None and hit[0] is m and hit[1] is machine and hit[2] is engine:
-        return hit[3]
-    value = compute()
-    if len(_PHASES) >= _PHASES_LIMIT:
-        _PHASES.clear()
-        _SIBLINGS.clear()
-        _BY_CONTENT.clear()
-    _PHASES[full] = (m, machine, engine, value)
-    return value
+    return _PHASES.get(m, machine, engine, (domain, *key), compute)
 
 
 def decode_work(m: Model, layout: Layout, context: float) -> StepWork:

@@ -35,6 +35,7 @@ from planner.inputs.workload import Workload, check_context
 from planner.kv.tiers import KvTiers, plan_tiers
 from planner.machine.cluster import Cluster, PoolUnits, cluster
 from planner.machine.cost import usd_per_million_tokens
+from planner.memo import IdentityMemo
 from planner.perf.memory import hbm_budget, max_batch, weights_fit, weights_per_gpu
 from planner.perf.phases import PhaseTimes, machine_key
 from planner.perf.unit import (
@@ -296,23 +297,17 @@ def candidate_layouts(m: Model, hw: Hardware, engine: Engine, routing: str = "po
     return out
 
 
-_FITTING: dict[tuple, tuple[Model, Hardware, Engine, tuple[Layout, ...]]] = {}
+_FITTING: IdentityMemo[tuple[Layout, ...]] = IdentityMemo(256)
 
 
 def fitting_layouts(m: Model, hw: Hardware, engine: Engine, routing: str = "power_law") -> tuple[Layout, ...]:
     """The candidate layouts whose weights fit, fewest GPUs first. The same objects every time for
     the same inputs (by identity, as units are cached): every search round, sweep point and domain
     size asks again, and caches keyed by a layout object then hit."""
-    key = (id(m), id(hw), id(engine), routing)
-    hit = _FITTING.get(key)
-    if hit is not None and hit[0] is m and hit[1] is hw and hit[2] is engine:
-        return hit[3]
-    fit = (lay for lay in candidate_layouts(m, hw, engine, routing) if weights_fit(m, hw, lay, engine))
-    layouts = tuple(sorted(fit, key=lambda lay: lay.gpus))
-    if len(_FITTING) >= 256:
-        _FITTING.clear()
-    _FITTING[key] = (m, hw, engine, layouts)
-    return layouts
+    def compute() -> tuple[Layout, ...]:
+        fit = (lay for lay in candidate_layouts(m, hw, engine, routing) if weights_fit(m, hw, lay, engine))
+        return tuple(sorted(fit, key=lambda lay: lay.gpus))
+    return _FITTING.get(m, hw, engine, routing, compute)
 
 
 @dataclass
@@ -341,10 +336,10 @@ def prefill_pools(m: Model, hw: Hardware, w: Workload, engine: Engine, fitting: 
             yield lay, pool
 
 
-# Units the searches evaluated, by the identity of their inputs (see _Search.unit).
-_UNITS: dict[tuple, tuple[Model, Hardware, Engine, UnitResult]] = {}
-_UNITS_LIMIT = 8_000       # a size search settles ~2,000 units; a sweep needs no more (memory stays flat)
-_PREFILLS: dict[tuple, tuple[Model, Hardware, Engine, PhaseTimes]] = {}    # see _Search.prefill
+# Units and single prefills the searches evaluated (see _Search.unit): a size search settles ~2,000
+# units; a sweep needs no more.
+_UNITS: IdentityMemo[UnitResult] = IdentityMemo(8_000)
+_PREFILLS: IdentityMemo[PhaseTimes] = IdentityMemo(8_000)
 
 
 @dataclass
@@ -373,15 +368,8 @@ class _Search:
         """One request's expected prefill on `layout`, cached across searches as units are (the
         rounds and the domain comparison ask for the same ones)."""
         machine, domain = machine_key(self.hw, layout.gpus)
-        key = (id(self.m), id(machine), id(self.engine), domain, self.shape, layout.shape_key(), self.reuse)
-        hit = _PREFILLS.get(key)
-        if hit is not None and hit[0] is self.m and hit[1] is machine and hit[2] is self.engine:
-            return hit[3]
-        value = request_prefill(self.m, self.hw, layout, self.shape, self.reuse, self.engine)
-        if len(_PREFILLS) >= _UNITS_LIMIT:
-            _PREFILLS.clear()
-        _PREFILLS[key] = (self.m, machine, self.engine, value)
-        return value
+        return _PREFILLS.get(self.m, machine, self.engine, (domain, self.shape, layout.shape_key(), self.reuse),
+                             lambda: request_prefill(self.m, self.hw, layout, self.shape, self.reuse, self.engine))
 
     def unit(self, layout: Layout, prefill_layout: Layout | None, batch: int) -> UnitResult:
         """The unit at `batch`. Cached across searches: the reuse rounds and the domain comparison
@@ -389,16 +377,10 @@ class _Search:
         lay = layout.with_(batch=batch)
         p_lay = prefill_layout_for(lay, prefill_layout)
         machine, domain = machine_key(self.hw, max(lay.gpus, p_lay.gpus))
-        key = (id(self.m), id(machine), id(self.engine), domain, self.shape, lay, prefill_layout, self.reuse)
-        hit = _UNITS.get(key)
-        if hit is not None and hit[0] is self.m and hit[1] is machine and hit[2] is self.engine:
-            return hit[3]
-        u = evaluate_unit(self.m, self.hw, self.shape, lay, engine=self.engine, prefill_layout=prefill_layout,
-                          reuse=self.reuse, prefill=self.prefill(p_lay))
-        if len(_UNITS) >= _UNITS_LIMIT:
-            _UNITS.clear()
-        _UNITS[key] = (self.m, machine, self.engine, u)
-        return u
+        return _UNITS.get(self.m, machine, self.engine, (domain, self.shape, lay, prefill_layout, self.reuse),
+                          lambda: evaluate_unit(self.m, self.hw, self.shape, lay, engine=self.engine,
+                                                prefill_layout=prefill_layout, reuse=self.reuse,
+                                                prefill=self.prefill(p_lay)))
 
     def excess(self, u: UnitResult) -> float:
         """Largest ratio of a time to its target (≤ 1: every latency target met); a batch the
