@@ -35,6 +35,8 @@ MtpAcceptanceOpt = Annotated[str | None, typer.Option(
     "--mtp-acceptance", help="Acceptance of each successive draft, e.g. 0.9,0.7 (the last repeats; "
                              "= --set engine.mtp_acceptance=[...])")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override any input field: KEY=VALUE (repeatable)")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=4096,
+                                             help="Worker processes (default: all cores)")]
 
 
 LayoutOpt = Annotated[str | None, typer.Option(help='Pin this layout instead of searching, e.g. "tp=1,dp=8,ep=8,pp=1"')]

@@ -14,6 +14,7 @@ from cli.common import (
     DEFAULT_MODEL,
     DEFAULT_WORKLOAD,
     EngineOpt,
+    JobsOpt,
     SetOpt,
     WorkloadOpt,
     handle_errors,
@@ -51,8 +52,7 @@ def compare(
     descending: Annotated[bool, typer.Option("--descending", help="Largest first")] = False,
     overrides: SetOpt = None,
     fmt: Annotated[CompareFormat, typer.Option("--format", "-f")] = CompareFormat.table,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, max=4096,
-                                             help="Worker processes (default: all cores)")] = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Size one workload on every combination of models, machines and --set-grid values.
 

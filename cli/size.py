@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from cli.common import (
     BatchOpt,
     EngineOpt,
     HardwareOpt,
+    JobsOpt,
     LayoutOpt,
     ModelOpt,
     MtpAcceptanceOpt,
@@ -77,6 +79,7 @@ def size(
     roofline: Annotated[Path | None, typer.Option("--roofline", callback=check_path, parser=path_arg,
                                                   help="Draw each phase on the machine's roofline: FILE.svg or "
                                                        "FILE.png (needs the plot extra)")] = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Size HBM, the scale-up domain, KV tiers and the cluster for a workload.
 
@@ -113,7 +116,8 @@ def size(
                               gpus=count_option("--gpus", gpus, maximum=MAX_GPUS) if gpus is not None else None,
                               replicas=replicas, sets=sets)
     else:
-        result = api.size(model, hardware, workload, engine=engine, sets=sets, serving=serving, top=top)
+        result = api.size(model, hardware, workload, engine=engine, sets=sets, serving=serving, top=top,
+                          jobs=jobs or os.cpu_count() or 1)
     if export is not None:
         write_output(export, plan_toml(result), force)
     if fmt == SizeFormat.json:

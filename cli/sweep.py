@@ -16,6 +16,7 @@ from cli.common import (
     DEFAULT_WORKLOAD,
     EngineOpt,
     HardwareOpt,
+    JobsOpt,
     ModelOpt,
     MtpAcceptanceOpt,
     MtpDepthOpt,
@@ -68,8 +69,7 @@ def sweep(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout "
                                                                        "(atomic)", parser=path_arg)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --output file")] = False,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes "
-                                                                         "(default: all cores)")] = None,
+    jobs: JobsOpt = None,
     executor: Annotated[Executor, typer.Option("--executor", help="local: worker processes on this machine; "
                                                "dask: the cluster at --scheduler (needs the dask extra)")]
     = Executor.local,

@@ -56,15 +56,17 @@ def load(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Worklo
 def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
          workload: Spec | Workload = DEFAULT_WORKLOAD, *, engine: Spec | Engine = DEFAULT_ENGINE,
          sets: Mapping[str, Any] | None = None, compare_domains: bool = True, serving: str | None = None,
-         top: int = 1) -> Plan:
+         top: int = 1, jobs: int = 1) -> Plan:
     """The cheapest plan that meets the workload's demand and targets (see planner.serving.deployment);
     `serving` ("colocated" or "disaggregated") restricts the search to one mode; `top` > 1 adds the
-    next cheapest layouts as `alternatives`."""
+    next cheapest layouts as `alternatives`; `jobs` > 1 lets half the scale-up domain comparison run
+    in a forked child (the same plan, sooner on a machine with a spare core)."""
     m, hw, w, e = load(model, hardware, workload, sets, engine)
     modes = (serving,) if serving else ("colocated", "disaggregated")
     if serving not in (None, "colocated", "disaggregated"):
         raise io.InputError(f"{serving!r}: expected colocated or disaggregated", field="--serving")
-    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains, engine=e, modes=modes, top=top))
+    return build_plan(size_deployment(m, hw, w, compare_domains=compare_domains, engine=e, modes=modes, top=top,
+                                      jobs=jobs))
 
 
 def _layout(layout: Layout | str, **fields: Any) -> Layout:

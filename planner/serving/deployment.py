@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from planner import units as U
+from planner.background import Background
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.io import default_engine
@@ -659,22 +660,51 @@ def _search_rounds(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: 
     return min(settled, key=_deployment_key) if settled else None
 
 
-def _domain_rows(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float,
-                 own: Deployment) -> tuple[DomainRow, ...]:
-    """The same workload sized, and settled, at each standard scale-up domain size."""
-    rows = []
-    for size in sorted(set(DOMAIN_SIZES) | {hw.scale_up.domain_size}):
-        if size == hw.scale_up.domain_size:
-            d: Deployment | None = own
-        else:
-            variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
-            hint = _choice(own)
-            d = _search_rounds(m, variant, w, engine, demand, hints=(hint,) if hint else ())
-        if d is None or d.unit is None or d.cluster is None or not d.feasible:
-            rows.append(DomainRow(size, None, False, None))
-            continue
-        rows.append(DomainRow(size, d.cluster.gpus, d.unit.layout.ep > size, d.unit.tpot_s))
-    return tuple(rows)
+def _domain_sizes(hw: Hardware) -> tuple[int, ...]:
+    """The scale-up domain sizes the comparison shows: the standard ones and the machine's own."""
+    return tuple(sorted(set(DOMAIN_SIZES) | {hw.scale_up.domain_size}))
+
+
+def _domain_row(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float, size: int,
+                own: Deployment | None = None) -> DomainRow:
+    """The workload sized, and settled, with a scale-up domain of `size` GPUs (`own`: the plan on
+    the machine as it is, whose choice is a hint: it speeds the search and never changes it)."""
+    if size == hw.scale_up.domain_size and own is not None:
+        d: Deployment | None = own
+    else:
+        variant = hw.model_copy(update={"scale_up": hw.scale_up.model_copy(update={"domain_size": size})})
+        hint = None if own is None else _choice(own)
+        d = _search_rounds(m, variant, w, engine, demand, hints=(hint,) if hint else ())
+    if d is None or d.unit is None or d.cluster is None or not d.feasible:
+        return DomainRow(size, None, False, None)
+    return DomainRow(size, d.cluster.gpus, d.unit.layout.ep > size, d.unit.tpot_s)
+
+
+def _domain_rows(m: Model, hw: Hardware, w: Workload, engine: Engine, demand: float, own: Deployment,
+                 elsewhere: Background[dict[int, DomainRow]] | None = None) -> tuple[DomainRow, ...]:
+    """The same workload sized, and settled, at each standard scale-up domain size. `elsewhere`
+    computes some of the rows on another core (`_background_domains`); the rest are found here
+    first, then its rows are collected."""
+    away = _background_sizes(hw) if elsewhere is not None else ()
+    rows = {size: _domain_row(m, hw, w, engine, demand, size, own) for size in _domain_sizes(hw) if size not in away}
+    if elsewhere is not None:
+        rows.update(elsewhere.result())
+    return tuple(rows[size] for size in _domain_sizes(hw))
+
+
+def _background_sizes(hw: Hardware) -> tuple[int, ...]:
+    """The smaller half of the other domain sizes: they share the fewest units with the machine's
+    own search (every layout wider than the smaller domain crosses it)."""
+    others = [size for size in _domain_sizes(hw) if size != hw.scale_up.domain_size]
+    return tuple(others[:(len(others) + 1) // 2])
+
+
+def _background_domains(m: Model, hw: Hardware, w: Workload, engine: Engine,
+                        demand: float) -> Background[dict[int, DomainRow]]:
+    """The rows of `_background_sizes`, searched on a second core from the start, while this
+    process runs the machine's own search and then the larger half. Without the main plan as a
+    hint those searches take longer, but they find the same rows."""
+    return Background(lambda: {size: _domain_row(m, hw, w, engine, demand, size) for size in _background_sizes(hw)})
 
 
 def domain_knee(rows: tuple[DomainRow, ...]) -> tuple[int | None, int | None]:
@@ -709,20 +739,25 @@ def alternatives(m: Model, hw: Hardware, w: Workload, engine: Engine, chosen: De
 
 def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True,
                     engine: Engine | None = None, modes: tuple[str, ...] = ("colocated", "disaggregated"),
-                    top: int = 1) -> Deployment:
+                    top: int = 1, jobs: int = 1) -> Deployment:
     """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
     and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
     every target, `problems` say why; when the tiers' reloads push the best plan past a target,
-    the plan is returned with `feasible` False and its SLO results say which."""
+    the plan is returned with `feasible` False and its SLO results say which. With `jobs` > 1,
+    half the domain comparison runs on a second core (planner.background); the result is the same."""
     check_context(model.name, model.max_context, workload.final_context)
     e = engine or default_engine()
     demand = demand_requests_per_s(workload)
+    compare = compare_domains and model.is_moe
+    background = _background_domains(model, hardware, workload, e, demand) if compare and jobs > 1 else None
     chosen = _search_rounds(model, hardware, workload, e, demand, modes)
     if chosen is None:
+        if background is not None:
+            background.cancel()
         return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
                           unit=None, problems=why_infeasible(model, hardware, workload, e))
-    if compare_domains and model.is_moe:
-        rows = _domain_rows(model, hardware, workload, e, demand, chosen)
+    if compare:
+        rows = _domain_rows(model, hardware, workload, e, demand, chosen, background)
         smallest, knee = domain_knee(rows)
         chosen = Deployment(**{**chosen.__dict__, "domain_rows": rows, "smallest_domain": smallest,
                                "knee_domain": knee})
