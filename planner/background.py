@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 class Background(Generic[T]):
     """`work()` running in a forked child (or deferred, where forking is unsafe); `result()`
-    returns its value, computed here when the child could not deliver it."""
+    returns its value, computed here when the child could not deliver it. As a context manager,
+    a child whose result was not collected (an early return, an error, an interrupt) is stopped."""
 
     __slots__ = ("_pid", "_read", "_work")
 
@@ -59,6 +60,12 @@ class Background(Generic[T]):
             except Exception:                          # noqa: BLE001 - the child failed: do it here
                 pass
         return self._work()
+
+    def __enter__(self) -> Background[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
 
     def cancel(self) -> None:
         """Stop a child whose result is no longer wanted."""

@@ -34,15 +34,17 @@ def test_a_failing_child_is_redone_here():
         Background(boom).result()
 
 
-def test_cancel_stops_the_child(tmp_path):
-    """A cancelled child never finishes its work (the search it ran is no longer wanted)."""
+def test_an_uncollected_child_is_stopped(tmp_path):
+    """Leaving the context without the result (an infeasible search, an error) stops the child
+    before it finishes its work."""
     import time
     done = tmp_path / "done"
 
     def work() -> None:
         time.sleep(0.3)
         done.write_text("finished")
-    Background(work).cancel()
+    with pytest.raises(KeyError), Background(work):
+        raise KeyError("the main search failed")
     time.sleep(0.5)
     assert not done.exists()
 
@@ -56,3 +58,12 @@ def test_size_with_a_spare_core_gives_the_same_plan(model, hardware, workload):
     two = api.size(model, hardware, workload, jobs=2).to_dict()
     assert two == one
     assert [row["domain_size"] for row in one["domain"]["comparison"]] == [8, 36, 72, 144, 576]
+
+
+def test_an_infeasible_size_is_the_same_with_a_spare_core():
+    """No plan: the child's rows are dropped and the reasons are the in-process ones."""
+    sets = {"workload.slo.tpot_ms": 0.5}
+    one = api.size(sets=sets, jobs=1).to_dict()
+    two = api.size(sets=sets, jobs=2).to_dict()
+    assert two == one
+    assert one["feasible"] is False

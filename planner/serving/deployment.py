@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Generator, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import cast
 
@@ -749,18 +750,17 @@ def size_deployment(model: Model, hardware: Hardware, workload: Workload, compar
     e = engine or default_engine()
     demand = demand_requests_per_s(workload)
     compare = compare_domains and model.is_moe
-    background = _background_domains(model, hardware, workload, e, demand) if compare and jobs > 1 else None
-    chosen = _search_rounds(model, hardware, workload, e, demand, modes)
-    if chosen is None:
-        if background is not None:
-            background.cancel()
-        return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
-                          unit=None, problems=why_infeasible(model, hardware, workload, e))
-    if compare:
-        rows = _domain_rows(model, hardware, workload, e, demand, chosen, background)
-        smallest, knee = domain_knee(rows)
-        chosen = Deployment(**{**chosen.__dict__, "domain_rows": rows, "smallest_domain": smallest,
-                               "knee_domain": knee})
+    with (_background_domains(model, hardware, workload, e, demand) if compare and jobs > 1
+          else nullcontext()) as background:
+        chosen = _search_rounds(model, hardware, workload, e, demand, modes)
+        if chosen is None:
+            return Deployment(model=model, hardware=hardware, workload=workload, engine=e, requests_per_s=demand,
+                              unit=None, problems=why_infeasible(model, hardware, workload, e))
+        if compare:
+            rows = _domain_rows(model, hardware, workload, e, demand, chosen, background)
+            smallest, knee = domain_knee(rows)
+            chosen = Deployment(**{**chosen.__dict__, "domain_rows": rows, "smallest_domain": smallest,
+                                   "knee_domain": knee})
     if top > 1:
         chosen = Deployment(**{**chosen.__dict__,
                                "alternatives": alternatives(model, hardware, workload, e, chosen, top - 1, modes)})
