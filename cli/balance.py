@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from cli.common import (
     EngineOpt,
     FormatOpt,
     HardwareOpt,
+    JobsOpt,
     ModelOpt,
     SetOpt,
     TableJson,
@@ -42,6 +44,7 @@ def balance(
     batch: Annotated[str | None, typer.Option(help="Batch per DP rank with --layout "
                                                    "(default: the largest that fits)")] = None,
     fmt: FormatOpt = TableJson.table,
+    jobs: JobsOpt = None,
 ) -> None:
     """What each resource would need for the bottleneck to move.
 
@@ -61,7 +64,7 @@ def balance(
         lay = lay.model_copy(update={"batch": given or default_batch(m, hw, w, lay, e)})
     elif batch is not None:
         raise io.InputError("--batch needs --layout", hint='e.g. --layout "tp=1,dp=8,ep=8" --batch 64')
-    result = run_balance(m, hw, w, lay, e)
+    result = run_balance(m, hw, w, lay, e, jobs=jobs or os.cpu_count() or 1)
     if fmt == TableJson.json:
         render.json_out(result.to_dict())
     else:

@@ -119,13 +119,13 @@ def estimate(model: Spec | Model, hardware: Spec | Hardware, layout: Layout | st
 def balance(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
             workload: Spec | Workload = DEFAULT_WORKLOAD, *, layout: Layout | str | None = None,
             batch: int | None = None, engine: Spec | Engine = DEFAULT_ENGINE,
-            sets: Mapping[str, Any] | None = None) -> Balance:
+            sets: Mapping[str, Any] | None = None, jobs: int = 1) -> Balance:
     """What each resource would need to move the bottleneck (planner.whatif.balance), for the plan
-    `size` picks or at a pinned `layout` with its `batch`."""
+    `size` picks (`jobs` as `size` takes it) or at a pinned `layout` with its `batch`."""
     from planner.whatif.balance import balance as run_balance
     m, hw, w, e = load(model, hardware, workload, sets, engine)
     lay = None if layout is None else e.speculate(_layout(layout, batch=batch, routing=w.expert_routing))
-    return run_balance(m, hw, w, lay, engine=e)
+    return run_balance(m, hw, w, lay, engine=e, jobs=jobs)
 
 
 def train(model: Spec | Model, hardware: Spec | Hardware, *, tokens: float, layout: str = "",

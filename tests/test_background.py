@@ -67,3 +67,7 @@ def test_an_infeasible_size_is_the_same_with_a_spare_core():
     two = api.size(sets=sets, jobs=2).to_dict()
     assert two == one
     assert one["feasible"] is False
+
+
+def test_balance_with_a_spare_core_is_the_same():
+    assert api.balance(jobs=2).to_dict() == api.balance(jobs=1).to_dict()

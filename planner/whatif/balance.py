@@ -172,17 +172,18 @@ def _domain_for(m: Model, layout: Layout) -> int | None:
 
 
 def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout | None = None,
-            engine: Engine | None = None) -> Balance:
+            engine: Engine | None = None, jobs: int = 1) -> Balance:
     """What HBM bandwidth (and pin speed), scale-up bandwidth per GPU, domain size and NVMe
     bandwidth per GPU would move the bottleneck, for the plan `size` picks (or at the pinned
     `layout`, evaluated as a proposal's [layout] is: its batch as given, pools for the demand).
     Units: bytes/s, Gb/s per pin, GPUs. Never raises for an infeasible workload: `feasible` and
-    `reason` say so, and the layout-independent numbers (the EP rule) are still reported."""
+    `reason` say so, and the layout-independent numbers (the EP rule) are still reported. `jobs` as
+    `size_deployment` takes it."""
     m, hw, w = model, hardware, workload
     if layout is not None:
         d = evaluate_layout(m, hw, w, layout, engine=engine)
     else:
-        d = size_deployment(m, hw, w, compare_domains=m.is_moe, engine=engine)
+        d = size_deployment(m, hw, w, compare_domains=m.is_moe, engine=engine, jobs=jobs)
     feasible = d.feasible
     reason = next((v.message for v in judge(d) if v.severity == Severity.error), "") if not feasible else ""
     u = d.unit
