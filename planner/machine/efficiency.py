@@ -81,6 +81,8 @@ class Kernels:
         # for them hundreds of thousands of times)
         self._ridges: dict[ComputeClass, float] = {}
         self._moe_entries: dict[tuple, tuple[dict | None, float]] = {}
+        self._gemm_curves: dict[tuple[ComputeClass, bool], Curve | None] = {}
+        self._moe_curves: dict[tuple, Curve | None] = {}
         self._imbalance_tables: dict[tuple, tuple[list[float], list[float], list[list[float]]] | None] = {}
 
     # -- dense GEMMs -------------------------------------------------------------------------------
@@ -112,8 +114,12 @@ class Kernels:
     def gemm(self, cls: ComputeClass, rows: float, block_scaled: bool = False) -> float:
         """Compute efficiency of a dense GEMM of `rows` rows; `block_scaled` FP8 (128-element scales,
         DeepSeek-V3 §3.3) takes the measured fp8_block curve where the table has one."""
-        entry = self._gemm_key(cls, block_scaled)
-        return Curve(entry["e_max"], entry["m_half"] * self.ridge(cls)).at(rows) if entry else self.flat_compute
+        key = (cls, block_scaled)
+        if key not in self._gemm_curves:
+            entry = self._gemm_key(cls, block_scaled)
+            self._gemm_curves[key] = Curve(entry["e_max"], entry["m_half"] * self.ridge(cls)) if entry else None
+        curve = self._gemm_curves[key]
+        return curve.at(rows) if curve is not None else self.flat_compute
 
     def weight_stream(self, cls: ComputeClass, nk: float) -> float:
         """Share of HBM bandwidth a GEMM reaches while streaming its weights (decode)."""
@@ -156,13 +162,20 @@ class Kernels:
             weight_bytes: float) -> float:
         """At few tokens per expert the measured latency is weight streaming, so the curve's ramp
         scales with the weight bytes per parameter relative to the measured kernel's."""
+        key = (cls, shape, ep, weight_bytes)
+        if key not in self._moe_curves:
+            self._moe_curves[key] = self._moe_curve(cls, shape, ep, weight_bytes)
+        curve = self._moe_curves[key]
+        return curve.at(tokens_per_expert) if curve is not None else self.flat_compute
+
+    def _moe_curve(self, cls: ComputeClass, shape: tuple[int, int], ep: int, weight_bytes: float) -> Curve | None:
         entry, ref_bytes = self._moe_entry(cls, shape)
         if not entry:
-            return self.flat_compute
+            return None
         prefix = "ep32_" if ep >= 24 else "ep16_" if ep >= 12 else ""
         e_max = entry.get(prefix + "e_max", entry["e_max"])
         half = entry.get(prefix + "tokens_half", entry["tokens_half"]) * weight_bytes / ref_bytes * self.ridge(cls)
-        return Curve(e_max, half).at(tokens_per_expert)
+        return Curve(e_max, half)
 
     def imbalance(self, cls: ComputeClass, tokens: float, ep: int, routing: str, shape: tuple[int, int]) -> float:
         """Busiest GPU's expert work over the mean, for `tokens` entering the MoE across the EP group."""

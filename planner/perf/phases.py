@@ -561,6 +561,11 @@ def _memo(m: Model, hw: Hardware, engine: Engine, layout: Layout, key: tuple,
     return _PHASES.get(m, machine, engine, (domain, *key), compute)
 
 
+# Per-sequence terms of a request shape (attention FLOPs and KV bytes at a context), the same for
+# every batch and layout a search tries: computed once per model and shape.
+_SEQUENCE_TERMS: IdentityMemo[tuple[float, float, float]] = IdentityMemo(20_000)
+
+
 def decode_work(m: Model, layout: Layout, context: float) -> StepWork:
     """One decode step at `context` tokens per sequence, `layout.batch` sequences per DP rank. With
     speculative decoding of depth d each sequence verifies d draft tokens too (1 + d tokens through
@@ -569,23 +574,24 @@ def decode_work(m: Model, layout: Layout, context: float) -> StepWork:
     ctx = int(context)
     depth = layout.mtp_depth if m.mtp_layers else 0
     tokens = b * (1 + depth)
-    return StepWork(decode_tokens=tokens, decode_seqs=b,
-                    decode_attn_flops=tokens * M._sum_at(M.facts(m).attn_flops_decode, ctx),
-                    decode_kv_read=b * M.kv_read_bytes_per_step(m, ctx),
-                    kv_write=tokens * M.kv_bytes_per_token(m), draft_passes=depth)
+    attn, kv_read, kv_token = _SEQUENCE_TERMS.get(m, None, None, ("decode", ctx), lambda: (
+        M._sum_at(M.facts(m).attn_flops_decode, ctx), M.kv_read_bytes_per_step(m, ctx), M.kv_bytes_per_token(m)))
+    return StepWork(decode_tokens=tokens, decode_seqs=b, decode_attn_flops=tokens * attn,
+                    decode_kv_read=b * kv_read, kv_write=tokens * kv_token, draft_passes=depth)
 
 
 def prefill_work(m: Model, new_tokens: float, prefix: int, requests: float) -> StepWork:
     """`requests` prompts of `new_tokens` after `prefix` cached tokens (fractional: a chunk riding
     in a mixed step). Attention integrates over causal positions; the prefix KV is read once, the
     new KV written."""
-    f = M.facts(m)
     n = int(round(new_tokens))
-    full = M.kv_bytes_per_sequence(m, prefix + n)
+    attn, full, cached = _SEQUENCE_TERMS.get(m, None, None, ("prefill", prefix, n), lambda: (
+        M._sum_causal(M.facts(m).attn_flops_prefill, prefix, n), M.kv_bytes_per_sequence(m, prefix + n),
+        M.kv_bytes_per_sequence(m, prefix)))
     return StepWork(prefill_tokens=requests * new_tokens, prefill_seqs=requests,
-                    prefill_attn_flops=requests * M._sum_causal(f.attn_flops_prefill, prefix, n),
+                    prefill_attn_flops=requests * attn,
                     prefill_kv_read=requests * full, prefill_sequence=prefix + new_tokens,
-                    kv_write=requests * (full - M.kv_bytes_per_sequence(m, prefix)))
+                    kv_write=requests * (full - cached))
 
 
 def combine(a: StepWork, b: StepWork) -> StepWork:
