@@ -437,7 +437,7 @@ class _Search:
         seen = self._evaluated(prefill_layout, hi_u)
         lo, lo_u, e_lo = 0, cast(UnitResult | None, None), 0.0
         hi, ceiling = hi_u.layout.batch, hi_u
-        for batch, u in tuple(seen.items()):      # a snapshot: another thread's search may add to it
+        for batch, u in seen.items():
             e = self.excess(u)
             if e <= 1 and batch > lo:
                 lo, lo_u, e_lo = batch, u, e
