@@ -4,7 +4,6 @@ its largest feasible batch returns. The reference below does that with no bound 
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
@@ -100,86 +99,3 @@ def test_cap_unit_carries_the_most_requests(case, reuse):
                 checked += 1
                 assert u.prefill_limited or u.requests_per_s <= top.requests_per_s * (1 + 1e-12), (variant, b)
     assert checked > 20
-
-
-@settings(max_examples=24, deadline=None)
-@given(case=st.sampled_from(CASES), engine=st.sampled_from(["trtllm", "vllm", "sglang"]),
-       reuse=st.sampled_from(sorted(REUSES)), pick=st.integers(0, 10_000), disaggregated=st.booleans())
-def test_times_never_ease_as_the_batch_grows(case, engine, reuse, pick, disaggregated):
-    """The batch search's premise (`_Search.batch_steps`): TPOT and TTFT never fall, and a batch the
-    token budget cannot keep full never becomes one it can, as the batch grows. The largest batch
-    meeting the targets is then one batch whatever the search's path, so brackets from units
-    evaluated at other targets give the same answer."""
-    m, hw, w = load_model(case[0]), load_hardware(case[1]), load_workload(case[2])
-    s = _Search(m, hw, w, load_engine(engine), demand_requests_per_s(w), REUSES[reuse])
-    fitting = [lay for lay in candidate_layouts(m, hw, s.engine, w.expert_routing) if weights_fit(m, hw, lay, s.engine)]
-    lay = fitting[pick % len(fitting)]
-    variant, p_lay = (lay.with_(serving=Serving.disaggregated), lay.with_(serving=Serving.disaggregated, batch=1)) \
-        if disaggregated else (lay, None)
-    top = s.at_cap(variant, p_lay)
-    if top is None:
-        return
-    cap = top.layout.batch
-    batches = sorted({*range(1, min(cap, 24) + 1), *(max(1, int(cap * x)) for x in (0.1, 0.25, 0.5, 0.75, 0.9)),
-                      *range(max(1, cap - 3), cap + 1)})
-    points = [(b, s.unit(variant, p_lay, b)) for b in batches]
-    for (b0, u0), (b1, u1) in itertools.pairwise(points):
-        assert u1.tpot_s >= u0.tpot_s * (1 - 1e-12), (variant.label(), b0, b1)
-        assert u1.ttft_s >= u0.ttft_s * (1 - 1e-12), (variant.label(), b0, b1)
-        assert u1.prefill_limited or not u0.prefill_limited, (variant.label(), b0, b1)
-
-
-def bisect_largest(s: _Search, layout, prefill_layout, cap) -> object:
-    """The largest batch meeting the targets by plain bisection over [1, cap]: the answer the batch
-    search must give when times never ease as the batch grows (no brackets, no interpolation)."""
-    if s.excess(cap) <= 1:
-        return cap
-    if s.excess(s.unit(layout, prefill_layout, 1)) > 1:
-        return None
-    lo, hi = 1, cap.layout.batch
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if s.excess(s.unit(layout, prefill_layout, mid)) <= 1 else (lo, mid)
-    return s.unit(layout, prefill_layout, lo)
-
-
-@settings(max_examples=10, deadline=None)
-@given(case=st.sampled_from(CASES[:4]), engine=st.sampled_from(["trtllm", "vllm", "sglang"]),
-       scales=st.lists(st.sampled_from([0.4, 0.6, 0.8, 1.0, 1.3, 2.0, 4.0]), min_size=3, max_size=5))
-def test_batch_search_answers_do_not_depend_on_earlier_targets(case, engine, scales):
-    """The batch searches of one layout start from brackets that units evaluated at earlier targets
-    left (a TPOT/TTFT sweep's earlier points); at every target, in any order, each layout's answer
-    is the one plain bisection finds."""
-    m, hw, w0, e = load_model(case[0]), load_hardware(case[1]), load_workload(case[2]), load_engine(engine)
-    fitting = [lay for lay in candidate_layouts(m, hw, e, w0.expert_routing) if weights_fit(m, hw, lay, e)][:8]
-    for scale in scales:
-        slo = w0.slo.model_copy(update={k: getattr(w0.slo, k) * scale for k in ("tpot_ms", "ttft_ms")
-                                        if getattr(w0.slo, k) is not None})
-        w = w0.model_copy(update={"slo": slo})
-        s = _Search(m, hw, w, e, demand_requests_per_s(w), RESIDENT)
-        for lay in fitting:
-            for variant, p_lay in ((lay, None), (lay.with_(serving=Serving.disaggregated),
-                                                 lay.with_(serving=Serving.disaggregated, batch=1))):
-                top = s.at_cap(variant, p_lay)
-                if top is not None:
-                    found = s.largest_batch(variant, p_lay, top)
-                    expected = bisect_largest(s, variant, p_lay, top)
-                    assert (found and found.layout.batch) == (expected and expected.layout.batch), \
-                        (variant.label(), scale)
-
-
-@pytest.mark.parametrize(("slo", "values"), [("workload.slo.tpot_ms", [45, 22, 30, 23, 60, 31]),
-                                            ("workload.slo.ttft_ms", [3000, 800, 1500, 801, 5000])])
-def test_a_slo_sweep_equals_each_point_sized_afresh(slo, values):
-    """A sweep's searches start from brackets its earlier points left; each row must still be the
-    plan a fresh search gives (a new Evaluator loads new input objects, so nothing is shared)."""
-    from planner.whatif.sweep import Evaluator, make_plan
-
-    def plan(vals: list) -> object:
-        return make_plan({slo: vals}, model="deepseek-v4-pro", hardware="gb200-nvl72", workload="agentic",
-                         layout=None, sets=None, zipped=False, batch=None)
-    swept = Evaluator(plan(values))
-    rows = [swept.row(i) for i in range(len(values))]
-    for i, value in enumerate(values):
-        fresh = Evaluator(plan([value])).row(0)
-        assert rows[i].metrics() == fresh.metrics(), value

@@ -342,8 +342,6 @@ def prefill_pools(m: Model, hw: Hardware, w: Workload, engine: Engine, fitting: 
 # units; a sweep needs no more.
 _UNITS: IdentityMemo[UnitResult] = IdentityMemo(8_000)
 _PREFILLS: IdentityMemo[PhaseTimes] = IdentityMemo(8_000)
-# The units each layout's batch searches evaluated, by batch (see _Search.batch_steps).
-_EVALUATED: IdentityMemo[dict[int, UnitResult]] = IdentityMemo(8_000)
 
 
 @dataclass
@@ -421,48 +419,29 @@ class _Search:
     def batch_steps(self, layout: Layout, prefill_layout: Layout | None,
                     hi_u: UnitResult) -> Generator[UnitResult, None, UnitResult | None]:
         """The search behind `largest_batch`, yielding the unit at each batch found too large (a
-        tighter ceiling on the layout's throughput) and returning the answer.
-
-        TPOT, TTFT and the token budget's limit never ease as the batch grows (checked across
-        models, machines, engines and reuses in tests/test_search_pruning.py), so the answer is
-        the one batch that meets the targets while the next does not, whatever the path to it. The
-        search therefore starts from the tightest bracket the layout's units evaluated so far give
-        (at other targets: the earlier points of a TPOT or TTFT sweep), yielding a known too-large
-        batch below the cap first. Both times grow nearly linearly with the batch, so an
-        interpolation search then takes a few evaluations where bisection takes ~12; it falls back
-        to the midpoint whenever the guess would not shrink the bracket."""
+        tighter ceiling on the layout's throughput) and returning the answer. Both times grow
+        nearly linearly with the batch, so an interpolation search takes a few evaluations where
+        bisection takes ~12; it falls back to the midpoint whenever the guess would not shrink the
+        bracket."""
         e_hi = self.excess(hi_u)
         if e_hi <= 1:
             return hi_u
-        seen = self._evaluated(prefill_layout, hi_u)
-        lo, lo_u, e_lo = 0, cast(UnitResult | None, None), 0.0
-        hi, ceiling = hi_u.layout.batch, hi_u
-        for batch, u in seen.items():
-            e = self.excess(u)
-            if e <= 1 and batch > lo:
-                lo, lo_u, e_lo = batch, u, e
-            elif e > 1 and batch < hi:
-                hi, ceiling, e_hi = batch, u, e
-        if lo >= hi:                   # not monotone after all: search the whole range as if new
-            lo, lo_u, hi, ceiling, e_hi = 0, None, hi_u.layout.batch, hi_u, self.excess(hi_u)
-        if ceiling is not hi_u:
-            yield ceiling
-        if lo_u is None:
-            lo, lo_u = 1, self._probe(seen, layout, prefill_layout, 1)
-            e_lo = self.excess(lo_u)
-            if e_lo > 1:
-                return None
-        while hi - lo > 1:                                  # invariant: ok(lo), not ok(hi)
+        lo_u = self.unit(layout, prefill_layout, 1)
+        e_lo = self.excess(lo_u)
+        if e_lo > 1:
+            return None
+        lo, hi = 1, hi_u.layout.batch                     # invariant: ok(lo), not ok(hi)
+        while hi - lo > 1:
             guess = lo + int((1 - e_lo) / (e_hi - e_lo) * (hi - lo))
             if not lo < guess < hi:
                 guess = (lo + hi) // 2
-            u = self._probe(seen, layout, prefill_layout, guess)
+            u = self.unit(layout, prefill_layout, guess)
             e = self.excess(u)
             if e <= 1:
                 lo, lo_u, e_lo = guess, u, e
                 # probe just above: on a near-linear curve the answer is usually lo or lo + 1
                 if hi - lo > 2:
-                    nxt = self._probe(seen, layout, prefill_layout, lo + 1)
+                    nxt = self.unit(layout, prefill_layout, lo + 1)
                     e_next = self.excess(nxt)
                     if e_next > 1:
                         return lo_u
@@ -471,20 +450,6 @@ class _Search:
                 hi, e_hi = guess, e
                 yield u
         return lo_u
-
-    def _evaluated(self, prefill_layout: Layout | None, cap: UnitResult) -> dict[int, UnitResult]:
-        """The units of `cap`'s layout (and `prefill_layout`) evaluated by batch searches so far,
-        at any targets, by batch: keyed as `unit` keys them, batch aside; the cap unit included."""
-        machine, domain = machine_key(self.hw, max(cap.layout.gpus, cap.prefill_layout.gpus))
-        seen = _EVALUATED.get(self.m, machine, self.engine,
-                              (domain, self.shape, cap.layout.shape_key(), prefill_layout, self.reuse), dict)
-        seen[cap.layout.batch] = cap
-        return seen
-
-    def _probe(self, seen: dict[int, UnitResult], layout: Layout, prefill_layout: Layout | None,
-               batch: int) -> UnitResult:
-        u = seen[batch] = self.unit(layout, prefill_layout, batch)
-        return u
 
     def fewest_gpus(self, unit: UnitResult) -> int:
         """GPUs the demand needs in units like `unit` (and its prefill pool), before packing them
