@@ -99,3 +99,23 @@ def test_cap_unit_carries_the_most_requests(case, reuse):
                 checked += 1
                 assert u.prefill_limited or u.requests_per_s <= top.requests_per_s * (1 + 1e-12), (variant, b)
     assert checked > 20
+
+
+@pytest.mark.parametrize(("slo", "values"), [("workload.slo.tpot_ms", [45, 22, 30, 23, 60, 31]),
+                                            ("workload.slo.ttft_ms", [3000, 800, 1500, 801, 5000])])
+def test_a_slo_sweep_equals_each_point_sized_afresh(slo, values):
+    """A sweep's points share every cache (units, prefills, steps) with the points before them; each
+    row must still be the plan a fresh search gives. A new Evaluator loads new input objects, so it
+    shares nothing: the searches must not depend on what earlier points evaluated (a batch search's
+    path, for one, is not free to: TTFT can fall as the batch grows, where a longer decode step
+    lowers the prefill share and its queueing wait, so the boundary a search finds may depend on it)."""
+    from planner.whatif.sweep import Evaluator, make_plan
+
+    def plan(vals: list) -> object:
+        return make_plan({slo: vals}, model="deepseek-v4-pro", hardware="gb200-nvl72", workload="agentic",
+                         layout=None, sets=None, zipped=False, batch=None)
+    swept = Evaluator(plan(values))
+    rows = [swept.row(i) for i in range(len(values))]
+    for i, value in enumerate(values):
+        fresh = Evaluator(plan([value])).row(0)
+        assert rows[i].metrics() == fresh.metrics(), value
