@@ -37,6 +37,7 @@ from planner.inputs.hardware import Hardware
 from planner.inputs.model import CompressedAttention, Model
 from planner.inputs.workload import Workload
 from planner.machine.cluster import Cluster
+from planner.memo import IdentityMemo
 from planner.model import facts as M
 from planner.perf.memory import kv_share
 from planner.perf.phases import prefill
@@ -65,8 +66,19 @@ class DiskFormat:
     recompute_tokens: int           # tokens recomputed on a hit (tail block + window policy)
 
 
+# A session's on-disk format depends on the model and the context only; the tier sizing of every
+# settle round (and of every sweep point) asks for the same two.
+_DISK_FORMATS: IdentityMemo[DiskFormat] = IdentityMemo(4_096)
+
+
 def disk_format(m: Model, context: int, policy: WindowPolicy = WindowPolicy.checkpoint,
                 period: int = 4096) -> DiskFormat:
+    """One session's KV as a persistent tier stores it at `context` tokens (see `DiskFormat`)."""
+    return _DISK_FORMATS.get(m, None, None, (context, policy, period),
+                             lambda: _compute_disk_format(m, context, policy, period))
+
+
+def _compute_disk_format(m: Model, context: int, policy: WindowPolicy, period: int) -> DiskFormat:
     f = M.facts(m)
     # Growing entries, plus recurrent states (cap 1): a linear-attention state cannot be recomputed
     # without the whole prefix, so it is always stored as it stands.
