@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -64,7 +63,7 @@ def balance(
         lay = lay.model_copy(update={"batch": given or default_batch(m, hw, w, lay, e)})
     elif batch is not None:
         raise io.InputError("--batch needs --layout", hint='e.g. --layout "tp=1,dp=8,ep=8" --batch 64')
-    result = run_balance(m, hw, w, lay, e, jobs=jobs or os.cpu_count() or 1)
+    result = run_balance(m, hw, w, lay, e, jobs=jobs)
     if fmt == TableJson.json:
         render.json_out(result.to_dict())
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -117,7 +116,7 @@ def size(
                               replicas=replicas, sets=sets)
     else:
         result = api.size(model, hardware, workload, engine=engine, sets=sets, serving=serving, top=top,
-                          jobs=jobs or os.cpu_count() or 1)
+                          jobs=jobs)
     if export is not None:
         write_output(export, plan_toml(result), force)
     if fmt == SizeFormat.json:

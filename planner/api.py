@@ -56,11 +56,11 @@ def load(model: Spec | Model, hardware: Spec | Hardware, workload: Spec | Worklo
 def size(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
          workload: Spec | Workload = DEFAULT_WORKLOAD, *, engine: Spec | Engine = DEFAULT_ENGINE,
          sets: Mapping[str, Any] | None = None, compare_domains: bool = True, serving: str | None = None,
-         top: int = 1, jobs: int = 1) -> Plan:
+         top: int = 1, jobs: int | None = 1) -> Plan:
     """The cheapest plan that meets the workload's demand and targets (see planner.serving.deployment);
     `serving` ("colocated" or "disaggregated") restricts the search to one mode; `top` > 1 adds the
-    next cheapest layouts as `alternatives`; `jobs` > 1 lets half the scale-up domain comparison run
-    in a forked child (the same plan, sooner on a machine with a spare core)."""
+    next cheapest layouts as `alternatives`; `jobs` > 1 (None: every core) lets half the scale-up
+    domain comparison run in a forked child (the same plan, sooner on a machine with a spare core)."""
     m, hw, w, e = load(model, hardware, workload, sets, engine)
     modes = (serving,) if serving else ("colocated", "disaggregated")
     if serving not in (None, "colocated", "disaggregated"):
@@ -119,7 +119,7 @@ def estimate(model: Spec | Model, hardware: Spec | Hardware, layout: Layout | st
 def balance(model: Spec | Model = DEFAULT_MODEL, hardware: Spec | Hardware = DEFAULT_HARDWARE,
             workload: Spec | Workload = DEFAULT_WORKLOAD, *, layout: Layout | str | None = None,
             batch: int | None = None, engine: Spec | Engine = DEFAULT_ENGINE,
-            sets: Mapping[str, Any] | None = None, jobs: int = 1) -> Balance:
+            sets: Mapping[str, Any] | None = None, jobs: int | None = 1) -> Balance:
     """What each resource would need to move the bottleneck (planner.whatif.balance), for the plan
     `size` picks (`jobs` as `size` takes it) or at a pinned `layout` with its `batch`."""
     from planner.whatif.balance import balance as run_balance

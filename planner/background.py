@@ -6,8 +6,9 @@ a process pool would cost more than it saves: a fork shares the imported modules
 inputs at no cost (~2 ms here), where a spawned worker pays the imports again (~0.2 s).
 
 Fork copies only the calling thread, so a lock another thread holds at that moment would stay
-locked in the child: only a single-threaded process forks (the same rule as the sweep's pool);
-otherwise, and where fork does not exist, the work runs in this process when asked for. A child
+locked in the child: only a single-threaded process forks (`fork_is_safe`, the sweep's pool follows
+the same rule); otherwise, and where fork does not exist, the work runs in this process when asked
+for. A child
 that fails for any reason is not an error either: its work is redone here, so the result never
 depends on whether the child ran.
 """
@@ -16,11 +17,22 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def fork_is_safe() -> bool:
+    """Fork exists here and no other thread runs (whose held locks the child would inherit locked)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def worker_count(jobs: int | None) -> int:
+    """Processes to use: `jobs`, or every core when None."""
+    return max(1, jobs or os.cpu_count() or 1)
 
 
 class Background(Generic[T]):
@@ -34,7 +46,7 @@ class Background(Generic[T]):
         self._work = work
         self._pid = 0
         self._read = -1
-        if not hasattr(os, "fork") or threading.active_count() != 1:
+        if not fork_is_safe():
             return
         read, write = os.pipe()
         pid = os.fork()
@@ -70,7 +82,6 @@ class Background(Generic[T]):
     def cancel(self) -> None:
         """Stop a child whose result is no longer wanted."""
         if self._pid:
-            import signal
             os.kill(self._pid, signal.SIGKILL)
             os.waitpid(self._pid, 0)
             os.close(self._read)

@@ -1,5 +1,6 @@
 """The one cache the engine's hot paths share: values computed from a model, a machine and an engine
-(plus plain hashable arguments), keyed by the identity of those three objects.
+(plus plain hashable arguments), keyed by the identity of those three objects (None for one the
+value does not depend on: the per-model caches pass None, None).
 
 Identity, not value: hashing a model with its per-layer tuples costs more than most of what is
 cached. Each entry holds the three objects, so an id is never reused while its entry lives, and a

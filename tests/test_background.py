@@ -71,3 +71,14 @@ def test_an_infeasible_size_is_the_same_with_a_spare_core():
 
 def test_balance_with_a_spare_core_is_the_same():
     assert api.balance(jobs=2).to_dict() == api.balance(jobs=1).to_dict()
+
+
+def test_worker_count_is_the_jobs_or_every_core():
+    from planner.background import worker_count
+    assert worker_count(3) == 3
+    assert worker_count(None) == (os.cpu_count() or 1)
+
+
+def test_size_on_every_core_is_the_same_plan():
+    """`planner size` passes jobs=None (every core)."""
+    assert api.size(jobs=None).to_dict() == api.size(jobs=1).to_dict()

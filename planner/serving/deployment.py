@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from planner import units as U
-from planner.background import Background
+from planner.background import Background, worker_count
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
 from planner.inputs.io import default_engine
@@ -740,17 +740,18 @@ def alternatives(m: Model, hw: Hardware, w: Workload, engine: Engine, chosen: De
 
 def size_deployment(model: Model, hardware: Hardware, workload: Workload, compare_domains: bool = True,
                     engine: Engine | None = None, modes: tuple[str, ...] = ("colocated", "disaggregated"),
-                    top: int = 1, jobs: int = 1) -> Deployment:
+                    top: int = 1, jobs: int | None = 1) -> Deployment:
     """The cheapest plan that meets the workload's demand and targets, settled with its KV tiers,
     and (for MoE models) the same workload at other scale-up domain sizes. When no layout meets
     every target, `problems` say why; when the tiers' reloads push the best plan past a target,
-    the plan is returned with `feasible` False and its SLO results say which. With `jobs` > 1,
-    half the domain comparison runs on a second core (planner.background); the result is the same."""
+    the plan is returned with `feasible` False and its SLO results say which. With more than one
+    worker (`jobs`; None: every core), half the domain comparison runs on a second core
+    (planner.background); the result is the same."""
     check_context(model.name, model.max_context, workload.final_context)
     e = engine or default_engine()
     demand = demand_requests_per_s(workload)
     compare = compare_domains and model.is_moe
-    with (_background_domains(model, hardware, workload, e, demand) if compare and jobs > 1
+    with (_background_domains(model, hardware, workload, e, demand) if compare and worker_count(jobs) > 1
           else nullcontext()) as background:
         chosen = _search_rounds(model, hardware, workload, e, demand, modes)
         if chosen is None:

@@ -172,7 +172,7 @@ def _domain_for(m: Model, layout: Layout) -> int | None:
 
 
 def balance(model: Model, hardware: Hardware, workload: Workload, layout: Layout | None = None,
-            engine: Engine | None = None, jobs: int = 1) -> Balance:
+            engine: Engine | None = None, jobs: int | None = 1) -> Balance:
     """What HBM bandwidth (and pin speed), scale-up bandwidth per GPU, domain size and NVMe
     bandwidth per GPU would move the bottleneck, for the plan `size` picks (or at the pinned
     `layout`, evaluated as a proposal's [layout] is: its batch as given, pools for the demand).

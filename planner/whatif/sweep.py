@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from planner.background import fork_is_safe, worker_count
 from planner.errors import InputError
 from planner.inputs.engine import Engine
 from planner.inputs.hardware import Hardware
@@ -442,13 +442,12 @@ _FIELDS = ("index", "values", *METRICS)
 
 def _pool_context() -> Any:
     import multiprocessing
-    import threading
     # fork starts workers in milliseconds and shares the imported modules, but it copies only the
     # calling thread: a lock another thread holds at that moment stays locked in the child forever
     # (a sweep from a threaded host - Jupyter, a Dask client, a test runner - could hang so). Fork a
     # single-threaded process only; otherwise forkserver (a clean parent), else the platform default.
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and fork_is_safe():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
 
@@ -483,7 +482,7 @@ def iter_plan(plan: _Plan, jobs: int | None = None, progress: Callable[[int], No
     if scheduler is not None:
         parts = _dask_parts(plan, mode, scheduler)
     else:
-        workers = max(1, min(jobs or os.cpu_count() or 1, plan.count))
+        workers = min(worker_count(jobs), plan.count)
         if workers == 1 or plan.count < PARALLEL_MIN_POINTS[mode]:
             ev = Evaluator(plan)
             step = max(1, plan.count // 100)
