@@ -117,7 +117,17 @@ def _cleanup_on_sigterm() -> Iterator[None]:
         yield                       # signal handlers can only be set from the main thread
         return
 
+    owner = os.getpid()
+
     def terminate(signum: int, _frame: Any) -> None:
+        if os.getpid() != owner:
+            # A process forked meanwhile (a sweep's pool worker) inherits this handler but not the
+            # file: it must die as SIGTERM's default action says. A SystemExit raised wherever it
+            # waits (holding the pool's queue lock, say) left a worker alive and the pool's
+            # terminate() waiting for it for ever.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, terminate)

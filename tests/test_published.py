@@ -4,6 +4,7 @@ predictions rest on, each checked against its published source."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -21,7 +22,7 @@ from planner.errors import InputError
 from planner.inputs import io
 from planner.inputs.layout import Layout, parse_layout, parse_routing
 from planner.inputs.workload import RequestShape
-from planner.machine.efficiency import EPLB_RESIDUAL, kernels
+from planner.machine.efficiency import EPLB_RESIDUAL, IMBALANCE_FREE_TOKENS, kernels
 from planner.perf.phases import decode_step, fixed_kernels
 from planner.precision import ComputeClass
 
@@ -146,6 +147,54 @@ def test_eplb_leaves_the_published_residual_imbalance():
     assert k.imbalance(ComputeClass.fp8, 4096, 32, "eplb", shape) == EPLB_RESIDUAL
     assert k.imbalance(ComputeClass.fp8, 4096, 32, "balanced", shape) == 1.0
     assert k.imbalance(ComputeClass.fp8, 4096, 32, "power_law", shape) > EPLB_RESIDUAL
+
+
+MOE_HARDWARE = ("h100-sxm", "h200-sxm", "b200-hgx", "gb200-nvl72", "gb300-nvl72")   # presets with measured MoE tables
+TOKEN_SCAN = [*range(1, 2049), *(round(2048 * 1.01 ** i) for i in range(1, 300))]   # every count, then 1% steps
+
+
+@given(hw_name=st.sampled_from(MOE_HARDWARE), ep=st.integers(2, 288),
+       shape=st.sampled_from([(7168, 2048), (4096, 1536)]),
+       cls=st.sampled_from([ComputeClass.bf16, ComputeClass.fp8, ComputeClass.fp4]))
+def test_routing_imbalance_has_no_step(hw_name, ep, shape, cls):
+    # The busiest GPU's excess grows with the tokens in the measured tables (aiconfigurator's
+    # power-law / balanced latency ratios, presets/validation/kernel_efficiency.toml); it used to
+    # jump from 1 to the 1,024-token value (up to 1.77) at the 65th token. Now no step of the scan
+    # moves it by 1% or more, and a balancer's residual is never worse than no balancer.
+    k = kernels(io.load_hardware(hw_name))
+    factors = [k.imbalance(cls, t, ep, "power_law", shape) for t in TOKEN_SCAN]
+    assert min(factors) >= 1.0
+    assert max(abs(b / a - 1) for a, b in itertools.pairwise(factors)) < 0.01
+    for t, f in zip(TOKEN_SCAN[::97], factors[::97], strict=True):
+        assert 1.0 <= k.imbalance(cls, t, ep, "eplb", shape) <= min(f, EPLB_RESIDUAL)
+
+
+def test_routing_imbalance_rises_from_none_at_the_unresolved_token_count():
+    # kernel_efficiency.toml, h200-sxm moe.deepseek.fp8_block: 1.768 at 1,024 tokens for EP 256; the
+    # measured ratio at 64 tokens is 1.02 (median 0.95 over every tabled series), taken as none.
+    k = kernels(io.load_hardware("h200-sxm"))
+    shape = (7168, 2048)
+    assert k.imbalance(ComputeClass.fp8, IMBALANCE_FREE_TOKENS, 256, "power_law", shape) == 1.0
+    assert k.imbalance(ComputeClass.fp8, 1024, 256, "power_law", shape) == pytest.approx(1.768)
+    # halfway in log(tokens) (256 tokens), halfway in factor
+    assert k.imbalance(ComputeClass.fp8, 256, 256, "power_law", shape) == pytest.approx(1 + 0.768 / 2)
+    # without a measured table (MI300X) the routing is taken as balanced, and a balancer's published
+    # residual is reached over the same span
+    unmeasured = kernels(io.load_hardware("mi300x"))
+    eplb = [unmeasured.imbalance(ComputeClass.fp8, t, 32, "eplb", shape) for t in TOKEN_SCAN]
+    assert eplb[IMBALANCE_FREE_TOKENS - 1] == 1.0 and eplb[-1] == EPLB_RESIDUAL
+    assert max(abs(b / a - 1) for a, b in itertools.pairwise(eplb)) < 0.01
+    assert unmeasured.imbalance(ComputeClass.fp8, 4096, 32, "power_law", shape) == 1.0
+
+
+def test_one_more_sequence_costs_about_its_share_of_a_decode_step():
+    # DeepSeek-V3 on H200 under SGLang, TP 8 x DP 4 (EP 32): going from 16 to 17 sequences per rank
+    # crosses 64 MoE tokens; the decode step grew 10.6% there (and TTFT fell, the prefill share
+    # shrinking under the slower step). A 17th sequence now adds what a sequence costs (~1%).
+    m, hw, e = io.load_model("deepseek-v3"), io.load_hardware("h200-sxm"), io.load_engine("sglang")
+    t16, t17 = (decode_step(m, hw, e.speculate(Layout(tp=8, dp=4, ep=32, pp=1, batch=b)), 2048, e).time_s
+                for b in (16, 17))
+    assert 0 < t17 / t16 - 1 < 0.02
 
 
 def test_routing_option_with_redundant_experts():

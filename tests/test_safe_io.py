@@ -147,6 +147,38 @@ def test_sigterm_during_a_write_removes_the_temporary_file_and_keeps_the_old_one
     assert [p.name for p in tmp_path.iterdir()] == ["sweep.csv"]
 
 
+FORKED_SIGTERM_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    from planner.files import write_output
+
+    def content(handle):
+        handle.write(b"rows\\n")
+        pid = os.fork()                           # as a sweep's pool worker is forked mid-write
+        if pid == 0:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)  # what Pool.terminate() sends its workers
+            finally:
+                os._exit(7)                       # reached only if the handler raised instead
+        _, status = os.waitpid(pid, 0)
+        handle.write(b"signalled\\n" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+                     else f"exit {os.waitstatus_to_exitcode(status)}\\n".encode())
+
+    write_output(sys.argv[1], content, force=True)
+""")
+
+
+def test_a_process_forked_during_a_write_dies_of_sigterm(tmp_path):
+    # The temporary file's SIGTERM handler (SystemExit, so the file is removed) was inherited by the
+    # sweep's forked pool workers: Pool.terminate() then raised SystemExit inside a worker waiting on
+    # the pool's queue lock, the worker never exited, and `sweep -o FILE` hung in the pool's join
+    # (one run in three under pytest). A forked process now takes SIGTERM's default action.
+    target = tmp_path / "sweep.csv"
+    proc = subprocess.run([sys.executable, "-c", FORKED_SIGTERM_SCRIPT, str(target)], cwd=ROOT,
+                          capture_output=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert target.read_text() == "rows\nsignalled\n"
+
+
 # ---- unbounded reads -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args", [("models", "show", "{}"), ("size", "-H", "{}"), ("size", "-w", "{}"),

@@ -75,3 +75,26 @@ def test_dask_executor_output_equals_local_byte_for_byte(tmp_path):
     data = local.read_bytes()
     assert data.count(b"\n") == 10_001
     assert remote.read_bytes() == data
+
+
+def test_a_finished_pool_is_joined_and_a_stopped_one_terminated(monkeypatch):
+    # Pool.terminate() can wait for ever on a worker signalled while it waits on the task queue's lock
+    # (CPython issue 78178): `sweep -o FILE` hung so in one run of three here. A sweep that ran to
+    # its end closes and joins its pool; only one stopped early terminates it.
+    import multiprocessing.pool
+    calls = []
+    for name in ("close", "join", "terminate"):
+        original = getattr(multiprocessing.pool.Pool, name)
+        monkeypatch.setattr(multiprocessing.pool.Pool, name,
+                            lambda self, _o=original, _n=name: (calls.append(_n), _o(self))[1])
+    plan = sw.make_plan({"batch": "1:100:1", "hardware.hbm.pin_speed_gbps": "7:11.5:0.5"}, model="deepseek-v4-pro",
+                        hardware="gb200-nvl72", workload="agentic", sets=None, zipped=False,
+                        layout="tp=1,dp=8,ep=8", batch=None)
+    assert plan.count >= sw.PARALLEL_MIN_POINTS["estimate"]
+    assert len(list(sw.iter_plan(plan, jobs=2))) == plan.count
+    assert calls == ["close", "join"]
+    calls.clear()
+    rows = sw.iter_plan(plan, jobs=2)
+    next(rows)
+    rows.close()                                  # the consumer stops (an error downstream, Ctrl-C)
+    assert calls[0] == "terminate"

@@ -503,9 +503,19 @@ def iter_plan(plan: _Plan, jobs: int | None = None, progress: Callable[[int], No
 
 
 def _pool_parts(plan: _Plan, mode: str, workers: int) -> Iterator[list[tuple]]:
-    with _pool_context().Pool(workers, initializer=_init_worker, initargs=(plan,)) as pool:
+    # A finished pool is closed and joined: each worker reads its end-of-work sentinel and exits.
+    # Pool.terminate() (what `with Pool(...)` does on leaving) signals workers that may be waiting
+    # on the task queue's shared lock and can wait for one of them for ever (CPython issue 78178,
+    # open; here one `sweep -o FILE` in three under pytest); it stays for an early stop or an error.
+    pool = _pool_context().Pool(workers, initializer=_init_worker, initargs=(plan,))
+    try:
         yield from _ordered(lambda bounds: pool.apply_async(_run_chunk, (bounds,)), lambda r: r.get(),
                             _chunks(plan, mode, workers), workers * IN_FLIGHT)
+    except BaseException:
+        pool.terminate()
+        raise
+    pool.close()
+    pool.join()
 
 
 def _dask_parts(plan: _Plan, mode: str, scheduler: str) -> Iterator[list[tuple]]:
