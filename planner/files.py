@@ -122,9 +122,9 @@ def _cleanup_on_sigterm() -> Iterator[None]:
     def terminate(signum: int, _frame: Any) -> None:
         if os.getpid() != owner:
             # A process forked meanwhile (a sweep's pool worker) inherits this handler but not the
-            # file: it must die as SIGTERM's default action says. A SystemExit raised wherever it
-            # waits (holding the pool's queue lock, say) left a worker alive and the pool's
-            # terminate() waiting for it for ever.
+            # file: it dies as SIGTERM's default action says, as whoever signals it expects, rather
+            # than raising SystemExit into whatever it was doing (a pool worker: inside the task
+            # queue's lock).
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

@@ -169,9 +169,9 @@ FORKED_SIGTERM_SCRIPT = textwrap.dedent("""
 
 def test_a_process_forked_during_a_write_dies_of_sigterm(tmp_path):
     # The temporary file's SIGTERM handler (SystemExit, so the file is removed) was inherited by the
-    # sweep's forked pool workers: Pool.terminate() then raised SystemExit inside a worker waiting on
-    # the pool's queue lock, the worker never exited, and `sweep -o FILE` hung in the pool's join
-    # (one run in three under pytest). A forked process now takes SIGTERM's default action.
+    # sweep's forked pool workers: Pool.terminate()'s SIGTERM raised SystemExit inside a worker
+    # waiting on the pool's queue lock instead of killing it. A forked process now takes SIGTERM's
+    # default action.
     target = tmp_path / "sweep.csv"
     proc = subprocess.run([sys.executable, "-c", FORKED_SIGTERM_SCRIPT, str(target)], cwd=ROOT,
                           capture_output=True, check=False, timeout=120)
