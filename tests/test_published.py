@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from clihelp import run, stderr_of
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.accuracy.measured import load_measured
@@ -153,6 +153,7 @@ MOE_HARDWARE = ("h100-sxm", "h200-sxm", "b200-hgx", "gb200-nvl72", "gb300-nvl72"
 TOKEN_SCAN = [*range(1, 2049), *(round(2048 * 1.01 ** i) for i in range(1, 300))]   # every count, then 1% steps
 
 
+@settings(max_examples=60, deadline=None)     # each example scans ~2,350 token counts
 @given(hw_name=st.sampled_from(MOE_HARDWARE), ep=st.integers(2, 288),
        shape=st.sampled_from([(7168, 2048), (4096, 1536)]),
        cls=st.sampled_from([ComputeClass.bf16, ComputeClass.fp8, ComputeClass.fp4]))
