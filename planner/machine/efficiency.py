@@ -65,6 +65,14 @@ def _table() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+@lru_cache(maxsize=1)
+def _first_imbalance_tokens() -> float:
+    """The smallest token count any measured routing-imbalance table starts at."""
+    return min(float(entry["imbalance_num_tokens"][0]) for machine in _table().values() if isinstance(machine, dict)
+               for family in machine.get("moe", {}).values() for entry in family.values()
+               if "imbalance_num_tokens" in entry)
+
+
 def _interp_log(xs: list[float], ys: list[float], x: float) -> float:
     """Piecewise-linear in log(x), clamped at the ends."""
     if x <= xs[0]:
@@ -199,10 +207,10 @@ class Kernels:
         table = self._imbalance_tables[key]
         if table is None:
             # Unmeasured routing: only a balancer's published residual is known, reached where the
-            # measured tables start (1,024 tokens on every machine that has them).
+            # other machines' measured tables start.
             if routing != "eplb":
                 return 1.0
-            return _interp_log([IMBALANCE_FREE_TOKENS, 1024.0], [1.0, EPLB_RESIDUAL], tokens)
+            return _interp_log([IMBALANCE_FREE_TOKENS, _first_imbalance_tokens()], [1.0, EPLB_RESIDUAL], tokens)
         xs, eps_f, curves = table
         by_ep = [_interp_log(xs, c, tokens) for c in curves]
         factor = max(1.0, _interp_log(eps_f, by_ep, float(ep)) if len(eps_f) > 1 else by_ep[0])
