@@ -138,6 +138,31 @@ def test_routing_words():
             parse_routing(bad)
 
 
+def test_mxfp4_experts_on_hopper_run_the_measured_w4a16_kernel():
+    # aiconfigurator 0.12.0, systems/data/h200_sxm/moe/trtllm/1.3.0rc20/moe_perf.parquet, w4a16_mxfp4,
+    # gpt-oss-120b's experts (hidden 2880, width 2880, 128 experts, top 4), EP 2, balanced routing:
+    # 16,384 tokens in 4.851 ms = 6*2880*2880*16384*4/2 FLOPs -> 336 TFLOPS, 0.340 of the 989 TFLOPS
+    # BF16 peak (tolerance: the fit's 0.018 RMS). Priced as a BF16 kernel, gpt-oss on Hopper was the
+    # largest error group (+94% to +101% on TensorRT-LLM's H200 DEP2 throughput).
+    k = kernels(io.load_hardware("h200-sxm"))
+    shape, mxfp4 = (2880, 2880), 0.53125
+    assert k.moe(ComputeClass.bf16, 16384 * 4 / 128, 2, shape, mxfp4, "mxfp4") == pytest.approx(0.340, abs=0.018)
+    assert k.moe(ComputeClass.bf16, math.inf, 32, shape, mxfp4, "mxfp4") == 0.0865     # the EP 32 fit
+    # BF16 weights keep the BF16 kernel's table (Qwen3's shape, its EP 8 fit for EP 2)
+    assert k.moe(ComputeClass.bf16, math.inf, 2, shape, 2.0, "bf16") == 0.7719
+    # a machine without a W4A16 table prices MXFP4 x BF16 experts on its BF16 table, as before
+    b200 = kernels(io.load_hardware("b200-hgx"))
+    assert (b200.moe(ComputeClass.bf16, 64, 2, shape, mxfp4, "mxfp4")
+            == b200.moe(ComputeClass.bf16, 64, 2, shape, mxfp4, ""))
+
+
+def test_moe_fit_at_the_nearest_measured_ep_size():
+    # h200-sxm moe.qwen3.bf16 has fits at EP 8 (unprefixed), 16 and 32
+    k = kernels(io.load_hardware("h200-sxm"))
+    e_max = {ep: k.moe(ComputeClass.bf16, math.inf, ep, (4096, 1536), 2.0) for ep in (1, 11, 12, 22, 24, 64)}
+    assert e_max == {1: 0.7719, 11: 0.7719, 12: 0.7286, 22: 0.7286, 24: 0.6382, 64: 0.6382}
+
+
 def test_eplb_leaves_the_published_residual_imbalance():
     # LMSYS 2025-05-05 (DeepSeek-V3 prefill, EP32 on H100): 50,302 tok/s/node with EPLB vs 59,337 with
     # perfect balance simulated -> 1.18

@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any
 
 from planner.inputs.hardware import Hardware
-from planner.precision import ComputeClass
+from planner.precision import ComputeClass, Dtype, weight_bytes_per_param
 
 # What an expert-parallel load balancer with redundant experts leaves: LMSYS measured 50,302 prompt
 # tokens/s per node with EPLB fitted to the input distribution against 59,337 with perfect balance
@@ -37,9 +37,9 @@ from planner.precision import ComputeClass
 EPLB_RESIDUAL = 1.18
 
 # Up to this many tokens entering the MoE, routing imbalance is not resolved in the measurements:
-# aiconfigurator's power-law / balanced latency ratios at 64 tokens, over the 60 (system, expert
+# aiconfigurator's power-law / balanced latency ratios at 64 tokens, over the 64 (system, expert
 # shape, precision, EP size) series of presets/validation/kernel_efficiency.toml, have median 0.95
-# and q90 1.02 (median 0.98 at 128, 1.03 at 256, 1.08 at 512, rising to the tabled 1,024-token
+# and q90 1.02 (median 0.98 at 128, 1.02 at 256, 1.07 at 512, rising to the tabled 1,024-token
 # values): a few tokens run every local expert's weights at their streaming rate whatever the
 # routing. Between this point (factor 1) and the first tabled count the factor interpolates.
 IMBALANCE_FREE_TOKENS = 64
@@ -149,24 +149,30 @@ class Kernels:
 
     # -- grouped MoE GEMMs -------------------------------------------------------------------------
     # Shapes the MoE tables were measured on (hidden, expert width) and the weight bytes per parameter
-    # of each measured quantisation (fp4 = NVFP4 with its scales).
-    MOE_SHAPES = {"deepseek": (7168, 2048), "qwen3": (4096, 1536)}
-    MOE_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "fp4": 0.5625}
+    # of each measured quantisation (fp4 = NVFP4 with its scales; w4a16_mxfp4 = MXFP4 weights
+    # dequantised to BF16 activations, as Hopper runs gpt-oss).
+    MOE_SHAPES = {"deepseek": (7168, 2048), "qwen3": (4096, 1536), "gptoss": (2880, 2880)}
+    MOE_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "fp4": 0.5625,
+                 "w4a16_mxfp4": weight_bytes_per_param(Dtype.mxfp4)}
 
-    def _moe_entry(self, cls: ComputeClass, shape: tuple[int, int]) -> tuple[dict | None, float]:
-        """The curve measured on the nearer expert shape at this compute class, and its weight bytes."""
-        key = (cls, shape)
+    def _moe_entry(self, cls: ComputeClass, shape: tuple[int, int], weights: str = "") -> tuple[dict | None, float]:
+        """The curve measured on the nearer expert shape at this compute class, and its weight bytes.
+        `weights` (the expert weights' dtype) picks a weight-only kernel's own table where one was
+        measured: BF16-class experts with MXFP4 weights run the W4A16 MXFP4 kernel, not a BF16 one."""
+        key = (cls, shape, weights)
         hit = self._moe_entries.get(key)
         if hit is None:
-            hit = self._moe_entries[key] = self._find_moe_entry(cls, shape)
+            hit = self._moe_entries[key] = self._find_moe_entry(cls, shape, weights)
         return hit
 
-    def _find_moe_entry(self, cls: ComputeClass, shape: tuple[int, int]) -> tuple[dict | None, float]:
+    def _find_moe_entry(self, cls: ComputeClass, shape: tuple[int, int], weights: str) -> tuple[dict | None, float]:
         moe = self.data.get("moe", {})
         order = sorted(self.MOE_SHAPES, key=lambda k: abs(math.log(self.MOE_SHAPES[k][0] * self.MOE_SHAPES[k][1]
                                                                    / (shape[0] * shape[1]))))
         wanted = {ComputeClass.bf16: ("bf16",), ComputeClass.fp8: ("fp8_block", "fp8"),
                   ComputeClass.fp4: ("fp4", "fp8_block", "fp8")}[cls]
+        if cls is ComputeClass.bf16 and f"w4a16_{weights}" in self.MOE_BYTES:
+            wanted = (f"w4a16_{weights}", *wanted)
         for quant in wanted:
             for family in order:
                 entry = moe.get(family, {}).get(quant)
@@ -175,23 +181,26 @@ class Kernels:
         return None, 1.0
 
     def moe(self, cls: ComputeClass, tokens_per_expert: float, ep: int, shape: tuple[int, int],
-            weight_bytes: float) -> float:
+            weight_bytes: float, weights: str = "") -> float:
         """At few tokens per expert the measured latency is weight streaming, so the curve's ramp
         scales with the weight bytes per parameter relative to the measured kernel's."""
-        key = (cls, shape, ep, weight_bytes)
+        key = (cls, shape, ep, weight_bytes, weights)
         if key not in self._moe_curves:
-            self._moe_curves[key] = self._moe_curve(cls, shape, ep, weight_bytes)
+            self._moe_curves[key] = self._moe_curve(cls, shape, ep, weight_bytes, weights)
         curve = self._moe_curves[key]
         return curve.at(tokens_per_expert) if curve is not None else self.flat_compute
 
-    def _moe_curve(self, cls: ComputeClass, shape: tuple[int, int], ep: int, weight_bytes: float) -> Curve | None:
-        entry, ref_bytes = self._moe_entry(cls, shape)
+    def _moe_curve(self, cls: ComputeClass, shape: tuple[int, int], ep: int, weight_bytes: float,
+                   weights: str) -> Curve | None:
+        entry, ref_bytes = self._moe_entry(cls, shape, weights)
         if not entry:
             return None
-        prefix = "ep32_" if ep >= 24 else "ep16_" if ep >= 12 else ""
-        e_max = entry.get(prefix + "e_max", entry["e_max"])
-        half = entry.get(prefix + "tokens_half", entry["tokens_half"]) * weight_bytes / ref_bytes * self.ridge(cls)
-        return Curve(e_max, half)
+        # the fit at the nearest measured EP size (in log(EP)); the unprefixed fit is EP 8
+        fits = {8: ""} | {int(k[2:k.index("_")]): k[:k.index("_") + 1] for k in entry
+                          if k.startswith("ep") and k.endswith("_e_max")}
+        prefix = fits[min(fits, key=lambda n: (abs(math.log(ep / n)), -n))]
+        half = entry[prefix + "tokens_half"] * weight_bytes / ref_bytes * self.ridge(cls)
+        return Curve(entry[prefix + "e_max"], half)
 
     def imbalance(self, cls: ComputeClass, tokens: float, ep: int, routing: str, shape: tuple[int, int]) -> float:
         """Busiest GPU's expert work over the mean, for `tokens` entering the MoE across the EP group:

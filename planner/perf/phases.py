@@ -253,6 +253,7 @@ class _LayoutTerms:
     copies: float
     expert_shape: tuple[int, int] | None
     expert_weight_bytes: float
+    expert_weights: str              # the expert weights' dtype (a weight-only kernel may have its own table)
     moe_floor_s: float
     latent: bool
     fp8_kv: bool
@@ -294,7 +295,7 @@ def _compute_layout_terms(m: Model, hw: Hardware, layout: Layout, engine: Engine
         dense_ceiling=hw.peak.flops_per_s(dense_cls) * k.gemm(dense_cls, math.inf),
         copies=expert_copies(m, layout),
         expert_shape=(m.hidden_size, m.moe.expert_intermediate_size) if m.moe is not None else None,
-        expert_weight_bytes=weight_bytes_per_param(p.expert_weights),
+        expert_weight_bytes=weight_bytes_per_param(p.expert_weights), expert_weights=p.expert_weights.value,
         moe_floor_s=engine.moe_layer_floor_s * f.moe_layers, latent=latent, fp8_kv=fp8_kv,
         decode_attn_peak=hw.peak.flops_per_s(ComputeClass.bf16) * hw.efficiency.compute,
         dense_bytes=_dense_weight_bytes(m) / tp, mtp_dense_bytes=f.weights.mtp - f.weights.mtp_experts,
@@ -358,8 +359,9 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
         peak = t.expert_peak / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape)
         flops = expert_flops * moe / moe_tokens
         floor = t.moe_floor_s
-        return (flops / (peak * k.moe(expert_cls, math.inf, layout.ep, shape, wb)),
-                max(floor, flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb))))
+        weights = t.expert_weights
+        return (flops / (peak * k.moe(expert_cls, math.inf, layout.ep, shape, wb, weights)),
+                max(floor, flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb, weights))))
     decode_attn_peak = t.decode_attn_peak
     if prefill_attn:
         pre_eff, pre_cls = k.attention_prefill(work.prefill_sequence, t.latent, t.fp8_kv)
