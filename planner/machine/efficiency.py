@@ -37,9 +37,9 @@ from planner.precision import ComputeClass, Dtype, weight_bytes_per_param
 EPLB_RESIDUAL = 1.18
 
 # Up to this many tokens entering the MoE, routing imbalance is not resolved in the measurements:
-# aiconfigurator's power-law / balanced latency ratios at 64 tokens, over the 64 (system, expert
+# aiconfigurator's power-law / balanced latency ratios at 64 tokens, over the 70 (system, expert
 # shape, precision, EP size) series of presets/validation/kernel_efficiency.toml, have median 0.95
-# and q90 1.02 (median 0.98 at 128, 1.02 at 256, 1.07 at 512, rising to the tabled 1,024-token
+# and q90 1.02 (median 0.98 at 128, 1.01 at 256, 1.06 at 512, rising to the tabled 1,024-token
 # values): a few tokens run every local expert's weights at their streaming rate whatever the
 # routing. Between this point (factor 1) and the first tabled count the factor interpolates.
 IMBALANCE_FREE_TOKENS = 64
