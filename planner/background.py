@@ -8,9 +8,8 @@ inputs at no cost (~2 ms here), where a spawned worker pays the imports again (~
 Fork copies only the calling thread, so a lock another thread holds at that moment would stay
 locked in the child: only a single-threaded process forks (`fork_is_safe`, the sweep's pool follows
 the same rule); otherwise, and where fork does not exist, the work runs in this process when asked
-for. A child
-that fails for any reason is not an error either: its work is redone here, so the result never
-depends on whether the child ran.
+for. A child that fails for any reason is not an error either: its work is redone here, so the
+result never depends on whether the child ran.
 """
 
 from __future__ import annotations
