@@ -174,7 +174,7 @@ def published_section() -> list[str]:
             "  tables); the published vLLM figures reach about half of what those factors imply.",
             "- **gpt-oss-120b on Hopper** (TensorRT-LLM): MXFP4 experts with BF16 activations run through a",
             "  dequantising W4A16 kernel, priced on aiconfigurator's measured curve for it",
-            "  (`moe.gptoss.w4a16_mxfp4`); planner stays optimistic on these 12 cases (median +30%; +84% when",
+            "  (`moe.gptoss.w4a16_mxfp4`); planner stays optimistic on these 12 cases (median +34%; +84% when",
             "  they were priced on the BF16 grouped GEMM), most at TP 1 with short outputs.",
             "- **DeepSeek decode at small batches across nodes** (SGLang on H200, EP16): the DeepEP low-latency",
             "  dispatch/combine latency over InfiniBand is above the 10 µs per collective planner charges.",

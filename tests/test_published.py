@@ -148,6 +148,10 @@ def test_mxfp4_experts_on_hopper_run_the_measured_w4a16_kernel():
     shape, mxfp4 = (2880, 2880), 0.53125
     assert k.moe(ComputeClass.bf16, 16384 * 4 / 128, 2, shape, mxfp4, "mxfp4") == pytest.approx(0.340, abs=0.018)
     assert k.moe(ComputeClass.bf16, math.inf, 32, shape, mxfp4, "mxfp4") == 0.0865     # the EP 32 fit
+    # its routing imbalance is the same kernel's (power law at 1,024 tokens, EP 8: 1.129), not the
+    # BF16 kernel's (Qwen3's shape: 1.288)
+    assert k.imbalance(ComputeClass.bf16, 1024, 8, "power_law", shape, "mxfp4") == 1.129
+    assert k.imbalance(ComputeClass.bf16, 1024, 8, "power_law", shape, "bf16") == 1.288
     # BF16 weights keep the BF16 kernel's table (Qwen3's shape, its EP 8 fit for EP 2)
     assert k.moe(ComputeClass.bf16, math.inf, 2, shape, 2.0, "bf16") == 0.7719
     # Blackwell's W4A16 table (B200, EP 8 fit), far below its BF16 kernel's 0.73

@@ -202,17 +202,19 @@ class Kernels:
         half = entry[prefix + "tokens_half"] * weight_bytes / ref_bytes * self.ridge(cls)
         return Curve(entry[prefix + "e_max"], half)
 
-    def imbalance(self, cls: ComputeClass, tokens: float, ep: int, routing: str, shape: tuple[int, int]) -> float:
+    def imbalance(self, cls: ComputeClass, tokens: float, ep: int, routing: str, shape: tuple[int, int],
+                  weights: str = "") -> float:
         """Busiest GPU's expert work over the mean, for `tokens` entering the MoE across the EP group:
-        the measured power-law table (interpolated in log(tokens) and log(EP), held past its ends),
+        the measured power-law table of the kernel `moe` prices (interpolated in log(tokens) and
+        log(EP), held past its ends),
         rising from none at IMBALANCE_FREE_TOKENS to its first measured point, so that one more
         token never changes a step by a step function. A load balancer (`eplb`) leaves its residual,
         never more than the measured routing would without it."""
         if routing == "balanced" or ep <= 1 or tokens <= IMBALANCE_FREE_TOKENS:
             return 1.0
-        key = (cls, shape)
+        key = (cls, shape, weights)
         if key not in self._imbalance_tables:
-            self._imbalance_tables[key] = self._imbalance_table(cls, shape)
+            self._imbalance_tables[key] = self._imbalance_table(cls, shape, weights)
         table = self._imbalance_tables[key]
         if table is None:
             # Unmeasured routing: only a balancer's published residual is known, reached where the
@@ -225,10 +227,10 @@ class Kernels:
         factor = max(1.0, _interp_log(eps_f, by_ep, float(ep)) if len(eps_f) > 1 else by_ep[0])
         return min(factor, EPLB_RESIDUAL) if routing == "eplb" else factor
 
-    def _imbalance_table(self, cls: ComputeClass, shape: tuple[int, int]) -> tuple | None:
+    def _imbalance_table(self, cls: ComputeClass, shape: tuple[int, int], weights: str) -> tuple | None:
         """(token counts, EP sizes, factor per EP size per token count) of the nearer measured expert
         shape, the point of no imbalance at IMBALANCE_FREE_TOKENS put first; None without one."""
-        entry, _ = self._moe_entry(cls, shape)
+        entry, _ = self._moe_entry(cls, shape, weights)
         if not entry or "imbalance_num_tokens" not in entry:
             return None
         eps = sorted(int(k.rsplit("_ep", 1)[1]) for k in entry if k.startswith("imbalance_pl101_ep"))

@@ -356,10 +356,10 @@ def phase(m: Model, hw: Hardware, layout: Layout, work: StepWork, *, engine: Eng
         physical = m.moe.num_experts * copies
         per_hit_expert = moe * m.moe.experts_per_token / (physical * max(_expert_hit_fraction(m, moe, copies), 1e-12))
         shape, wb = t.expert_shape, t.expert_weight_bytes
-        peak = t.expert_peak / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape)
+        weights = t.expert_weights
+        peak = t.expert_peak / k.imbalance(expert_cls, moe, layout.ep, layout.routing, shape, weights)
         flops = expert_flops * moe / moe_tokens
         floor = t.moe_floor_s
-        weights = t.expert_weights
         return (flops / (peak * k.moe(expert_cls, math.inf, layout.ep, shape, wb, weights)),
                 max(floor, flops / (peak * k.moe(expert_cls, per_hit_expert, layout.ep, shape, wb, weights))))
     decode_attn_peak = t.decode_attn_peak
